@@ -1,0 +1,21 @@
+#!/usr/bin/env node
+// Compiles src/ to dist/ (CommonJS + declarations) and writes the ESM entry that re-exports it,
+// so `import` and `require` of fake-aws-iot share one module instance.
+'use strict';
+const { execFileSync } = require('node:child_process');
+const fs = require('node:fs');
+const path = require('node:path');
+
+const root = path.resolve(__dirname, '..');
+const dist = path.join(root, 'dist');
+fs.rmSync(dist, { recursive: true, force: true });
+execFileSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', path.join(root, 'tsconfig.build.json')], { stdio: 'inherit', cwd: root });
+
+const cjs = require(path.join(dist, 'index.js'));
+const names = Object.keys(cjs).filter((n) => n !== 'default' && n !== '__esModule');
+fs.writeFileSync(
+  path.join(dist, 'index.mjs'),
+  `// ESM entry: re-exports the CommonJS build.\nimport cjs from './index.js';\nexport const { ${names.join(', ')} } = cjs;\nexport default cjs;\n`,
+);
+fs.writeFileSync(path.join(dist, 'index.d.mts'), `export * from './index.js';\n`);
+fs.chmodSync(path.join(dist, 'cli.js'), 0o755);

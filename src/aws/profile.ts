@@ -1,0 +1,87 @@
+/**
+ * AWS IoT Core's behaviour as data. Handlers read these values; nothing else in the code
+ * base knows an AWS number. Every value can be overridden through startFakeIot() options.
+ */
+
+/** Numeric limits of the message broker. */
+export interface Limits {
+  /** Longest client id, in UTF-8 bytes. AWS: 128. */
+  maxClientIdBytes: number;
+  /** Longest topic name or filter, in UTF-8 bytes (the `$aws/rules/<rule>/` prefix not counted). AWS: 256. */
+  maxTopicBytes: number;
+  /** Most `/` separators in a topic name or filter (8 levels). AWS: 7. */
+  maxTopicSlashes: number;
+  /** Most topic filters in one SUBSCRIBE packet. AWS: 8. */
+  maxFiltersPerSubscribe: number;
+  /** Most subscriptions one connection may hold. AWS: 50. */
+  maxSubscriptionsPerConnection: number;
+  /** Largest PUBLISH (or will) payload, in bytes. AWS: 128 KB. */
+  maxPayloadBytes: number;
+  /** Smallest keep-alive the broker accepts; shorter ones are raised to it. AWS: 30 s. */
+  minKeepAliveSeconds: number;
+  /** Largest keep-alive the broker accepts; longer ones, and 0, become this value. AWS: 1200 s. */
+  maxKeepAliveSeconds: number;
+  /** How long a persistent session outlives its connection. AWS: 1 hour. */
+  sessionExpirySeconds: number;
+  /** Most unacknowledged outbound QoS 1 messages per client; further ones wait. AWS: 100. */
+  maxInflightMessages: number;
+  /** Most QoS 1 messages stored for one offline persistent session; newer ones are dropped. */
+  maxQueuedMessages: number;
+}
+
+/** How the broker reacts to things AWS does not support. */
+export interface Reactions {
+  /**
+   * QoS 2 PUBLISH or SUBSCRIBE. `'ignore'`: no PUBACK/SUBACK, nothing delivered, connection kept
+   * (the developer guide's wording). `'disconnect'`: the connection is closed (what users report).
+   */
+  qos2: 'ignore' | 'disconnect';
+  /**
+   * PUBLISH with RETAIN, or a will with Will Retain. `'disconnect'`: the connection is closed and nothing is
+   * stored (the classic developer guide). `'ignore'`: the message is delivered with RETAIN cleared and not stored.
+   */
+  retain: 'disconnect' | 'ignore';
+  /**
+   * Empty client id on a clean session. `'assign'`: the broker picks one (MQTT 3.1.1 §3.1.3-6);
+   * `'reject'`: CONNACK 0x02. A persistent session with an empty id is always rejected [MQTT-3.1.3-8].
+   */
+  emptyClientId: 'assign' | 'reject';
+  /** Publish the `$aws/events/...` lifecycle messages. */
+  lifecycleEvents: boolean;
+}
+
+export interface Profile {
+  name: 'classic';
+  limits: Limits;
+  reactions: Reactions;
+}
+
+/**
+ * The "classic" profile: AWS IoT Core as its developer guide described it in 2019–2020 (MQTT 3.1.1 only,
+ * no retained messages), with the limits of that era's quota table.
+ */
+export const classicProfile: Readonly<Profile> = Object.freeze({
+  name: 'classic',
+  limits: Object.freeze({
+    maxClientIdBytes: 128,
+    maxTopicBytes: 256,
+    maxTopicSlashes: 7,
+    maxFiltersPerSubscribe: 8,
+    maxSubscriptionsPerConnection: 50,
+    maxPayloadBytes: 128 * 1024,
+    minKeepAliveSeconds: 30,
+    maxKeepAliveSeconds: 1200,
+    sessionExpirySeconds: 3600,
+    maxInflightMessages: 100,
+    maxQueuedMessages: 10_000,
+  }),
+  reactions: Object.freeze({
+    qos2: 'ignore',
+    retain: 'disconnect',
+    emptyClientId: 'assign',
+    lifecycleEvents: true,
+  }),
+} as Profile);
+
+export const profiles = { classic: classicProfile } as const;
+export type ProfileName = keyof typeof profiles;

@@ -1,0 +1,88 @@
+/**
+ * Subscription index: a trie over topic levels, so routing a message costs the depth of its topic,
+ * not the number of subscriptions.
+ *
+ * Matching follows AWS IoT rather than the letter of MQTT 3.1.1:
+ * - `a/#` matches `a/` and `a/b/c` but NOT `a` (AWS deviation; MQTT [MQTT-4.7.1-2] would match `a`);
+ * - a filter starting with `+` or `#` does not match topics starting with `$` [MQTT-4.7.2-1].
+ */
+interface Node<S> {
+  children: Map<string, Node<S>>;
+  /** Subscribers whose filter ends at this node, with their granted QoS. */
+  subs: Map<S, 0 | 1>;
+}
+
+function node<S>(): Node<S> {
+  return { children: new Map(), subs: new Map() };
+}
+
+export class TopicIndex<S> {
+  private readonly root: Node<S> = node();
+  private count = 0;
+
+  get size(): number {
+    return this.count;
+  }
+
+  add(filter: string, subscriber: S, qos: 0 | 1): void {
+    let n = this.root;
+    for (const level of filter.split('/')) {
+      let next = n.children.get(level);
+      if (!next) n.children.set(level, (next = node()));
+      n = next;
+    }
+    if (!n.subs.has(subscriber)) this.count++;
+    n.subs.set(subscriber, qos);
+  }
+
+  remove(filter: string, subscriber: S): void {
+    const path: Node<S>[] = [this.root];
+    const levels = filter.split('/');
+    let n = this.root;
+    for (const level of levels) {
+      const next = n.children.get(level);
+      if (!next) return;
+      path.push(next);
+      n = next;
+    }
+    if (n.subs.delete(subscriber)) this.count--;
+    // Prune empty branches.
+    for (let i = levels.length; i > 0; i--) {
+      const child = path[i]!;
+      if (child.subs.size > 0 || child.children.size > 0) break;
+      path[i - 1]!.children.delete(levels[i - 1]!);
+    }
+  }
+
+  /** Every subscriber whose filter matches `topic`, each once, with the highest QoS it was granted. */
+  match(topic: string): Map<S, 0 | 1> {
+    const out = new Map<S, 0 | 1>();
+    const levels = topic.split('/');
+    this.walk(this.root, levels, 0, topic.charCodeAt(0) === 36 /* $ */, out);
+    return out;
+  }
+
+  private walk(n: Node<S>, levels: string[], i: number, dollar: boolean, out: Map<S, 0 | 1>): void {
+    if (i === levels.length) {
+      collect(n, out);
+      return;
+    }
+    const wildOk = !(dollar && i === 0);
+    if (wildOk) {
+      // `#` needs at least one more level (possibly empty): AWS's `a/#` does not match `a`.
+      const hash = n.children.get('#');
+      if (hash) collect(hash, out);
+      const plus = n.children.get('+');
+      if (plus) this.walk(plus, levels, i + 1, dollar, out);
+    }
+    const exact = n.children.get(levels[i]!);
+    if (exact) this.walk(exact, levels, i + 1, dollar, out);
+  }
+}
+
+function collect<S>(n: Node<S>, out: Map<S, 0 | 1>): void {
+  for (const [s, qos] of n.subs) {
+    const had = out.get(s);
+    if (had === undefined || qos > had) out.set(s, qos);
+  }
+}

@@ -1,0 +1,57 @@
+/**
+ * Topic names and filters: validation against MQTT 3.1.1 and AWS's limits.
+ */
+import type { Limits } from '../aws/profile';
+
+export interface TopicProblem {
+  rule: string;
+  message: string;
+  limit?: keyof Limits;
+  max?: number;
+  actual?: number;
+}
+
+// AWS: the basic-ingest prefix `$aws/rules/<rule>/` does not count toward the topic limits.
+const BASIC_INGEST = /^\$aws\/rules\/[^/]+\//;
+
+function checkLimits(topic: string, limits: Limits, what: string): TopicProblem | undefined {
+  const counted = topic.replace(BASIC_INGEST, '');
+  const bytes = Buffer.byteLength(counted);
+  if (bytes > limits.maxTopicBytes) {
+    return { rule: 'limits.maxTopicBytes', limit: 'maxTopicBytes', max: limits.maxTopicBytes, actual: bytes, message: `${what} is ${bytes} bytes long; AWS allows ${limits.maxTopicBytes}` };
+  }
+  let slashes = 0;
+  for (let i = 0; i < counted.length; i++) if (counted.charCodeAt(i) === 47) slashes++;
+  if (slashes > limits.maxTopicSlashes) {
+    return { rule: 'limits.maxTopicSlashes', limit: 'maxTopicSlashes', max: limits.maxTopicSlashes, actual: slashes, message: `${what} has ${slashes} slashes; AWS allows ${limits.maxTopicSlashes}` };
+  }
+  return undefined;
+}
+
+/** Problems with a topic name a client (or the API) publishes to; undefined when it is fine. */
+export function checkTopicName(topic: string, limits: Limits): TopicProblem | undefined {
+  if (topic.length === 0) return { rule: 'MQTT-4.7.3-1', message: 'the topic name is empty' };
+  // [MQTT-3.3.2-2] a topic name must not contain wildcard characters.
+  if (topic.includes('+') || topic.includes('#')) return { rule: 'MQTT-3.3.2-2', message: `topic name ${JSON.stringify(topic)} contains a wildcard` };
+  // [MQTT-4.7.3-2] no null character.
+  if (topic.includes('\u0000')) return { rule: 'MQTT-4.7.3-2', message: 'the topic name contains U+0000' };
+  return checkLimits(topic, limits, `topic name ${JSON.stringify(topic.length > 60 ? `${topic.slice(0, 60)}…` : topic)}`);
+}
+
+/** Problems with a topic filter a client subscribes to; undefined when it is fine. */
+export function checkTopicFilter(filter: string, limits: Limits): TopicProblem | undefined {
+  if (filter.length === 0) return { rule: 'MQTT-4.7.3-1', message: 'the topic filter is empty' };
+  if (filter.includes('\u0000')) return { rule: 'MQTT-4.7.3-2', message: 'the topic filter contains U+0000' };
+  const levels = filter.split('/');
+  for (let i = 0; i < levels.length; i++) {
+    const level = levels[i]!;
+    // [MQTT-4.7.1-2] `#` alone in the last level; [MQTT-4.7.1-3] `+` alone in its level.
+    if (level.includes('#') && (level !== '#' || i !== levels.length - 1)) {
+      return { rule: 'MQTT-4.7.1-2', message: `topic filter ${JSON.stringify(filter)} uses "#" other than as the whole last level` };
+    }
+    if (level.includes('+') && level !== '+') {
+      return { rule: 'MQTT-4.7.1-3', message: `topic filter ${JSON.stringify(filter)} uses "+" other than as a whole level` };
+    }
+  }
+  return checkLimits(filter, limits, `topic filter ${JSON.stringify(filter.length > 60 ? `${filter.slice(0, 60)}…` : filter)}`);
+}

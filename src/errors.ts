@@ -1,0 +1,31 @@
+/**
+ * Every error the library throws or rejects with is a FakeIotError with a stable `code`,
+ * so tests can assert on `err.code` instead of on message text.
+ */
+export type FakeIotErrorCode =
+  /** An option passed to startFakeIot() (or the CLI) is unknown or invalid. */
+  | 'INVALID_OPTION'
+  /** An argument passed to a method of the handle is invalid. */
+  | 'INVALID_ARGUMENT'
+  /** The endpoint could not listen (port in use, bad host, ...). */
+  | 'LISTEN_FAILED'
+  /** The endpoint was used after close(). */
+  | 'ENDPOINT_CLOSED'
+  /** trace.waitFor() saw no matching entry within its timeout. */
+  | 'TRACE_TIMEOUT'
+  /** A trace method that needs recorded entries was used on an endpoint started with `trace: false`. */
+  | 'TRACE_DISABLED';
+
+export class FakeIotError extends Error {
+  readonly code: FakeIotErrorCode;
+
+  constructor(code: FakeIotErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message.startsWith('[fake-aws-iot]') ? message : `[fake-aws-iot] ${message}`, options);
+    this.name = 'FakeIotError';
+    this.code = code;
+  }
+}
+
+export function isFakeIotError(value: unknown): value is FakeIotError {
+  return value instanceof FakeIotError;
+}

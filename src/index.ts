@@ -1,0 +1,24 @@
+export { startFakeIot } from './start-fake-iot';
+export type { FakeIot, PublishOptions, DisconnectOptions } from './start-fake-iot';
+export type { FakeIotOptions, TraceOptions } from './options';
+export { FakeIotError, isFakeIotError } from './errors';
+export type { FakeIotErrorCode } from './errors';
+export { classicProfile } from './aws/profile';
+export type { Limits, Reactions, Profile, ProfileName } from './aws/profile';
+export type { ClientInfo } from './broker/broker';
+export type { Trace, WaitForOptions } from './trace/recorder';
+export type { TraceMatch, DeepMatch } from './trace/query';
+export type {
+  TraceEntry,
+  PacketEntry,
+  EventEntry,
+  ConnectEvent,
+  DisconnectEvent,
+  ViolationEvent,
+  IgnoredEvent,
+  PublishEvent,
+  SessionEndEvent,
+  DroppedEvent,
+  DisconnectReason,
+} from './trace/entry';
+export type { Packet } from './codec/codec';

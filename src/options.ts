@@ -1,0 +1,171 @@
+import { FakeIotError } from './errors';
+import { type Limits, type Profile, type ProfileName, type Reactions, profiles } from './aws/profile';
+import { isSeed, randomSeed } from './chaos/prng';
+
+/** Trace settings: `{ maxEntries }` bounds memory; the oldest entries are dropped first. */
+export interface TraceOptions {
+  /** How many of the most recent entries are kept. Default 10,000. */
+  maxEntries?: number;
+}
+
+export const DEFAULT_TRACE_MAX_ENTRIES = 10_000;
+
+export interface FakeIotOptions {
+  /** TCP port to listen on. Default 0: a free port picked by the OS (read it back from `iot.port`). */
+  port?: number;
+  /** Interface to listen on. Default `'127.0.0.1'`. */
+  host?: string;
+  /** Which AWS behaviour to reproduce. Default and only value for now: `'classic'`. */
+  profile?: ProfileName;
+  /** Seed for everything random in the endpoint (session ids now, chaos later). Random when absent; read it from `iot.seed`. */
+  seed?: number;
+  /** Packet trace. On by default, keeping the 10,000 most recent entries; `false` turns it off. */
+  trace?: boolean | TraceOptions;
+  /** Overrides of the profile's numeric limits. */
+  limits?: Partial<Limits>;
+  /** Reaction to QoS 2 (default `'ignore'`, as the developer guide says). */
+  qos2?: Reactions['qos2'];
+  /** Reaction to RETAIN (default `'disconnect'`, as the classic developer guide says). */
+  retain?: Reactions['retain'];
+  /** Reaction to an empty client id on a clean session (default `'assign'`). */
+  emptyClientId?: Reactions['emptyClientId'];
+  /** Publish lifecycle events on `$aws/events/...` (default `true`). */
+  lifecycleEvents?: boolean;
+}
+
+export interface ResolvedOptions {
+  port: number;
+  host: string;
+  seed: number;
+  trace: { enabled: boolean; maxEntries: number };
+  profile: Profile;
+}
+
+const TOP_LEVEL_KEYS = [
+  'port', 'host', 'profile', 'seed', 'trace', 'limits', 'qos2', 'retain', 'emptyClientId', 'lifecycleEvents',
+] as const;
+
+const REACTION_VALUES: { [K in keyof Reactions]: readonly Reactions[K][] } = {
+  qos2: ['ignore', 'disconnect'],
+  retain: ['disconnect', 'ignore'],
+  emptyClientId: ['assign', 'reject'],
+  lifecycleEvents: [true, false],
+};
+
+function fail(message: string): never {
+  throw new FakeIotError('INVALID_OPTION', message);
+}
+
+function show(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value);
+  if (typeof value === 'function') return 'a function';
+  try {
+    return JSON.stringify(value) ?? String(value);
+  } catch {
+    return String(value);
+  }
+}
+
+/** Edit distance, for "did you mean" hints on misspelt option names. */
+function distance(a: string, b: string): number {
+  const row = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    let prev = row[0]!;
+    row[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const cur = row[j]!;
+      row[j] = Math.min(row[j]! + 1, row[j - 1]! + 1, prev + (a[i - 1]!.toLowerCase() === b[j - 1]!.toLowerCase() ? 0 : 1));
+      prev = cur;
+    }
+  }
+  return row[b.length]!;
+}
+
+export function checkKnownKeys(obj: object, known: readonly string[], where: string): void {
+  for (const key of Object.keys(obj)) {
+    if (known.includes(key)) continue;
+    const close = known.filter((k) => distance(key, k) <= Math.max(2, Math.floor(k.length / 3)));
+    const hint = close.length ? ` Did you mean ${close.map((k) => `"${k}"`).join(' or ')}?` : '';
+    fail(`unknown option ${where}${key}.${hint} Known options: ${known.join(', ')}.`);
+  }
+}
+
+function checkPlainObject(value: unknown, name: string): asserts value is Record<string, unknown> {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    fail(`${name} must be an object (got ${show(value)}).`);
+  }
+}
+
+function checkInteger(value: unknown, name: string, min: number, max: number, hint = ''): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+    fail(`${name} must be an integer from ${min} to ${max} (got ${show(value)}).${hint}`);
+  }
+  return value;
+}
+
+/** Validates user options and merges them over the chosen profile. Throws FakeIotError('INVALID_OPTION'). */
+export function resolveOptions(options: FakeIotOptions | undefined): ResolvedOptions {
+  if (options === undefined) options = {};
+  checkPlainObject(options, 'options');
+  checkKnownKeys(options, TOP_LEVEL_KEYS, 'options.');
+  const o = options as Record<string, unknown>;
+
+  const port = o.port === undefined ? 0 : checkInteger(o.port, 'options.port', 0, 65535, ' Use 0 (the default) for a free port.');
+
+  let host = '127.0.0.1';
+  if (o.host !== undefined) {
+    if (typeof o.host !== 'string' || o.host.length === 0) fail(`options.host must be a non-empty string such as "127.0.0.1" (got ${show(o.host)}).`);
+    host = o.host;
+  }
+
+  const profileName = o.profile ?? 'classic';
+  if (typeof profileName !== 'string' || !Object.hasOwn(profiles, profileName)) {
+    fail(`options.profile must be one of ${Object.keys(profiles).map((p) => `"${p}"`).join(', ')} (got ${show(profileName)}).`);
+  }
+  const base = profiles[profileName as ProfileName];
+
+  let seed: number;
+  if (o.seed === undefined) seed = randomSeed();
+  else if (isSeed(o.seed)) seed = o.seed;
+  else fail(`options.seed must be an integer from 0 to 4294967295 (got ${show(o.seed)}). Use the seed a failing run printed to replay it.`);
+
+  const trace = { enabled: true, maxEntries: DEFAULT_TRACE_MAX_ENTRIES };
+  if (o.trace === false) trace.enabled = false;
+  else if (o.trace !== undefined && o.trace !== true) {
+    checkPlainObject(o.trace, 'options.trace');
+    checkKnownKeys(o.trace, ['maxEntries'], 'options.trace.');
+    if (o.trace.maxEntries !== undefined) {
+      trace.maxEntries = checkInteger(o.trace.maxEntries, 'options.trace.maxEntries', 1, 10_000_000, ' Use trace: false to turn the trace off.');
+    }
+  }
+
+  const limits: Limits = { ...base.limits };
+  if (o.limits !== undefined) {
+    checkPlainObject(o.limits, 'options.limits');
+    checkKnownKeys(o.limits, Object.keys(base.limits), 'options.limits.');
+    for (const [key, value] of Object.entries(o.limits)) {
+      if (value === undefined) continue;
+      const min = key === 'sessionExpirySeconds' ? 0 : 1;
+      limits[key as keyof Limits] = checkInteger(value, `options.limits.${key}`, min, 2 ** 31 - 1);
+    }
+    if (limits.minKeepAliveSeconds > limits.maxKeepAliveSeconds) {
+      fail(`options.limits.minKeepAliveSeconds (${limits.minKeepAliveSeconds}) must not exceed options.limits.maxKeepAliveSeconds (${limits.maxKeepAliveSeconds}).`);
+    }
+    if (limits.maxKeepAliveSeconds > 65535) {
+      fail(`options.limits.maxKeepAliveSeconds must be at most 65535, the largest keep-alive MQTT can carry (got ${limits.maxKeepAliveSeconds}).`);
+    }
+  }
+
+  const reactions: Reactions = { ...base.reactions };
+  for (const key of Object.keys(REACTION_VALUES) as (keyof Reactions)[]) {
+    const value = o[key];
+    if (value === undefined) continue;
+    const allowed = REACTION_VALUES[key] as readonly unknown[];
+    if (!allowed.includes(value)) {
+      fail(`options.${key} must be one of ${allowed.map(show).join(', ')} (got ${show(value)}).`);
+    }
+    (reactions as unknown as Record<string, unknown>)[key] = value;
+  }
+
+  return { port, host, seed, trace, profile: { name: base.name, limits, reactions } };
+}

@@ -1,0 +1,134 @@
+import type { Socket } from 'node:net';
+import type { Profile } from './aws/profile';
+import { Broker, type ClientInfo } from './broker/broker';
+import { Connection } from './broker/connection';
+import { checkTopicName } from './broker/topics';
+import { realClock } from './clock/clock';
+import { FakeIotError } from './errors';
+import { type FakeIotOptions, resolveOptions } from './options';
+import { type Trace, TraceRecorder } from './trace/recorder';
+import { listenTcp } from './transport/tcp';
+
+export interface PublishOptions {
+  /** 0 (default) or 1. AWS IoT has no QoS 2. */
+  qos?: 0 | 1;
+}
+
+export interface DisconnectOptions {
+  /** Also discard the client's persistent session (like DeleteConnection's `cleanSession=true`). Default false. */
+  cleanSession?: boolean;
+  /** Do not publish the client's will (like DeleteConnection's `preventWillMessage=true`). Default false. */
+  preventWillMessage?: boolean;
+}
+
+/** A running fake AWS IoT endpoint. */
+export interface FakeIot extends AsyncDisposable {
+  readonly host: string;
+  readonly port: number;
+  /** `mqtt://host:port`, ready for MQTT.js's `connect()`. */
+  readonly url: string;
+  /** The seed in force (the one given, or the random one picked). Print it to replay a run. */
+  readonly seed: number;
+  /** The profile in force, with every override applied. */
+  readonly profile: Readonly<Profile>;
+  /** Every packet in and out, and the events around them. */
+  readonly trace: Trace;
+  /** Publishes as the cloud side (a rule, a Lambda, the console): delivered to matching subscriptions. */
+  publish(topic: string, payload: string | Buffer | Uint8Array, options?: PublishOptions): void;
+  /**
+   * Closes a client's connection from the server, like AWS's DeleteConnection API (lifecycle reason
+   * `API_INITIATED_DISCONNECT`). Returns false when the client was neither connected nor had a session.
+   */
+  disconnect(clientId: string, options?: DisconnectOptions): boolean;
+  /** The connected clients, with their subscriptions. */
+  clients(): ClientInfo[];
+  /** Closes every connection and the listener, and cancels every timer. Safe to call more than once. */
+  close(): Promise<void>;
+}
+
+/**
+ * Starts a fake AWS IoT Core MQTT endpoint on loopback.
+ *
+ * @example
+ *   await using iot = await startFakeIot();
+ *   const client = mqtt.connect(iot.url, { clientId: 'dev-1' });
+ */
+export async function startFakeIot(options?: FakeIotOptions): Promise<FakeIot> {
+  const resolved = resolveOptions(options);
+  const clock = realClock;
+  const trace = new TraceRecorder(resolved.trace.enabled, resolved.trace.maxEntries, clock, () => `seed ${resolved.seed} (startFakeIot({ seed: ${resolved.seed} }) replays this run)`);
+  const broker = new Broker(resolved.profile, clock, trace, resolved.seed);
+  const connections = new Set<Connection>();
+  let nextConnectionId = 1;
+  let closing: Promise<void> | undefined;
+
+  const onSocket = (socket: Socket) => {
+    if (closing) {
+      socket.destroy();
+      return;
+    }
+    connections.add(new Connection(nextConnectionId++, socket, broker, (c) => connections.delete(c)));
+  };
+  const listener = await listenTcp(resolved.host, resolved.port, onSocket);
+  const host = resolved.host;
+  const port = listener.port;
+
+  const assertOpen = (what: string) => {
+    if (closing) throw new FakeIotError('ENDPOINT_CLOSED', `${what} was called after close(). Start a new endpoint with startFakeIot().`);
+  };
+
+  const close = (): Promise<void> => {
+    if (!closing) {
+      broker.closed = true;
+      for (const c of [...connections]) c.destroy();
+      for (const s of [...broker.sessions.values()]) broker.dropSession(s);
+      trace.close('the endpoint was closed');
+      closing = listener.close();
+    }
+    return closing;
+  };
+
+  return {
+    host,
+    port,
+    url: `mqtt://${host.includes(':') ? `[${host}]` : host}:${port}`,
+    seed: resolved.seed,
+    profile: resolved.profile,
+    trace,
+    publish(topic, payload, opts = {}) {
+      assertOpen('publish()');
+      if (typeof topic !== 'string') throw new FakeIotError('INVALID_ARGUMENT', `publish(topic): topic must be a string (got ${typeof topic}).`);
+      const problem = checkTopicName(topic, resolved.profile.limits);
+      if (problem) throw new FakeIotError('INVALID_ARGUMENT', `publish(${JSON.stringify(topic)}): ${problem.message} (${problem.rule}).`);
+      if (typeof payload !== 'string' && !(payload instanceof Uint8Array)) {
+        throw new FakeIotError('INVALID_ARGUMENT', `publish(${JSON.stringify(topic)}, payload): payload must be a string, Buffer or Uint8Array (got ${payload === null ? 'null' : typeof payload}); use JSON.stringify() for objects.`);
+      }
+      const qos = opts.qos ?? 0;
+      if (qos !== 0 && qos !== 1) throw new FakeIotError('INVALID_ARGUMENT', `publish(${JSON.stringify(topic)}): options.qos must be 0 or 1; AWS IoT has no QoS 2 (got ${String(qos)}).`);
+      const buf = typeof payload === 'string' ? Buffer.from(payload) : Buffer.from(payload);
+      if (buf.length > resolved.profile.limits.maxPayloadBytes) {
+        throw new FakeIotError('INVALID_ARGUMENT', `publish(${JSON.stringify(topic)}): payload is ${buf.length} bytes; the limit (limits.maxPayloadBytes) is ${resolved.profile.limits.maxPayloadBytes}.`);
+      }
+      broker.publishFromBroker('api', topic, buf, qos);
+    },
+    disconnect(clientId, opts = {}) {
+      assertOpen('disconnect()');
+      if (typeof clientId !== 'string' || clientId.length === 0) throw new FakeIotError('INVALID_ARGUMENT', `disconnect(clientId): clientId must be a non-empty string (got ${JSON.stringify(clientId)}).`);
+      const live = broker.online.get(clientId);
+      const session = broker.sessions.get(clientId);
+      if (!live && !session) return false;
+      live?.close('API_INITIATED_DISCONNECT', { publishWill: !opts.preventWillMessage });
+      if (opts.cleanSession) {
+        const s = broker.sessions.get(clientId);
+        if (s) {
+          broker.dropSession(s);
+          trace.record({ kind: 'event', event: 'session-expired', clientId });
+        }
+      }
+      return true;
+    },
+    clients: () => broker.clients(),
+    close,
+    [Symbol.asyncDispose]: close,
+  };
+}

@@ -1,0 +1,115 @@
+import type { Packet } from '../codec/codec';
+import type { Limits } from '../aws/profile';
+
+/** AWS's lifecycle `disconnectReason` values that the fake produces. */
+export type DisconnectReason =
+  | 'CLIENT_INITIATED_DISCONNECT'
+  | 'CLIENT_ERROR'
+  | 'CONNECTION_LOST'
+  | 'DUPLICATE_CLIENTID'
+  | 'MQTT_KEEP_ALIVE_TIMEOUT'
+  | 'SERVER_INITIATED_DISCONNECT'
+  | 'API_INITIATED_DISCONNECT'
+  | 'SERVER_ERROR';
+
+interface EntryBase {
+  /** Position in the trace, from 1, never reused (also not after `clear()`). */
+  seq: number;
+  /** When it was recorded (ms since the epoch). */
+  at: number;
+  /** The connection it belongs to (numbered from 1 per endpoint); absent for endpoint-wide events. */
+  connectionId?: number;
+  /** The client id, once the connection's CONNECT was read. */
+  clientId?: string;
+}
+
+/** A packet that crossed the wire: `in` from the client, `out` to the client. */
+export interface PacketEntry extends EntryBase {
+  kind: 'packet';
+  connectionId: number;
+  direction: 'in' | 'out';
+  /** The packet as mqtt-packet decodes (or encodes) it. */
+  packet: Packet;
+}
+
+/** A connection was accepted (CONNACK 0 sent). */
+export interface ConnectEvent extends EntryBase {
+  kind: 'event';
+  event: 'connect';
+  connectionId: number;
+  clientId: string;
+  cleanSession: boolean;
+  sessionPresent: boolean;
+  /** The keep-alive the broker applies after clamping. */
+  keepAliveSeconds: number;
+  /** The keep-alive the client asked for. */
+  requestedKeepAliveSeconds: number;
+  remoteAddress: string;
+}
+
+/** A connection ended. */
+export interface DisconnectEvent extends EntryBase {
+  kind: 'event';
+  event: 'disconnect';
+  connectionId: number;
+  /** AWS's lifecycle reason. */
+  reason: DisconnectReason;
+  /** Whether the connection's will message was published. */
+  willPublished: boolean;
+}
+
+/** The client broke a protocol rule or an AWS limit; the connection is closed right after. */
+export interface ViolationEvent extends EntryBase {
+  kind: 'event';
+  event: 'violation';
+  connectionId: number;
+  /** The rule: an MQTT conformance id such as `MQTT-3.1.0-1`, `limits.<name>` for an AWS limit, or `aws.<rule>`. */
+  rule: string;
+  /** What happened, for humans. */
+  message: string;
+  /** For a limit: which one, the limit's value and the value that broke it. */
+  limit?: keyof Limits;
+  max?: number;
+  actual?: number;
+}
+
+/** The client asked for something AWS does not do, and the broker ignored it (no ack, nothing delivered). */
+export interface IgnoredEvent extends EntryBase {
+  kind: 'event';
+  event: 'ignored';
+  connectionId: number;
+  rule: string;
+  message: string;
+}
+
+/** A message that no client sent: from `iot.publish()`, a will, or a lifecycle event. */
+export interface PublishEvent extends EntryBase {
+  kind: 'event';
+  event: 'publish';
+  origin: 'api' | 'will' | 'lifecycle';
+  topic: string;
+  qos: 0 | 1;
+  payload: Buffer;
+}
+
+/** A persistent session expired (or was discarded through `iot.disconnect(id, { cleanSession: true })`). */
+export interface SessionEndEvent extends EntryBase {
+  kind: 'event';
+  event: 'session-expired';
+  clientId: string;
+}
+
+/** A message for an offline persistent session was dropped because its queue was full. */
+export interface DroppedEvent extends EntryBase {
+  kind: 'event';
+  event: 'dropped';
+  clientId: string;
+  topic: string;
+  reason: 'queue-full';
+}
+
+export type EventEntry = ConnectEvent | DisconnectEvent | ViolationEvent | IgnoredEvent | PublishEvent | SessionEndEvent | DroppedEvent;
+export type TraceEntry = PacketEntry | EventEntry;
+
+/** What an entry looks like before the recorder numbers and stamps it. */
+export type NewEntry = TraceEntry extends infer E ? (E extends TraceEntry ? Omit<E, 'seq' | 'at'> : never) : never;

@@ -1,0 +1,76 @@
+import type { Packet } from '../codec/codec';
+import type { TraceEntry } from './entry';
+
+function preview(payload: Buffer | string | undefined, max = 40): string {
+  if (payload === undefined) return '';
+  const buf = typeof payload === 'string' ? Buffer.from(payload) : payload;
+  const text = buf.toString('utf8');
+  const printable = Buffer.from(text, 'utf8').equals(buf) && !/[\u0000-\u0008\u000e-\u001f]/.test(text);
+  const shown = printable ? JSON.stringify(text.length > max ? `${text.slice(0, max)}…` : text) : `0x${buf.subarray(0, max / 2).toString('hex')}${buf.length > max / 2 ? '…' : ''}`;
+  return `${shown} (${buf.length} B)`;
+}
+
+/** One line for a packet: type, then the fields a reader needs. */
+export function formatPacket(p: Packet): string {
+  const name = p.cmd.toUpperCase();
+  switch (p.cmd) {
+    case 'connect':
+      return `${name} clientId=${JSON.stringify(p.clientId)} clean=${p.clean ? 1 : 0} keepalive=${p.keepalive ?? 0}` +
+        `${p.protocolVersion !== 4 ? ` level=${p.protocolVersion}` : ''}${p.will ? ` will=${p.will.topic} q${p.will.qos ?? 0}${p.will.retain ? ' retain' : ''}` : ''}`;
+    case 'connack':
+      return `${name} rc=${p.returnCode ?? p.reasonCode ?? 0} sessionPresent=${p.sessionPresent ? 1 : 0}`;
+    case 'publish':
+      return `${name} ${p.topic} q${p.qos}${p.qos > 0 ? ` id=${p.messageId}` : ''}${p.dup ? ' DUP' : ''}${p.retain ? ' RETAIN' : ''} ${preview(p.payload)}`;
+    case 'puback':
+    case 'pubrec':
+    case 'pubrel':
+    case 'pubcomp':
+    case 'unsuback':
+      return `${name} id=${p.messageId}`;
+    case 'subscribe':
+      return `${name} id=${p.messageId} ${p.subscriptions.map((s) => `${s.topic} q${s.qos}`).join(', ')}`;
+    case 'suback':
+      return `${name} id=${p.messageId} granted=[${(p.granted as unknown[]).map((g) => (typeof g === 'number' ? g : (g as { qos: number }).qos)).join(',')}]`;
+    case 'unsubscribe':
+      return `${name} id=${p.messageId} ${p.unsubscriptions.join(', ')}`;
+    default:
+      return name;
+  }
+}
+
+export function formatEntry(e: TraceEntry, t0: number): string {
+  const head = `#${String(e.seq).padEnd(4)} +${String(e.at - t0).padStart(5)}ms ${e.connectionId !== undefined ? `c${e.connectionId}`.padEnd(4) : '    '} ${(e.clientId ?? '-').padEnd(12)}`;
+  if (e.kind === 'packet') return `${head} ${e.direction === 'in' ? 'in ' : 'out'} ${formatPacket(e.packet)}`;
+  switch (e.event) {
+    case 'connect':
+      return `${head} *** connect clean=${e.cleanSession ? 1 : 0} sessionPresent=${e.sessionPresent ? 1 : 0} keepAlive=${e.keepAliveSeconds}s`;
+    case 'disconnect':
+      return `${head} *** disconnect ${e.reason}${e.willPublished ? ' (will published)' : ''}`;
+    case 'violation':
+      return `${head} *** violation ${e.rule}: ${e.message}`;
+    case 'ignored':
+      return `${head} *** ignored ${e.rule}: ${e.message}`;
+    case 'publish':
+      return `${head} *** ${e.origin} publish ${e.topic} q${e.qos} ${preview(e.payload)}`;
+    case 'session-expired':
+      return `${head} *** session ended`;
+    case 'dropped':
+      return `${head} *** dropped ${e.topic} (${e.reason})`;
+  }
+}
+
+/** Plain-JSON form of an entry: payloads as UTF-8 text (or `{ base64 }`), passwords redacted. */
+export function entryToJSON(e: TraceEntry): Record<string, unknown> {
+  return JSON.parse(
+    JSON.stringify(e, function (this: Record<string, unknown>, key, value: unknown) {
+      const raw = this[key];
+      if (key === 'password' && raw !== undefined) return `<${Buffer.byteLength(raw as Buffer)} bytes redacted>`;
+      if (raw instanceof Uint8Array) {
+        const buf = Buffer.from(raw);
+        const text = buf.toString('utf8');
+        return Buffer.from(text, 'utf8').equals(buf) ? text : { base64: buf.toString('base64') };
+      }
+      return value;
+    }),
+  ) as Record<string, unknown>;
+}

@@ -1,0 +1,192 @@
+import type { Clock, TimerHandle } from '../clock/clock';
+import { FakeIotError } from '../errors';
+import type { NewEntry, TraceEntry } from './entry';
+import { entryToJSON, formatEntry } from './format';
+import { type TraceMatch, describeMatch, matches } from './query';
+
+export interface WaitForOptions {
+  /** How long to wait, in real milliseconds. Default 3000 (below Jest's default test timeout). */
+  timeoutMs?: number;
+}
+
+export const DEFAULT_WAIT_TIMEOUT_MS = 3000;
+const EXCERPT_LINES = 30;
+
+/** The packet trace of one endpoint: every packet in and out, and the events around them. */
+export interface Trace {
+  /** False when the endpoint was started with `trace: false`. */
+  readonly enabled: boolean;
+  /** The most recent entries (up to the cap), oldest first. A copy. */
+  readonly entries: TraceEntry[];
+  /** The entries that match, oldest first. */
+  filter(match: TraceMatch): TraceEntry[];
+  /** The first recorded entry that matches, or undefined. */
+  find(match: TraceMatch): TraceEntry | undefined;
+  /**
+   * Resolves with the first entry that matches — one already recorded, or the next one to come.
+   * Rejects with code `TRACE_TIMEOUT` after `timeoutMs`, quoting the end of the trace.
+   */
+  waitFor(match: TraceMatch, options?: WaitForOptions): Promise<TraceEntry>;
+  /** The trace (or the given entries) as text, one line an entry. */
+  format(entries?: readonly TraceEntry[]): string;
+  /** Plain-JSON entries: payloads as text (or `{ base64 }`), passwords redacted. */
+  toJSON(): Record<string, unknown>[];
+  /** Forgets every recorded entry. Sequence numbers go on from where they were. */
+  clear(): void;
+  /** Calls `listener` with every new entry; returns the function that stops it. */
+  subscribe(listener: (entry: TraceEntry) => void): () => void;
+}
+
+interface Waiter {
+  match: TraceMatch;
+  resolve(entry: TraceEntry): void;
+  reject(error: Error): void;
+  timer: TimerHandle;
+}
+
+export class TraceRecorder implements Trace {
+  private items: TraceEntry[] = [];
+  private seq = 0;
+  private readonly waiters = new Set<Waiter>();
+  private readonly listeners = new Set<(entry: TraceEntry) => void>();
+  private closedReason: string | undefined;
+  private readonly t0: number;
+
+  constructor(
+    readonly enabled: boolean,
+    private readonly maxEntries: number,
+    private readonly clock: Clock,
+    /** Appended to failure messages, e.g. the seed that replays the run. */
+    private readonly context: () => string,
+  ) {
+    this.t0 = clock.now();
+  }
+
+  /** Whether recording does anything: callers skip building entries when it does not. */
+  get active(): boolean {
+    return this.enabled || this.listeners.size > 0;
+  }
+
+  record(partial: NewEntry): void {
+    if (!this.active) return;
+    const entry = { seq: ++this.seq, at: this.clock.now(), ...partial } as TraceEntry;
+    if (this.enabled) {
+      this.items.push(entry);
+      if (this.items.length >= this.maxEntries + Math.min(this.maxEntries, 1024)) {
+        this.items = this.items.slice(this.items.length - this.maxEntries);
+      }
+    }
+    for (const listener of this.listeners) {
+      try {
+        listener(entry);
+      } catch {
+        // A listener's failure is its own; the broker goes on.
+      }
+    }
+    for (const w of this.waiters) {
+      let hit = false;
+      try {
+        hit = matches(entry, w.match);
+      } catch (error) {
+        this.settle(w);
+        w.reject(error instanceof Error ? error : new Error(String(error)));
+        continue;
+      }
+      if (hit) {
+        this.settle(w);
+        w.resolve(entry);
+      }
+    }
+  }
+
+  get entries(): TraceEntry[] {
+    return this.items.length > this.maxEntries ? this.items.slice(this.items.length - this.maxEntries) : this.items.slice();
+  }
+
+  filter(match: TraceMatch): TraceEntry[] {
+    return this.entries.filter((e) => matches(e, match));
+  }
+
+  find(match: TraceMatch): TraceEntry | undefined {
+    return this.entries.find((e) => matches(e, match));
+  }
+
+  waitFor(match: TraceMatch, options: WaitForOptions = {}): Promise<TraceEntry> {
+    const timeoutMs = options.timeoutMs ?? DEFAULT_WAIT_TIMEOUT_MS;
+    if (typeof match !== 'function' && (typeof match !== 'object' || match === null)) {
+      return Promise.reject(new FakeIotError('INVALID_ARGUMENT', `trace.waitFor(match) needs a pattern object or a predicate (got ${String(match)}).`));
+    }
+    if (typeof timeoutMs !== 'number' || !(timeoutMs >= 0)) {
+      return Promise.reject(new FakeIotError('INVALID_ARGUMENT', `trace.waitFor(): options.timeoutMs must be a number of milliseconds >= 0 (got ${String(timeoutMs)}).`));
+    }
+    if (!this.enabled) {
+      return Promise.reject(new FakeIotError('TRACE_DISABLED', 'trace.waitFor() needs the trace, but this endpoint was started with trace: false. Remove that option to use it.'));
+    }
+    let found: TraceEntry | undefined;
+    try {
+      found = this.find(match);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    if (found) return Promise.resolve(found);
+    if (this.closedReason) return Promise.reject(this.failure('ENDPOINT_CLOSED', match, this.closedReason));
+    return new Promise<TraceEntry>((resolve, reject) => {
+      const waiter: Waiter = {
+        match,
+        resolve,
+        reject,
+        timer: this.clock.setTimeout(() => {
+          this.waiters.delete(waiter);
+          reject(this.failure('TRACE_TIMEOUT', match, `no trace entry matched within ${timeoutMs} ms`));
+        }, timeoutMs),
+      };
+      this.waiters.add(waiter);
+    });
+  }
+
+  format(entries: readonly TraceEntry[] = this.entries): string {
+    return entries.map((e) => formatEntry(e, this.t0)).join('\n');
+  }
+
+  toJSON(): Record<string, unknown>[] {
+    return this.entries.map(entryToJSON);
+  }
+
+  clear(): void {
+    this.items = [];
+  }
+
+  subscribe(listener: (entry: TraceEntry) => void): () => void {
+    if (typeof listener !== 'function') throw new FakeIotError('INVALID_ARGUMENT', 'trace.subscribe(listener) needs a function.');
+    this.listeners.add(listener);
+    return () => {
+      this.listeners.delete(listener);
+    };
+  }
+
+  /** Rejects every pending waitFor(): the endpoint is closed and nothing more will be recorded. */
+  close(reason: string): void {
+    this.closedReason = reason;
+    for (const w of this.waiters) {
+      this.settle(w);
+      w.reject(this.failure('ENDPOINT_CLOSED', w.match, reason));
+    }
+    this.listeners.clear();
+  }
+
+  private settle(w: Waiter): void {
+    w.timer.cancel();
+    this.waiters.delete(w);
+  }
+
+  private failure(code: 'TRACE_TIMEOUT' | 'ENDPOINT_CLOSED', match: TraceMatch, why: string): FakeIotError {
+    const all = this.entries;
+    const tail = all.slice(-EXCERPT_LINES);
+    const excerpt = all.length === 0 ? '  (the trace is empty)' : this.format(tail).replace(/^/gm, '  ');
+    const skipped = all.length > tail.length ? `  … ${all.length - tail.length} earlier entries not shown\n` : '';
+    return new FakeIotError(
+      code,
+      `trace.waitFor: ${why}.\n  wanted: ${describeMatch(match)}\n  ${this.context()}\n  last entries:\n${skipped}${excerpt}`,
+    );
+  }
+}

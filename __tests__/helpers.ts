@@ -15,18 +15,27 @@ export async function endpoint(options?: FakeIotOptions): Promise<FakeIot> {
   return iot;
 }
 
-/** Connects an MQTT.js client (MQTT 3.1.1, no automatic reconnect) and waits for CONNACK. */
-export async function client(iot: FakeIot, clientId: string, options: IClientOptions = {}): Promise<MqttClient> {
-  const c = await mqtt.connectAsync(iot.url, { clientId, protocolVersion: 4, reconnectPeriod: 0, connectTimeout: 5000, ...options });
-  open.push({ close: () => c.end(true) });
-  return c;
+export interface Received {
+  topic: string;
+  payload: string;
+  packet: mqttPacket.IPublishPacket;
 }
 
-/** Collects the messages a client receives. */
-export function inbox(c: MqttClient): { topic: string; payload: string; packet: mqttPacket.IPublishPacket }[] {
-  const got: { topic: string; payload: string; packet: mqttPacket.IPublishPacket }[] = [];
-  c.on('message', (topic, payload, packet) => got.push({ topic, payload: payload.toString(), packet }));
-  return got;
+/** An MQTT.js client with every message it received, collected from before CONNACK on. */
+export type TestClient = MqttClient & { received: Received[]; connack: mqttPacket.IConnackPacket };
+
+/** Connects an MQTT.js client (MQTT 3.1.1, no automatic reconnect) and waits for CONNACK. */
+export async function client(iot: FakeIot, clientId: string, options: IClientOptions = {}): Promise<TestClient> {
+  const c = mqtt.connect(iot.url, { clientId, protocolVersion: 4, reconnectPeriod: 0, connectTimeout: 5000, ...options }) as TestClient;
+  open.push({ close: () => c.end(true) });
+  c.received = [];
+  c.on('message', (topic, payload, packet) => c.received.push({ topic, payload: payload.toString(), packet }));
+  c.connack = await new Promise<mqttPacket.IConnackPacket>((resolve, reject) => {
+    c.once('connect', resolve);
+    c.once('error', reject);
+    c.once('close', () => reject(new Error(`${clientId}: connection closed before CONNACK`)));
+  });
+  return c;
 }
 
 /** A raw TCP socket that speaks bytes we craft, for the cases no well-behaved client produces. */
@@ -37,6 +46,10 @@ export interface RawClient {
   received: mqttPacket.Packet[];
   /** Resolves when the broker closed the socket. */
   closed: Promise<void>;
+  /** Sends CONNECT and waits for the CONNACK (a client must not send anything before it). */
+  connect(clientId: string, extra?: Partial<mqttPacket.IConnectPacket>): Promise<mqttPacket.IConnackPacket>;
+  /** Resolves with the next received packet of that type (one already received counts). */
+  next<C extends mqttPacket.PacketCmd>(cmd: C, after?: number): Promise<Extract<mqttPacket.Packet, { cmd: C }>>;
 }
 
 export async function raw(iot: FakeIot): Promise<RawClient> {
@@ -49,17 +62,44 @@ export async function raw(iot: FakeIot): Promise<RawClient> {
   socket.on('error', () => {});
   const received: mqttPacket.Packet[] = [];
   const parser = mqttPacket.parser({ protocolVersion: 4 });
-  parser.on('packet', (p) => received.push(p));
+  const waiting = new Set<() => void>();
+  parser.on('packet', (p) => {
+    received.push(p);
+    for (const w of [...waiting]) w();
+  });
   socket.on('data', (d) => parser.parse(d));
   const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
-  return {
+  const r: RawClient = {
     socket,
     received,
     closed,
     send(packet) {
       socket.write(Buffer.isBuffer(packet) ? packet : mqttPacket.generate(packet));
     },
+    next(cmd, after = 0) {
+      return new Promise((resolve, reject) => {
+        const check = () => {
+          const hit = received.slice(after).find((p) => p.cmd === cmd);
+          if (hit) {
+            waiting.delete(check);
+            clearTimeout(timer);
+            resolve(hit as never);
+          }
+        };
+        const timer = setTimeout(() => {
+          waiting.delete(check);
+          reject(new Error(`raw client: no ${cmd} within 3 s; got ${received.map((p) => p.cmd).join(', ') || 'nothing'}`));
+        }, 3000);
+        waiting.add(check);
+        check();
+      });
+    },
+    async connect(clientId, extra) {
+      r.send(connectPacket(clientId, extra));
+      return r.next('connack');
+    },
   };
+  return r;
 }
 
 export const connectPacket = (clientId: string, extra: Partial<mqttPacket.IConnectPacket> = {}): mqttPacket.IConnectPacket => ({

@@ -15,8 +15,11 @@ export type DeepMatch<T> = T extends Buffer | Uint8Array
       ? { [K in keyof T]?: DeepMatch<T[K]> } | ((value: T) => boolean)
       : Leaf<T>;
 
+/** A deep-partial pattern for one kind of trace entry. */
+export type TracePattern = TraceEntry extends infer E ? (E extends TraceEntry ? { [K in keyof E]?: DeepMatch<E[K]> } : never) : never;
+
 /** A trace pattern (deep-partial object) or a predicate over entries. */
-export type TraceMatch = DeepMatch<TraceEntry> | ((entry: TraceEntry) => boolean);
+export type TraceMatch = TracePattern | ((entry: TraceEntry) => boolean);
 
 function matchValue(actual: unknown, expected: unknown): boolean {
   if (typeof expected === 'function') return Boolean((expected as (v: unknown) => unknown)(actual));

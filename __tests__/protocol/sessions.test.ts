@@ -1,0 +1,104 @@
+import type { PacketEntry } from '../../src';
+import { client, connectPacket, endpoint, raw } from '../helpers';
+
+describe('clean and persistent sessions', () => {
+  test('a persistent session keeps its subscriptions and queues QoS 1 (not QoS 0) while the client is away', async () => {
+    const iot = await endpoint();
+    const first = await client(iot, 'dev-p', { clean: false });
+    expect(first.connack.sessionPresent).toBe(false);
+    await first.subscribeAsync('cmd/dev-p', { qos: 1 });
+    await first.endAsync();
+    await iot.trace.waitFor({ event: 'disconnect', clientId: 'dev-p', reason: 'CLIENT_INITIATED_DISCONNECT' });
+
+    iot.publish('cmd/dev-p', 'while-away-qos1', { qos: 1 });
+    iot.publish('cmd/dev-p', 'while-away-qos0', { qos: 0 });
+
+    const back = await client(iot, 'dev-p', { clean: false });
+    expect(back.connack.sessionPresent).toBe(true);
+    await iot.trace.waitFor({ direction: 'in', clientId: 'dev-p', packet: { cmd: 'puback' } });
+    expect(back.received.map((m) => m.payload)).toEqual(['while-away-qos1']);
+    expect(iot.clients()[0]!.subscriptions).toEqual([{ topic: 'cmd/dev-p', qos: 1 }]);
+
+    // Still subscribed without a new SUBSCRIBE.
+    iot.publish('cmd/dev-p', 'live', { qos: 0 });
+    await iot.trace.waitFor({ direction: 'out', clientId: 'dev-p', packet: { cmd: 'publish', payload: 'live' } });
+  });
+
+  test('QoS 1 messages left unacknowledged at disconnect are sent again on resume, with their packet id and no DUP', async () => {
+    const iot = await endpoint();
+    const a = await raw(iot);
+    await a.connect('no-ack', { clean: false });
+    a.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'jobs/no-ack', qos: 1 }] });
+    await iot.trace.waitFor({ direction: 'out', clientId: 'no-ack', packet: { cmd: 'suback' } });
+    iot.publish('jobs/no-ack', 'job-1', { qos: 1 });
+    const sent = (await iot.trace.waitFor({ direction: 'out', clientId: 'no-ack', packet: { cmd: 'publish' } })) as PacketEntry;
+    a.socket.destroy(); // no PUBACK
+    await iot.trace.waitFor({ event: 'disconnect', clientId: 'no-ack', reason: 'CONNECTION_LOST' });
+
+    const b = await raw(iot);
+    b.send(connectPacket('no-ack', { clean: false }));
+    await b.next('publish');
+    expect(b.received).toEqual([
+      expect.objectContaining({ cmd: 'connack', sessionPresent: true }),
+      expect.objectContaining({ cmd: 'publish', topic: 'jobs/no-ack', messageId: (sent.packet as { messageId: number }).messageId, dup: false }),
+    ]);
+  });
+
+  test('a clean connect discards the stored session', async () => {
+    const iot = await endpoint();
+    const p = await client(iot, 'dev-c', { clean: false });
+    await p.subscribeAsync('cmd/dev-c', { qos: 1 });
+    await p.endAsync();
+    iot.publish('cmd/dev-c', 'stale', { qos: 1 });
+
+    const clean = await client(iot, 'dev-c', { clean: true });
+    expect(clean.connack.sessionPresent).toBe(false);
+    expect(iot.clients()[0]!.subscriptions).toEqual([]);
+    await clean.endAsync();
+
+    const again = await client(iot, 'dev-c', { clean: false });
+    expect(again.connack.sessionPresent).toBe(false);
+    iot.publish('cmd/dev-c', 'new', { qos: 1 });
+    expect(again.received).toEqual([]);
+    expect(iot.trace.filter({ direction: 'out', packet: { cmd: 'publish', payload: 'stale' } })).toEqual([]);
+  });
+
+  test('a clean session keeps nothing after disconnect', async () => {
+    const iot = await endpoint();
+    const c = await client(iot, 'dev-n', { clean: true });
+    await c.subscribeAsync('cmd/dev-n', { qos: 1 });
+    await c.endAsync();
+    iot.publish('cmd/dev-n', 'lost', { qos: 1 });
+    const back = await client(iot, 'dev-n', { clean: false });
+    expect(back.connack.sessionPresent).toBe(false);
+    expect(iot.trace.filter({ direction: 'out', packet: { cmd: 'publish', topic: 'cmd/dev-n' } })).toEqual([]);
+  });
+
+  test('a persistent session expires after limits.sessionExpirySeconds', async () => {
+    const iot = await endpoint({ limits: { sessionExpirySeconds: 1 } });
+    const c = await client(iot, 'dev-e', { clean: false });
+    await c.subscribeAsync('cmd/dev-e', { qos: 1 });
+    await c.endAsync();
+    const gone = await iot.trace.waitFor({ event: 'disconnect', clientId: 'dev-e' });
+    const expired = await iot.trace.waitFor({ event: 'session-expired', clientId: 'dev-e' }, { timeoutMs: 4000 });
+    expect(expired.at - gone.at).toBeGreaterThanOrEqual(950);
+    iot.publish('cmd/dev-e', 'after-expiry', { qos: 1 });
+    const back = await client(iot, 'dev-e', { clean: false });
+    expect(back.connack.sessionPresent).toBe(false);
+    expect(back.received).toEqual([]);
+  });
+
+  test('at most limits.maxInflightMessages QoS 1 messages wait for PUBACK; the rest follow as acks come', async () => {
+    const iot = await endpoint({ limits: { maxInflightMessages: 2 } });
+    const r = await raw(iot);
+    await r.connect('slow');
+    r.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'm', qos: 1 }] });
+    await iot.trace.waitFor({ direction: 'out', packet: { cmd: 'suback' } });
+    for (let i = 1; i <= 4; i++) iot.publish('m', `m${i}`, { qos: 1 });
+    const outs = () => iot.trace.filter({ direction: 'out', packet: { cmd: 'publish', topic: 'm' } }).map((e) => (e as PacketEntry).packet);
+    expect(outs().map((p) => (p as { payload: Buffer }).payload.toString())).toEqual(['m1', 'm2']);
+    r.send({ cmd: 'puback', messageId: (outs()[0] as { messageId: number }).messageId });
+    await iot.trace.waitFor({ direction: 'out', packet: { cmd: 'publish', payload: 'm3' } });
+    expect(outs()).toHaveLength(3);
+  });
+});

@@ -84,7 +84,8 @@ function distance(a: string, b: string): number {
 export function checkKnownKeys(obj: object, known: readonly string[], where: string): void {
   for (const key of Object.keys(obj)) {
     if (known.includes(key)) continue;
-    const close = known.filter((k) => distance(key, k) <= Math.max(2, Math.floor(k.length / 3)));
+    const lower = key.toLowerCase();
+    const close = known.filter((k) => distance(key, k) <= Math.max(2, Math.floor(k.length / 3)) || (lower.length >= 3 && k.toLowerCase().startsWith(lower)));
     const hint = close.length ? ` Did you mean ${close.map((k) => `"${k}"`).join(' or ')}?` : '';
     fail(`unknown option ${where}${key}.${hint} Known options: ${known.join(', ')}.`);
   }

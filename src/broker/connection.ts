@@ -78,9 +78,10 @@ export class Connection implements BrokerConnection {
 
   private send(packet: Packet): void {
     if (this.state === 'closed' || this.socket.destroyed) return;
+    const bytes = encode(packet);
     const trace = this.broker.trace;
     if (trace.active) trace.record({ kind: 'packet', connectionId: this.connectionId, clientId: this.clientId, direction: 'out', packet });
-    this.socket.write(encode(packet));
+    this.socket.write(bytes);
   }
 
   /** Link for the session. The broker never sets DUP (AWS: "the MQTT DUP flag is not supported"). */
@@ -242,6 +243,8 @@ export class Connection implements BrokerConnection {
   private onSubscribe(packet: SubscribePacket): void {
     const { limits, reactions } = this.broker.profile;
     const subs = packet.subscriptions;
+    // [MQTT-3.8.3-3] a SUBSCRIBE carries at least one topic filter.
+    if (subs.length === 0) return this.violation({ rule: 'MQTT-3.8.3-3', message: 'SUBSCRIBE without a topic filter' });
     if (subs.length > limits.maxFiltersPerSubscribe) {
       return this.violation(limitProblem('maxFiltersPerSubscribe', limits.maxFiltersPerSubscribe, subs.length, `SUBSCRIBE carries ${subs.length} topic filters; AWS allows ${limits.maxFiltersPerSubscribe}`));
     }
@@ -272,6 +275,8 @@ export class Connection implements BrokerConnection {
   }
 
   private onUnsubscribe(packet: UnsubscribePacket): void {
+    // [MQTT-3.10.3-2] an UNSUBSCRIBE carries at least one topic filter.
+    if (packet.unsubscriptions.length === 0) return this.violation({ rule: 'MQTT-3.10.3-2', message: 'UNSUBSCRIBE without a topic filter' });
     const session = this.session!;
     for (const filter of packet.unsubscriptions) {
       if (session.subscriptions.delete(filter)) this.broker.index.remove(filter, session);

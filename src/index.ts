@@ -7,7 +7,7 @@ export { classicProfile } from './aws/profile';
 export type { Limits, Reactions, Profile, ProfileName } from './aws/profile';
 export type { ClientInfo } from './broker/broker';
 export type { Trace, WaitForOptions } from './trace/recorder';
-export type { TraceMatch, TracePattern, DeepMatch } from './trace/query';
+export type { TraceMatch, TracePattern, DeepMatch, EntryFor } from './trace/query';
 export type {
   TraceEntry,
   PacketEntry,

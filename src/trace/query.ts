@@ -1,4 +1,5 @@
-import type { TraceEntry } from './entry';
+import type { Packet } from '../codec/codec';
+import type { EventEntry, PacketEntry, TraceEntry } from './entry';
 
 type Leaf<T> = T | RegExp | ((value: T) => boolean);
 
@@ -60,3 +61,15 @@ export function describeMatch(match: TraceMatch): string {
     return v;
   });
 }
+
+/**
+ * The entry type a match selects, so `waitFor({ packet: { cmd: 'publish' } })` gives a PUBLISH entry
+ * and `waitFor({ event: 'disconnect' })` a disconnect event, without casts.
+ */
+export type EntryFor<M> = M extends { packet: { cmd: infer C extends Packet['cmd'] } }
+  ? PacketEntry & { packet: Extract<Packet, { cmd: C }> }
+  : M extends { kind: 'packet' } | { direction: unknown } | { packet: unknown }
+    ? PacketEntry
+    : M extends { event: infer E extends EventEntry['event'] }
+      ? Extract<EventEntry, { event: E }>
+      : TraceEntry;

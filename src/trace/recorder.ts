@@ -2,7 +2,7 @@ import type { Clock, TimerHandle } from '../clock/clock';
 import { FakeIotError } from '../errors';
 import type { NewEntry, TraceEntry } from './entry';
 import { entryToJSON, formatEntry } from './format';
-import { type TraceMatch, describeMatch, matches } from './query';
+import { type EntryFor, type TraceMatch, describeMatch, matches } from './query';
 
 export interface WaitForOptions {
   /** How long to wait, in real milliseconds. Default 3000 (below Jest's default test timeout). */
@@ -19,14 +19,14 @@ export interface Trace {
   /** The most recent entries (up to the cap), oldest first. A copy. */
   readonly entries: TraceEntry[];
   /** The entries that match, oldest first. */
-  filter(match: TraceMatch): TraceEntry[];
+  filter<const M extends TraceMatch>(match: M): EntryFor<M>[];
   /** The first recorded entry that matches, or undefined. */
-  find(match: TraceMatch): TraceEntry | undefined;
+  find<const M extends TraceMatch>(match: M): EntryFor<M> | undefined;
   /**
    * Resolves with the first entry that matches — one already recorded, or the next one to come.
    * Rejects with code `TRACE_TIMEOUT` after `timeoutMs`, quoting the end of the trace.
    */
-  waitFor(match: TraceMatch, options?: WaitForOptions): Promise<TraceEntry>;
+  waitFor<const M extends TraceMatch>(match: M, options?: WaitForOptions): Promise<EntryFor<M>>;
   /** The trace (or the given entries) as text, one line an entry. */
   format(entries?: readonly TraceEntry[]): string;
   /** Plain-JSON entries: payloads as text (or `{ base64 }`), passwords redacted. */
@@ -103,15 +103,15 @@ export class TraceRecorder implements Trace {
     return this.items.length > this.maxEntries ? this.items.slice(this.items.length - this.maxEntries) : this.items.slice();
   }
 
-  filter(match: TraceMatch): TraceEntry[] {
-    return this.entries.filter((e) => matches(e, match));
+  filter<const M extends TraceMatch>(match: M): EntryFor<M>[] {
+    return this.entries.filter((e) => matches(e, match)) as EntryFor<M>[];
   }
 
-  find(match: TraceMatch): TraceEntry | undefined {
-    return this.entries.find((e) => matches(e, match));
+  find<const M extends TraceMatch>(match: M): EntryFor<M> | undefined {
+    return this.entries.find((e) => matches(e, match)) as EntryFor<M> | undefined;
   }
 
-  waitFor(match: TraceMatch, options: WaitForOptions = {}): Promise<TraceEntry> {
+  waitFor<const M extends TraceMatch>(match: M, options: WaitForOptions = {}): Promise<EntryFor<M>> {
     const timeoutMs = options.timeoutMs ?? DEFAULT_WAIT_TIMEOUT_MS;
     if (typeof match !== 'function' && (typeof match !== 'object' || match === null)) {
       return Promise.reject(new FakeIotError('INVALID_ARGUMENT', `trace.waitFor(match) needs a pattern object or a predicate (got ${String(match)}).`));
@@ -128,12 +128,12 @@ export class TraceRecorder implements Trace {
     } catch (error) {
       return Promise.reject(error);
     }
-    if (found) return Promise.resolve(found);
+    if (found) return Promise.resolve(found as EntryFor<M>);
     if (this.closedReason) return Promise.reject(this.failure('ENDPOINT_CLOSED', match, this.closedReason));
-    return new Promise<TraceEntry>((resolve, reject) => {
+    return new Promise<EntryFor<M>>((resolve, reject) => {
       const waiter: Waiter = {
         match,
-        resolve,
+        resolve: resolve as (entry: TraceEntry) => void,
         reject,
         timer: this.clock.setTimeout(() => {
           this.waiters.delete(waiter);

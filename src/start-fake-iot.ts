@@ -4,6 +4,7 @@ import { Broker, type ClientInfo } from './broker/broker';
 import { Connection } from './broker/connection';
 import { checkTopicName } from './broker/topics';
 import { realClock } from './clock/clock';
+import { asyncDispose } from './dispose';
 import { FakeIotError } from './errors';
 import { type FakeIotOptions, resolveOptions } from './options';
 import { type Trace, TraceRecorder } from './trace/recorder';
@@ -129,6 +130,6 @@ export async function startFakeIot(options?: FakeIotOptions): Promise<FakeIot> {
     },
     clients: () => broker.clients(),
     close,
-    [Symbol.asyncDispose]: close,
+    [asyncDispose]: close,
   };
 }

@@ -82,7 +82,7 @@ export async function startFakeIot(options?: FakeIotOptions): Promise<FakeIot> {
     if (!closing) {
       broker.closed = true;
       for (const c of [...connections]) c.destroy();
-      for (const s of [...broker.sessions.values()]) broker.dropSession(s);
+      broker.close();
       trace.close('the endpoint was closed');
       closing = listener.close();
     }
@@ -119,13 +119,8 @@ export async function startFakeIot(options?: FakeIotOptions): Promise<FakeIot> {
       const session = broker.sessions.get(clientId);
       if (!live && !session) return false;
       live?.close('API_INITIATED_DISCONNECT', { publishWill: !opts.preventWillMessage });
-      if (opts.cleanSession) {
-        const s = broker.sessions.get(clientId);
-        if (s) {
-          broker.dropSession(s);
-          trace.record({ kind: 'event', event: 'session-expired', clientId });
-        }
-      }
+      const stored = opts.cleanSession ? broker.sessions.get(clientId) : undefined;
+      if (stored) broker.endSession(stored, 'discarded');
       return true;
     },
     clients: () => broker.clients(),

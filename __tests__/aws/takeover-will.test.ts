@@ -95,7 +95,7 @@ describe('will messages', () => {
     const c = await client(iot, 'p', { clean: false });
     await c.subscribeAsync('x', { qos: 1 });
     iot.disconnect('p', { cleanSession: true });
-    await iot.trace.waitFor({ event: 'session-expired', clientId: 'p' });
+    await iot.trace.waitFor({ event: 'session-ended', clientId: 'p', reason: 'discarded' });
     const back = await client(iot, 'p', { clean: false });
     expect(back.connack.sessionPresent).toBe(false);
   });

@@ -80,7 +80,7 @@ describe('clean and persistent sessions', () => {
     await c.subscribeAsync('cmd/dev-e', { qos: 1 });
     await c.endAsync();
     const gone = await iot.trace.waitFor({ event: 'disconnect', clientId: 'dev-e' });
-    const expired = await iot.trace.waitFor({ event: 'session-expired', clientId: 'dev-e' }, { timeoutMs: 4000 });
+    const expired = await iot.trace.waitFor({ event: 'session-ended', clientId: 'dev-e', reason: 'expired' }, { timeoutMs: 4000 });
     expect(expired.at - gone.at).toBeGreaterThanOrEqual(950);
     iot.publish('cmd/dev-e', 'after-expiry', { qos: 1 });
     const back = await client(iot, 'dev-e', { clean: false });

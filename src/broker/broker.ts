@@ -90,11 +90,13 @@ export class Broker {
       this.dropSession(session);
       return;
     }
-    session.expiry = this.clock.setTimeout(() => {
-      session.expiry = undefined;
-      this.dropSession(session);
-      this.trace.record({ kind: 'event', event: 'session-expired', clientId: session.clientId });
-    }, this.profile.limits.sessionExpirySeconds * 1000);
+    session.expiry = this.clock.setTimeout(() => this.endSession(session, 'expired'), this.profile.limits.sessionExpirySeconds * 1000);
+  }
+
+  /** Ends a stored session for good and says so in the trace. */
+  endSession(session: Session, reason: 'expired' | 'discarded'): void {
+    this.dropSession(session);
+    this.trace.record({ kind: 'event', event: 'session-ended', clientId: session.clientId, reason });
   }
 
   dropSession(session: Session): void {
@@ -155,6 +157,12 @@ export class Broker {
   subscriptionChanged(facts: SessionFacts, eventType: 'subscribed' | 'unsubscribed', topics: string[]): void {
     const topic = eventType === 'subscribed' ? lifecycleTopics.subscribed(facts.clientId) : lifecycleTopics.unsubscribed(facts.clientId);
     this.lifecycle(facts.clientId, topic, subscriptionPayload(facts, this.clock.now(), eventType, topics));
+  }
+
+  /** Endpoint shutdown: forgets every session and cancels every session timer. */
+  close(): void {
+    this.closed = true;
+    for (const session of [...this.sessions.values()]) this.dropSession(session);
   }
 
   // ---- the handle's view ------------------------------------------------------------------

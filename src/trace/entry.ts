@@ -92,11 +92,12 @@ export interface PublishEvent extends EntryBase {
   payload: Buffer;
 }
 
-/** A persistent session expired (or was discarded through `iot.disconnect(id, { cleanSession: true })`). */
+/** A stored persistent session ended: it expired, or `iot.disconnect(id, { cleanSession: true })` discarded it. */
 export interface SessionEndEvent extends EntryBase {
   kind: 'event';
-  event: 'session-expired';
+  event: 'session-ended';
   clientId: string;
+  reason: 'expired' | 'discarded';
 }
 
 /** A message for an offline persistent session was dropped because its queue was full. */

@@ -52,8 +52,8 @@ export function formatEntry(e: TraceEntry, t0: number): string {
       return `${head} *** ignored ${e.rule}: ${e.message}`;
     case 'publish':
       return `${head} *** ${e.origin} publish ${e.topic} q${e.qos} ${preview(e.payload)}`;
-    case 'session-expired':
-      return `${head} *** session ended`;
+    case 'session-ended':
+      return `${head} *** session ${e.reason}`;
     case 'dropped':
       return `${head} *** dropped ${e.topic} (${e.reason})`;
   }

@@ -1,5 +1,22 @@
 export { startFakeIot } from './start-fake-iot';
-export type { FakeIot, PublishOptions, DisconnectOptions } from './start-fake-iot';
+export type { FakeIot, PublishOptions, DisconnectOptions, ChaosControl, FakeIotClock } from './start-fake-iot';
+export type {
+  ChaosOptions,
+  ChaosScope,
+  ChaosTag,
+  ChaosDecision,
+  FaultName,
+  ScriptableFault,
+  ScriptStep,
+  DuplicateQos0Options,
+  ResendWithNewPacketIdOptions,
+  SubscriptionDelayOptions,
+  ReorderOptions,
+  LatencyOptions,
+  DropConnectionOptions,
+  TakeoverOptions,
+} from './chaos/types';
+export { FAULTS } from './chaos/types';
 export type { FakeIotOptions, TraceOptions } from './options';
 export { FakeIotError, isFakeIotError } from './errors';
 export type { FakeIotErrorCode } from './errors';
@@ -14,6 +31,7 @@ export type {
   EventEntry,
   ConnectEvent,
   DisconnectEvent,
+  SubscriptionActiveEvent,
   ViolationEvent,
   IgnoredEvent,
   PublishEvent,

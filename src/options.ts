@@ -1,6 +1,8 @@
-import { FakeIotError } from './errors';
+import { checkKnownKeys, fail, show } from './validate';
 import { type Limits, type Profile, type ProfileName, type Reactions, profiles } from './aws/profile';
+import { type ResolvedChaos, resolveChaos } from './chaos/options';
 import { isSeed, randomSeed } from './chaos/prng';
+import type { ChaosOptions } from './chaos/types';
 
 /** Trace settings: `{ maxEntries }` bounds memory; the oldest entries are dropped first. */
 export interface TraceOptions {
@@ -31,6 +33,13 @@ export interface FakeIotOptions {
   emptyClientId?: Reactions['emptyClientId'];
   /** Publish lifecycle events on `$aws/events/...` (default `true`). */
   lifecycleEvents?: boolean;
+  /** AWS's documented misbehaviours, injected on purpose, driven by `seed`. Absent: no chaos work at all. */
+  chaos?: ChaosOptions;
+  /**
+   * `'real'` (default) or `'virtual'`: the endpoint's timers (keep-alive, session expiry, chaos delays and
+   * holds) then run on a clock the test moves with `iot.clock.advance(ms)`.
+   */
+  clock?: 'real' | 'virtual';
 }
 
 export interface ResolvedOptions {
@@ -39,10 +48,12 @@ export interface ResolvedOptions {
   seed: number;
   trace: { enabled: boolean; maxEntries: number };
   profile: Profile;
+  chaos: ResolvedChaos | undefined;
+  clock: 'real' | 'virtual';
 }
 
 const TOP_LEVEL_KEYS = [
-  'port', 'host', 'profile', 'seed', 'trace', 'limits', 'qos2', 'retain', 'emptyClientId', 'lifecycleEvents',
+  'port', 'host', 'profile', 'seed', 'trace', 'limits', 'qos2', 'retain', 'emptyClientId', 'lifecycleEvents', 'chaos', 'clock',
 ] as const;
 
 const REACTION_VALUES: { [K in keyof Reactions]: readonly Reactions[K][] } = {
@@ -51,45 +62,6 @@ const REACTION_VALUES: { [K in keyof Reactions]: readonly Reactions[K][] } = {
   emptyClientId: ['assign', 'reject'],
   lifecycleEvents: [true, false],
 };
-
-function fail(message: string): never {
-  throw new FakeIotError('INVALID_OPTION', message);
-}
-
-function show(value: unknown): string {
-  if (typeof value === 'string') return JSON.stringify(value);
-  if (typeof value === 'function') return 'a function';
-  try {
-    return JSON.stringify(value) ?? String(value);
-  } catch {
-    return String(value);
-  }
-}
-
-/** Edit distance, for "did you mean" hints on misspelt option names. */
-function distance(a: string, b: string): number {
-  const row = Array.from({ length: b.length + 1 }, (_, i) => i);
-  for (let i = 1; i <= a.length; i++) {
-    let prev = row[0]!;
-    row[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const cur = row[j]!;
-      row[j] = Math.min(row[j]! + 1, row[j - 1]! + 1, prev + (a[i - 1]!.toLowerCase() === b[j - 1]!.toLowerCase() ? 0 : 1));
-      prev = cur;
-    }
-  }
-  return row[b.length]!;
-}
-
-export function checkKnownKeys(obj: object, known: readonly string[], where: string): void {
-  for (const key of Object.keys(obj)) {
-    if (known.includes(key)) continue;
-    const lower = key.toLowerCase();
-    const close = known.filter((k) => distance(key, k) <= Math.max(2, Math.floor(k.length / 3)) || (lower.length >= 3 && k.toLowerCase().startsWith(lower)));
-    const hint = close.length ? ` Did you mean ${close.map((k) => `"${k}"`).join(' or ')}?` : '';
-    fail(`unknown option ${where}${key}.${hint} Known options: ${known.join(', ')}.`);
-  }
-}
 
 function checkPlainObject(value: unknown, name: string): asserts value is Record<string, unknown> {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
@@ -168,5 +140,9 @@ export function resolveOptions(options: FakeIotOptions | undefined): ResolvedOpt
     (reactions as unknown as Record<string, unknown>)[key] = value;
   }
 
-  return { port, host, seed, trace, profile: { name: base.name, limits, reactions } };
+  const chaos = o.chaos === undefined ? undefined : resolveChaos(o.chaos, 'options.chaos');
+  const clock = o.clock ?? 'real';
+  if (clock !== 'real' && clock !== 'virtual') fail(`options.clock must be "real" or "virtual" (got ${show(clock)}).`);
+
+  return { port, host, seed, trace, profile: { name: base.name, limits, reactions }, chaos, clock: clock as 'real' | 'virtual' };
 }

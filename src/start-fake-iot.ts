@@ -3,7 +3,11 @@ import type { Profile } from './aws/profile';
 import { Broker, type ClientInfo } from './broker/broker';
 import { Connection } from './broker/connection';
 import { checkTopicName } from './broker/topics';
-import { realClock } from './clock/clock';
+import { ChaosEngine } from './chaos/engine';
+import { resolveChaos } from './chaos/options';
+import type { ChaosDecision, ChaosOptions, ScriptStep } from './chaos/types';
+import { type Clock, realClock } from './clock/clock';
+import { VirtualClock } from './clock/virtual';
 import { asyncDispose } from './dispose';
 import { FakeIotError } from './errors';
 import { type FakeIotOptions, resolveOptions } from './options';
@@ -22,6 +26,29 @@ export interface DisconnectOptions {
   preventWillMessage?: boolean;
 }
 
+/** Chaos while the endpoint runs. */
+export interface ChaosControl {
+  /** Replaces every knob and the script (validated like `options.chaos`); `set({})` turns every fault off. */
+  set(options: ChaosOptions): void;
+  /** No faults until resume(); events are still counted, so script positions stay put. */
+  pause(): void;
+  resume(): void;
+  readonly paused: boolean;
+  /** Every decision taken so far, in order. */
+  log(): ChaosDecision[];
+  /** The log as a script: `startFakeIot({ chaos: { script } })` forces the same faults at the same places. */
+  toScript(): ScriptStep[];
+}
+
+/** The endpoint's clock. */
+export interface FakeIotClock {
+  readonly mode: 'real' | 'virtual';
+  /** The endpoint's "now" in ms since the epoch. */
+  now(): number;
+  /** Virtual clock only: moves time forward, running every timer that falls due, in order. */
+  advance(ms: number): void;
+}
+
 /** A running fake AWS IoT endpoint. */
 export interface FakeIot extends AsyncDisposable {
   readonly host: string;
@@ -34,6 +61,10 @@ export interface FakeIot extends AsyncDisposable {
   readonly profile: Readonly<Profile>;
   /** Every packet in and out, and the events around them. */
   readonly trace: Trace;
+  /** Chaos knobs, pause/resume, and the decision log. */
+  readonly chaos: ChaosControl;
+  /** The endpoint's clock (`advance()` with `clock: 'virtual'`). */
+  readonly clock: FakeIotClock;
   /** Publishes as the cloud side (a rule, a Lambda, the console): delivered to matching subscriptions. */
   publish(topic: string, payload: string | Buffer | Uint8Array, options?: PublishOptions): void;
   /**
@@ -56,9 +87,12 @@ export interface FakeIot extends AsyncDisposable {
  */
 export async function startFakeIot(options?: FakeIotOptions): Promise<FakeIot> {
   const resolved = resolveOptions(options);
-  const clock = realClock;
-  const trace = new TraceRecorder(resolved.trace.enabled, resolved.trace.maxEntries, clock, () => `seed ${resolved.seed} (startFakeIot({ seed: ${resolved.seed} }) replays this run)`);
+  const virtual = resolved.clock === 'virtual' ? new VirtualClock(Date.now()) : undefined;
+  const clock: Clock = virtual ?? realClock;
+  // Trace entries carry the endpoint's time; waitFor() timeouts always run in real time.
+  const trace = new TraceRecorder(resolved.trace.enabled, resolved.trace.maxEntries, clock, realClock, () => `seed ${resolved.seed} (startFakeIot({ seed: ${resolved.seed} }) replays this run)`);
   const broker = new Broker(resolved.profile, clock, trace, resolved.seed);
+  if (resolved.chaos) broker.chaos = new ChaosEngine(resolved.chaos, resolved.seed);
   const connections = new Set<Connection>();
   let nextConnectionId = 1;
   let closing: Promise<void> | undefined;
@@ -83,6 +117,7 @@ export async function startFakeIot(options?: FakeIotOptions): Promise<FakeIot> {
       broker.closed = true;
       for (const c of [...connections]) c.destroy();
       broker.close();
+      virtual?.clear();
       trace.close('the endpoint was closed');
       closing = listener.close();
     }
@@ -122,6 +157,29 @@ export async function startFakeIot(options?: FakeIotOptions): Promise<FakeIot> {
       const stored = opts.cleanSession ? broker.sessions.get(clientId) : undefined;
       if (stored) broker.endSession(stored, 'discarded');
       return true;
+    },
+    chaos: {
+      set(options) {
+        const config = resolveChaos(options, 'iot.chaos.set(options)');
+        if (broker.chaos) broker.chaos.set(config);
+        else broker.chaos = new ChaosEngine(config, resolved.seed);
+      },
+      pause: () => broker.chaos?.pause(),
+      resume: () => broker.chaos?.resume(),
+      get paused() {
+        return broker.chaos?.isPaused ?? false;
+      },
+      log: () => broker.chaos?.log() ?? [],
+      toScript: () => broker.chaos?.toScript() ?? [],
+    },
+    clock: {
+      mode: resolved.clock,
+      now: () => clock.now(),
+      advance(ms) {
+        if (!virtual) throw new FakeIotError('INVALID_ARGUMENT', "iot.clock.advance() needs a virtual clock: start the endpoint with clock: 'virtual'.");
+        if (typeof ms !== 'number' || !Number.isFinite(ms) || ms < 0) throw new FakeIotError('INVALID_ARGUMENT', `iot.clock.advance(ms): ms must be a number >= 0 (got ${String(ms)}).`);
+        virtual.advance(ms);
+      },
     },
     clients: () => broker.clients(),
     close,

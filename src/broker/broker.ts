@@ -12,7 +12,9 @@ import {
   principalFor,
   subscriptionPayload,
 } from '../aws/lifecycle';
+import type { ChaosEngine } from '../chaos/engine';
 import { streamFor } from '../chaos/prng';
+import type { ChaosTag } from '../chaos/types';
 import type { Clock } from '../clock/clock';
 import { type Message, Session } from '../session/session';
 import type { DisconnectReason } from '../trace/entry';
@@ -44,6 +46,8 @@ export class Broker {
   private readonly versions = new Map<string, number>();
   private readonly sessionCounts = new Map<string, number>();
   private readonly assignedIds;
+  /** The chaos engine, once chaos was configured; undefined means no chaos work at all. */
+  chaos: ChaosEngine | undefined;
   closed = false;
 
   constructor(
@@ -99,9 +103,33 @@ export class Broker {
     this.trace.record({ kind: 'event', event: 'session-ended', clientId: session.clientId, reason });
   }
 
+  /** Starts matching `filter` for the session: now, or after `delayMs` (chaos: subscriptionDelay). */
+  activate(session: Session, filter: string, qos: 0 | 1, connectionId: number, delayMs = 0, tag?: ChaosTag): void {
+    session.activations.get(filter)?.cancel();
+    session.activations.delete(filter);
+    const start = () => {
+      session.activations.delete(filter);
+      this.index.add(filter, session, qos);
+      if (this.trace.active) {
+        this.trace.record({ kind: 'event', event: 'subscription-active', connectionId, clientId: session.clientId, topic: filter, qos, delayedMs: delayMs, ...(tag ? { chaos: tag } : {}) });
+      }
+    };
+    if (delayMs > 0) session.activations.set(filter, this.clock.setTimeout(start, delayMs));
+    else start();
+  }
+
+  /** Stops matching `filter` for the session (also a subscription still waiting to start). */
+  deactivate(session: Session, filter: string): void {
+    session.activations.get(filter)?.cancel();
+    session.activations.delete(filter);
+    this.index.remove(filter, session);
+  }
+
   dropSession(session: Session): void {
     session.expiry?.cancel();
     session.expiry = undefined;
+    for (const t of session.activations.values()) t.cancel();
+    session.activations.clear();
     for (const filter of session.subscriptions.keys()) this.index.remove(filter, session);
     session.subscriptions.clear();
     if (this.sessions.get(session.clientId) === session) this.sessions.delete(session.clientId);

@@ -4,6 +4,8 @@
  */
 import type { Socket } from 'node:net';
 import type { SessionFacts } from '../aws/lifecycle';
+import type { ConnectionChaos } from '../chaos/engine';
+import type { ChaosTag } from '../chaos/types';
 import type { TimerHandle } from '../clock/clock';
 import {
   type ConnectPacket,
@@ -18,6 +20,7 @@ import {
 import type { Message, Session } from '../session/session';
 import type { DisconnectReason, ViolationEvent } from '../trace/entry';
 import type { Broker, BrokerConnection } from './broker';
+import { Outbound } from './outbound';
 import { type TopicProblem, checkTopicFilter, checkTopicName } from './topics';
 
 type Problem = Omit<ViolationEvent, 'kind' | 'event' | 'seq' | 'at' | 'connectionId' | 'clientId'>;
@@ -43,6 +46,9 @@ export class Connection implements BrokerConnection {
   /** Number of the data chunk being read, and of the one that carried CONNECT. */
   private chunk = 0;
   private connectChunk = -1;
+  /** Chaos state and outbound pipeline, made when chaos is on for this connection. */
+  private chaos: ConnectionChaos | undefined;
+  private outbound: Outbound | undefined;
 
   constructor(
     readonly connectionId: number,
@@ -76,19 +82,51 @@ export class Connection implements BrokerConnection {
 
   // ---- output -----------------------------------------------------------------------------
 
-  private send(packet: Packet): void {
-    if (this.state === 'closed' || this.socket.destroyed) return;
+  /** Sends a packet: straight to the socket, or through the chaos pipeline when chaos is on. */
+  private send(packet: Packet, tag?: ChaosTag): void {
+    if (this.state === 'closed') return;
+    const outbound = this.outbound ?? (this.broker.chaos ? this.startChaos() : undefined);
+    if (outbound) outbound.send(packet, tag);
+    else this.write(packet, tag);
+  }
+
+  /** Encodes, traces and writes one packet; returns its trace seq. */
+  private write(packet: Packet, tag: ChaosTag | undefined): number {
+    if (this.state === 'closed' || this.socket.destroyed) return 0;
     const bytes = encode(packet);
     const trace = this.broker.trace;
-    if (trace.active) trace.record({ kind: 'packet', connectionId: this.connectionId, clientId: this.clientId, direction: 'out', packet });
+    const seq = trace.active
+      ? trace.record({ kind: 'packet', connectionId: this.connectionId, clientId: this.clientId, direction: 'out', packet, ...(tag ? { chaos: tag } : {}) })
+      : 0;
     this.socket.write(bytes);
+    return seq;
+  }
+
+  /** This connection's chaos state, when chaos is on. Chaos applies to accepted connections only. */
+  private chaosState(): ConnectionChaos | undefined {
+    const engine = this.broker.chaos;
+    if (!engine || this.state !== 'connected') return undefined;
+    return (this.chaos ??= engine.attach(this.clientId!, this.connectionId));
+  }
+
+  /** The chaos pipeline, made on the first packet sent while chaos is on (CONNACK is never held back or copied). */
+  private startChaos(): Outbound | undefined {
+    const chaos = this.chaosState();
+    if (!chaos) return undefined;
+    return (this.outbound = new Outbound(chaos, this.broker.clock, {
+      write: (packet, tag) => this.write(packet, tag),
+      resend: (packet, tag) => {
+        if (packet.qos === 1) this.session?.deliver({ topic: packet.topic, payload: packet.payload as Buffer, qos: 1, chaos: tag });
+        else this.send({ ...packet }, tag);
+      },
+    }));
   }
 
   /** Link for the session. The broker never sets DUP (AWS: "the MQTT DUP flag is not supported"). */
   sendPublish(message: Message, messageId: number | undefined): void {
     const packet: PublishPacket = { cmd: 'publish', topic: message.topic, payload: message.payload, qos: message.qos, dup: false, retain: false };
     if (messageId !== undefined) packet.messageId = messageId;
-    this.send(packet);
+    this.send(packet, message.chaos);
   }
 
   // ---- input ------------------------------------------------------------------------------
@@ -122,6 +160,18 @@ export class Connection implements BrokerConnection {
       return this.violation({ rule: 'aws.wait-for-connack', message: `${packet.cmd.toUpperCase()} was sent before CONNACK was received` });
     }
     this.lastActivity = this.broker.clock.now();
+    this.dispatch(packet);
+    // Chaos: after each packet from the client, the server may drop the connection or a phantom take it over.
+    if (this.state === 'connected' && this.broker.chaos) {
+      const cut = this.chaosState()!.afterIncoming(packet);
+      if (cut) {
+        const reason = cut.fault === 'takeover' ? 'DUPLICATE_CLIENTID' : 'SERVER_INITIATED_DISCONNECT';
+        queueMicrotask(() => this.close(reason, { chaos: cut.tag }));
+      }
+    }
+  }
+
+  private dispatch(packet: Packet): void {
     switch (packet.cmd) {
       case 'publish':
         return this.onPublish(packet);
@@ -206,6 +256,8 @@ export class Connection implements BrokerConnection {
       });
     }
     this.startKeepAlive(keepAlive);
+    // Each connection's chaos stream is numbered per client id, in connect order.
+    this.chaosState();
     this.broker.connected(this.facts, this.remoteAddress);
     session.attach(this);
   }
@@ -266,8 +318,11 @@ export class Connection implements BrokerConnection {
     const granted: (0 | 1)[] = [];
     for (const s of subs) {
       const qos = s.qos as 0 | 1;
+      const isNew = !session.subscriptions.has(s.topic) || session.activations.has(s.topic);
       session.subscriptions.set(s.topic, qos);
-      this.broker.index.add(s.topic, session, qos);
+      // AWS: there may be a delay between SUBACK and the first matching message (chaos: subscriptionDelay).
+      const delay = isNew && this.broker.chaos ? this.chaosState()!.subscriptionDelay(s.topic) : undefined;
+      this.broker.activate(session, s.topic, qos, this.connectionId, delay?.value, delay?.tag);
       granted.push(qos);
     }
     this.send({ cmd: 'suback', messageId: packet.messageId, granted });
@@ -279,7 +334,7 @@ export class Connection implements BrokerConnection {
     if (packet.unsubscriptions.length === 0) return this.violation({ rule: 'MQTT-3.10.3-2', message: 'UNSUBSCRIBE without a topic filter' });
     const session = this.session!;
     for (const filter of packet.unsubscriptions) {
-      if (session.subscriptions.delete(filter)) this.broker.index.remove(filter, session);
+      if (session.subscriptions.delete(filter)) this.broker.deactivate(session, filter);
     }
     this.send({ cmd: 'unsuback', messageId: packet.messageId, granted: [] });
     this.broker.subscriptionChanged(this.facts!, 'unsubscribed', packet.unsubscriptions);
@@ -321,11 +376,12 @@ export class Connection implements BrokerConnection {
    * Closes the connection. The will is published unless the client asked to leave (DISCONNECT), and
    * only if the connection had been accepted.
    */
-  close(reason: DisconnectReason, options: { publishWill?: boolean; lifecycle?: boolean } = {}): void {
+  close(reason: DisconnectReason, options: { publishWill?: boolean; lifecycle?: boolean; chaos?: ChaosTag } = {}): void {
     if (this.state === 'closed') return;
     const wasConnected = this.state === 'connected';
     this.state = 'closed';
     this.keepAliveTimer?.cancel();
+    this.outbound?.close();
     const socket = this.socket;
     if (!socket.destroyed) {
       // Flush what was written (a CONNACK with an error code, say), then close.
@@ -333,7 +389,9 @@ export class Connection implements BrokerConnection {
     }
     const publishWill = wasConnected && this.will !== undefined && reason !== 'CLIENT_INITIATED_DISCONNECT' && options.publishWill !== false;
     const trace = this.broker.trace;
-    if (trace.active) trace.record({ kind: 'event', event: 'disconnect', connectionId: this.connectionId, clientId: this.clientId, reason, willPublished: publishWill });
+    if (trace.active) {
+      trace.record({ kind: 'event', event: 'disconnect', connectionId: this.connectionId, clientId: this.clientId, reason, willPublished: publishWill, ...(options.chaos ? { chaos: options.chaos } : {}) });
+    }
     if (wasConnected) {
       const session = this.session!;
       if (this.broker.online.get(session.clientId) === this) this.broker.online.delete(session.clientId);

@@ -13,10 +13,24 @@ export interface Clock {
   setTimeout(fn: () => void, ms: number): TimerHandle;
 }
 
+/**
+ * Wraps a timer callback so a failure inside the fake surfaces as a process warning instead of an
+ * uncaught exception in the host's test process.
+ */
+export function guarded(fn: () => void): () => void {
+  return () => {
+    try {
+      fn();
+    } catch (error) {
+      process.emitWarning(`[fake-aws-iot] internal error in a timer: ${(error as Error)?.stack ?? String(error)}`);
+    }
+  };
+}
+
 export const realClock: Clock = {
   now: () => Date.now(),
   setTimeout(fn, ms) {
-    const t = setTimeout(fn, ms);
+    const t = setTimeout(guarded(fn), ms);
     t.unref();
     return { cancel: () => clearTimeout(t) };
   },

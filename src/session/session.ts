@@ -2,12 +2,15 @@
  * A client's session: its subscriptions and the QoS 1 messages it still has to receive, kept across
  * connections when the client connected with cleanSession = false.
  */
+import type { ChaosTag } from '../chaos/types';
 import type { TimerHandle } from '../clock/clock';
 
 export interface Message {
   topic: string;
   payload: Buffer;
   qos: 0 | 1;
+  /** Set on copies chaos made (resendWithNewPacketId). */
+  chaos?: ChaosTag;
 }
 
 /** What a session needs of the live connection it is attached to. */
@@ -22,6 +25,8 @@ export class Session {
   readonly inflight = new Map<number, Message>();
   /** QoS 1 messages waiting for the client: while it is offline, or while `inflight` is full. */
   readonly pending: Message[] = [];
+  /** Subscriptions acknowledged but not matching yet (chaos: subscriptionDelay), by filter. */
+  readonly activations = new Map<string, TimerHandle>();
   link: Link | undefined;
   expiry: TimerHandle | undefined;
   private nextId = 1;

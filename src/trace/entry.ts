@@ -1,5 +1,6 @@
 import type { Packet } from '../codec/codec';
 import type { Limits } from '../aws/profile';
+import type { ChaosTag } from '../chaos/types';
 
 /** AWS's lifecycle `disconnectReason` values that the fake produces. */
 export type DisconnectReason =
@@ -30,6 +31,8 @@ export interface PacketEntry extends EntryBase {
   direction: 'in' | 'out';
   /** The packet as mqtt-packet decodes (or encodes) it. */
   packet: Packet;
+  /** Set when chaos produced this packet (a copy) or moved it (held back, delayed). */
+  chaos?: ChaosTag;
 }
 
 /** A connection was accepted (CONNACK 0 sent). */
@@ -56,6 +59,20 @@ export interface DisconnectEvent extends EntryBase {
   reason: DisconnectReason;
   /** Whether the connection's will message was published. */
   willPublished: boolean;
+  /** Set when chaos closed the connection (dropConnection, takeover). */
+  chaos?: ChaosTag;
+}
+
+/** A subscription started matching messages: at SUBSCRIBE, or later under chaos's subscriptionDelay. */
+export interface SubscriptionActiveEvent extends EntryBase {
+  kind: 'event';
+  event: 'subscription-active';
+  clientId: string;
+  topic: string;
+  qos: 0 | 1;
+  /** How long after the SUBSCRIBE it became active (0: at once). */
+  delayedMs: number;
+  chaos?: ChaosTag;
 }
 
 /** The client broke a protocol rule or an AWS limit; the connection is closed right after. */
@@ -109,7 +126,15 @@ export interface DroppedEvent extends EntryBase {
   reason: 'queue-full';
 }
 
-export type EventEntry = ConnectEvent | DisconnectEvent | ViolationEvent | IgnoredEvent | PublishEvent | SessionEndEvent | DroppedEvent;
+export type EventEntry =
+  | ConnectEvent
+  | DisconnectEvent
+  | SubscriptionActiveEvent
+  | ViolationEvent
+  | IgnoredEvent
+  | PublishEvent
+  | SessionEndEvent
+  | DroppedEvent;
 export type TraceEntry = PacketEntry | EventEntry;
 
 /** What an entry looks like before the recorder numbers and stamps it. */

@@ -1,4 +1,5 @@
 import type { Packet } from '../codec/codec';
+import type { ChaosTag } from '../chaos/types';
 import type { TraceEntry } from './entry';
 
 function preview(payload: Buffer | string | undefined, max = 40): string {
@@ -38,14 +39,26 @@ export function formatPacket(p: Packet): string {
   }
 }
 
+/** `  [chaos reorder #3 held 12ms]`: the fault, its decision in iot.chaos.log(), and what it did. */
+function formatTag(tag: ChaosTag | undefined): string {
+  if (!tag) return '';
+  const parts = [`chaos ${tag.fault}`];
+  if (tag.decision !== undefined) parts.push(`#${tag.decision}`);
+  if (tag.of !== undefined) parts.push(`copy of #${tag.of}`);
+  if (tag.heldMs !== undefined) parts.push(`held ${tag.heldMs}ms`);
+  return `  [${parts.join(' ')}]`;
+}
+
 export function formatEntry(e: TraceEntry, t0: number): string {
   const head = `#${String(e.seq).padEnd(4)} +${String(e.at - t0).padStart(5)}ms ${e.connectionId !== undefined ? `c${e.connectionId}`.padEnd(4) : '    '} ${(e.clientId ?? '-').padEnd(12)}`;
-  if (e.kind === 'packet') return `${head} ${e.direction === 'in' ? 'in ' : 'out'} ${formatPacket(e.packet)}`;
+  if (e.kind === 'packet') return `${head} ${e.direction === 'in' ? 'in ' : 'out'} ${formatPacket(e.packet)}${formatTag(e.chaos)}`;
   switch (e.event) {
     case 'connect':
       return `${head} *** connect clean=${e.cleanSession ? 1 : 0} sessionPresent=${e.sessionPresent ? 1 : 0} keepAlive=${e.keepAliveSeconds}s`;
     case 'disconnect':
-      return `${head} *** disconnect ${e.reason}${e.willPublished ? ' (will published)' : ''}`;
+      return `${head} *** disconnect ${e.reason}${e.willPublished ? ' (will published)' : ''}${formatTag(e.chaos)}`;
+    case 'subscription-active':
+      return `${head} *** subscription active ${e.topic} q${e.qos}${e.delayedMs ? ` after ${e.delayedMs}ms` : ''}${formatTag(e.chaos)}`;
     case 'violation':
       return `${head} *** violation ${e.rule}: ${e.message}`;
     case 'ignored':

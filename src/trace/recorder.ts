@@ -55,7 +55,10 @@ export class TraceRecorder implements Trace {
   constructor(
     readonly enabled: boolean,
     private readonly maxEntries: number,
+    /** Stamps entries (the endpoint's clock, possibly virtual). */
     private readonly clock: Clock,
+    /** Runs waitFor() timeouts: always real time, so a virtual clock cannot make a test hang. */
+    private readonly timers: Clock,
     /** Appended to failure messages, e.g. the seed that replays the run. */
     private readonly context: () => string,
   ) {
@@ -67,8 +70,9 @@ export class TraceRecorder implements Trace {
     return this.enabled || this.listeners.size > 0;
   }
 
-  record(partial: NewEntry): void {
-    if (!this.active) return;
+  /** Records an entry; returns its `seq` (0 when nothing records). */
+  record(partial: NewEntry): number {
+    if (!this.active) return 0;
     const entry = { seq: ++this.seq, at: this.clock.now(), ...partial } as TraceEntry;
     if (this.enabled) {
       this.items.push(entry);
@@ -97,6 +101,7 @@ export class TraceRecorder implements Trace {
         w.resolve(entry);
       }
     }
+    return entry.seq;
   }
 
   get entries(): TraceEntry[] {
@@ -135,7 +140,7 @@ export class TraceRecorder implements Trace {
         match,
         resolve: resolve as (entry: TraceEntry) => void,
         reject,
-        timer: this.clock.setTimeout(() => {
+        timer: this.timers.setTimeout(() => {
           this.waiters.delete(waiter);
           reject(this.failure('TRACE_TIMEOUT', match, `no trace entry matched within ${timeoutMs} ms`));
         }, timeoutMs),

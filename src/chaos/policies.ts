@@ -1,0 +1,41 @@
+/**
+ * The fault policies: pure functions of a knob's settings and the connection's random stream.
+ * Each returns what to do (copies, a delay, a hold) or undefined for "nothing this time".
+ * They draw the same numbers for the same inputs, which is what makes a seed replay a run.
+ */
+import type { RandomStream } from './prng';
+import type { ResolvedChaos } from './options';
+
+type Knob<F extends keyof ResolvedChaos> = NonNullable<ResolvedChaos[F]>;
+
+/** duplicateQos0: how many extra copies of this QoS 0 delivery (1..maxCopies), if any. */
+export function duplicateCopies(k: Knob<'duplicateQos0'>, rng: RandomStream): number | undefined {
+  return rng.next() < k.probability ? rng.int(1, k.maxCopies) : undefined;
+}
+
+/** resendWithNewPacketId: after how many ms the delivery is sent again, if it is. */
+export function resendDelay(k: Knob<'resendWithNewPacketId'>, rng: RandomStream): number | undefined {
+  return rng.next() < k.probability ? rng.int(k.minDelayMs, k.maxDelayMs) : undefined;
+}
+
+/** subscriptionDelay: how long after SUBACK the subscription starts matching (undefined for at once). */
+export function subscriptionDelay(k: Knob<'subscriptionDelay'>, rng: RandomStream): number | undefined {
+  const ms = k.minMs === k.maxMs ? k.minMs : rng.int(k.minMs, k.maxMs);
+  return ms > 0 ? ms : undefined;
+}
+
+/** reorder: how long this packet is held back (1..maxHoldMs), if it is. */
+export function holdTime(k: Knob<'reorder'>, rng: RandomStream): number | undefined {
+  return rng.next() < k.probability ? rng.int(1, k.maxHoldMs) : undefined;
+}
+
+/** latency: the delay of this packet. */
+export function latency(k: Knob<'latency'>, rng: RandomStream): number {
+  return k.minMs === k.maxMs ? k.minMs : rng.int(k.minMs, k.maxMs);
+}
+
+/** dropConnection / takeover: whether the connection ends after the client's `packets`-th packet. */
+export function cutAfter(k: Knob<'dropConnection'>, rng: RandomStream, packets: number): boolean {
+  const random = k.probability > 0 && rng.next() < k.probability;
+  return random || k.afterPackets === packets;
+}

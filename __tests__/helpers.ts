@@ -22,14 +22,38 @@ export interface Received {
 }
 
 /** An MQTT.js client with every message it received, collected from before CONNACK on. */
-export type TestClient = MqttClient & { received: Received[]; connack: mqttPacket.IConnackPacket };
+export type TestClient = MqttClient & {
+  received: Received[];
+  connack: mqttPacket.IConnackPacket;
+  /** Resolves once the client has received `n` messages in all (event-driven, with a timeout). */
+  receivedCount(n: number, timeoutMs?: number): Promise<Received[]>;
+};
 
 /** Connects an MQTT.js client (MQTT 3.1.1, no automatic reconnect) and waits for CONNACK. */
 export async function client(iot: FakeIot, clientId: string, options: IClientOptions = {}): Promise<TestClient> {
   const c = mqtt.connect(iot.url, { clientId, protocolVersion: 4, reconnectPeriod: 0, connectTimeout: 5000, ...options }) as TestClient;
   open.push({ close: () => c.end(true) });
   c.received = [];
-  c.on('message', (topic, payload, packet) => c.received.push({ topic, payload: payload.toString(), packet }));
+  const waiters = new Set<() => void>();
+  c.on('message', (topic, payload, packet) => {
+    c.received.push({ topic, payload: payload.toString(), packet });
+    for (const w of [...waiters]) w();
+  });
+  c.receivedCount = (n, timeoutMs = 5000) =>
+    new Promise((resolve, reject) => {
+      const check = () => {
+        if (c.received.length < n) return;
+        waiters.delete(check);
+        clearTimeout(timer);
+        resolve(c.received);
+      };
+      const timer = setTimeout(() => {
+        waiters.delete(check);
+        reject(new Error(`${clientId} received ${c.received.length} messages within ${timeoutMs} ms, not ${n}`));
+      }, timeoutMs);
+      waiters.add(check);
+      check();
+    });
   c.connack = await new Promise<mqttPacket.IConnackPacket>((resolve, reject) => {
     c.once('connect', resolve);
     c.once('error', reject);
@@ -48,8 +72,10 @@ export interface RawClient {
   closed: Promise<void>;
   /** Sends CONNECT and waits for the CONNACK (a client must not send anything before it). */
   connect(clientId: string, extra?: Partial<mqttPacket.IConnectPacket>): Promise<mqttPacket.IConnackPacket>;
-  /** Resolves with the next received packet of that type (one already received counts). */
-  next<C extends mqttPacket.PacketCmd>(cmd: C, after?: number): Promise<Extract<mqttPacket.Packet, { cmd: C }>>;
+  /** Resolves with the first received packet of that type (one already received counts). */
+  next<C extends mqttPacket.PacketCmd>(cmd: C): Promise<Extract<mqttPacket.Packet, { cmd: C }>>;
+  /** Resolves with all received packets of that type once there are `n` of them. */
+  count<C extends mqttPacket.PacketCmd>(cmd: C, n: number): Promise<Extract<mqttPacket.Packet, { cmd: C }>[]>;
 }
 
 export async function raw(iot: FakeIot): Promise<RawClient> {
@@ -76,19 +102,22 @@ export async function raw(iot: FakeIot): Promise<RawClient> {
     send(packet) {
       socket.write(Buffer.isBuffer(packet) ? packet : mqttPacket.generate(packet));
     },
-    next(cmd, after = 0) {
+    async next(cmd) {
+      return (await r.count(cmd, 1))[0]!;
+    },
+    count(cmd, n) {
       return new Promise((resolve, reject) => {
         const check = () => {
-          const hit = received.slice(after).find((p) => p.cmd === cmd);
-          if (hit) {
+          const hits = received.filter((p) => p.cmd === cmd);
+          if (hits.length >= n) {
             waiting.delete(check);
             clearTimeout(timer);
-            resolve(hit as never);
+            resolve(hits as never);
           }
         };
         const timer = setTimeout(() => {
           waiting.delete(check);
-          reject(new Error(`raw client: no ${cmd} within 3 s; got ${received.map((p) => p.cmd).join(', ') || 'nothing'}`));
+          reject(new Error(`raw client: fewer than ${n} ${cmd} within 3 s; got ${received.map((p) => p.cmd).join(', ') || 'nothing'}`));
         }, 3000);
         waiting.add(check);
         check();

@@ -1,6 +1,6 @@
 import { readFileSync, readdirSync } from 'node:fs';
 import * as path from 'node:path';
-import { classicProfile } from '../../src';
+import { FAULTS, classicProfile } from '../../src';
 
 const root = path.resolve(__dirname, '../..');
 const readme = readFileSync(path.join(root, 'README.md'), 'utf8');
@@ -27,9 +27,14 @@ describe('README', () => {
     expect(readFileSync(path.join(root, '.ci/run'), 'utf8')).toMatch(/^npm test\b/m);
   });
 
+  test('documents every chaos knob', () => {
+    const chaos = section('Chaos');
+    for (const fault of FAULTS) expect(chaos).toContain(`| \`${fault}\` |`);
+  });
+
   test('documents every option and every limit', () => {
     const options = section('Options');
-    for (const key of ['port', 'host', 'profile', 'seed', 'trace', 'limits', 'qos2', 'retain', 'emptyClientId', 'lifecycleEvents']) {
+    for (const key of ['port', 'host', 'profile', 'seed', 'trace', 'limits', 'qos2', 'retain', 'emptyClientId', 'lifecycleEvents', 'chaos', 'clock']) {
       expect(options).toContain(`| \`${key}\` |`);
     }
     for (const [key, value] of Object.entries(classicProfile.limits)) {

@@ -164,10 +164,7 @@ export class Connection implements BrokerConnection {
     // Chaos: after each packet from the client, the server may drop the connection or a phantom take it over.
     if (this.state === 'connected' && this.broker.chaos) {
       const cut = this.chaosState()!.afterIncoming(packet);
-      if (cut) {
-        const reason = cut.fault === 'takeover' ? 'DUPLICATE_CLIENTID' : 'SERVER_INITIATED_DISCONNECT';
-        queueMicrotask(() => this.close(reason, { chaos: cut.tag }));
-      }
+      if (cut) this.close(cut.fault === 'takeover' ? 'DUPLICATE_CLIENTID' : 'SERVER_INITIATED_DISCONNECT', { chaos: cut.tag });
     }
   }
 
@@ -247,7 +244,8 @@ export class Connection implements BrokerConnection {
     this.facts = this.broker.lifecycleFacts(session, true);
     this.broker.online.set(clientId, this);
     this.state = 'connected';
-    this.send({ cmd: 'connack', returnCode: CONNACK.accepted, sessionPresent: resumed });
+    // Written directly: chaos never delays or reorders the CONNACK.
+    this.write({ cmd: 'connack', returnCode: CONNACK.accepted, sessionPresent: resumed }, undefined);
     const trace = this.broker.trace;
     if (trace.active) {
       trace.record({

@@ -183,19 +183,21 @@ describe('latency, dropConnection, takeover', () => {
     expect(iot.trace.filter({ direction: 'in', clientId: 'dev-1', packet: { cmd: 'publish' } })).toHaveLength(3);
   });
 
-  test('dropConnection { probability } drops about that share of connections after one packet each', async () => {
-    const iot = await endpoint({ seed: 13, chaos: { dropConnection: { probability: 0.3 } } });
+  test.each([
+    ['dropConnection', 'SERVER_INITIATED_DISCONNECT'],
+    ['takeover', 'DUPLICATE_CLIENTID'],
+  ] as const)('%s { probability } ends about that share of connections after one packet each', async (fault, reason) => {
+    const iot = await endpoint({ seed: 13, chaos: { [fault]: { probability: 0.3 } } });
     for (let i = 0; i < 100; i++) {
       const r = await raw(iot);
       await r.connect(`dev-${i}`);
       r.send({ cmd: 'pingreq' });
     }
     await iot.trace.waitFor(() => iot.trace.filter({ direction: 'in', packet: { cmd: 'pingreq' } }).length === 100);
-    await new Promise((resolve) => setImmediate(resolve));
-    const dropped = iot.trace.filter({ event: 'disconnect', reason: 'SERVER_INITIATED_DISCONNECT' }).length;
-    expect(dropped).toBe(iot.chaos.log().length);
-    expect(dropped).toBeGreaterThan(15); // mean 30, sd ≈ 4.6
-    expect(dropped).toBeLessThan(45);
+    const ended = iot.trace.filter({ event: 'disconnect', reason, chaos: { fault } }).length;
+    expect(ended).toBe(iot.chaos.log().length);
+    expect(ended).toBeGreaterThan(15); // mean 30, sd ≈ 4.6
+    expect(ended).toBeLessThan(45);
   });
 
   test('takeover: a phantom connection with the same client id takes over (DUPLICATE_CLIENTID)', async () => {

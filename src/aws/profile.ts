@@ -25,8 +25,13 @@ export interface Limits {
   sessionExpirySeconds: number;
   /** Most unacknowledged outbound QoS 1 messages per client; further ones wait. AWS: 100. */
   maxInflightMessages: number;
-  /** Most QoS 1 messages stored for one offline persistent session; newer ones are dropped. */
+  /** Most QoS 1 messages waiting for one client (offline, or beyond maxInflightMessages); newer ones are dropped. */
   maxQueuedMessages: number;
+  /**
+   * Bytes the broker lets pile up in a client's socket buffer before it drops QoS 0 messages to that
+   * client (a consumer that stops reading). Not an AWS number: QoS 0 is "zero or more times" there.
+   */
+  maxBufferedBytes: number;
 }
 
 /** How the broker reacts to things AWS does not support. */
@@ -74,6 +79,7 @@ export const classicProfile: Readonly<Profile> = Object.freeze({
     sessionExpirySeconds: 3600,
     maxInflightMessages: 100,
     maxQueuedMessages: 10_000,
+    maxBufferedBytes: 1024 * 1024,
   }),
   reactions: Object.freeze({
     qos2: 'ignore',

@@ -36,6 +36,10 @@ export interface ClientInfo {
   cleanSession: boolean;
   sessionIdentifier: string;
   subscriptions: { topic: string; qos: 0 | 1 }[];
+  /** QoS 1 messages sent and not yet acknowledged. */
+  inflight: number;
+  /** QoS 1 messages waiting for room in flight. */
+  queued: number;
 }
 
 export class Broker {
@@ -204,6 +208,8 @@ export class Broker {
         cleanSession: !s.persistent,
         sessionIdentifier: s.sessionIdentifier,
         subscriptions: [...s.subscriptions].map(([topic, qos]) => ({ topic, qos })),
+        inflight: s.inflight.size,
+        queued: s.pending.length,
       };
     });
   }

@@ -21,9 +21,12 @@ import type { Message, Session } from '../session/session';
 import type { DisconnectReason, ViolationEvent } from '../trace/entry';
 import type { Broker, BrokerConnection } from './broker';
 import { Outbound } from './outbound';
-import { type TopicProblem, checkTopicFilter, checkTopicName } from './topics';
+import { type TopicProblem, checkTopicFilter, checkTopicName, hasInvalidUtf8, invalidUtf8 } from './topics';
 
 type Problem = Omit<ViolationEvent, 'kind' | 'event' | 'seq' | 'at' | 'connectionId' | 'clientId'>;
+
+/** Room for a PUBLISH's fixed fields (topic length, packet id) on top of its topic and payload. */
+const PACKET_OVERHEAD_BYTES = 16;
 
 /** MQTT 3.1.1 CONNACK return codes. */
 const CONNACK = { accepted: 0, unacceptableProtocol: 1, identifierRejected: 2 } as const;
@@ -65,7 +68,15 @@ export class Connection implements BrokerConnection {
     socket.on('data', (chunk: Buffer) => {
       if (this.state === 'closed') return;
       this.chunk++;
-      this.guard(() => this.decoder.push(chunk));
+      this.guard(() => {
+        this.decoder.push(chunk);
+        // A packet announcing more bytes than any packet AWS accepts is refused now, not buffered first.
+        const announced = this.decoder.pendingLength();
+        const { limits } = this.broker.profile;
+        if (announced > limits.maxPayloadBytes + PACKET_OVERHEAD_BYTES + limits.maxTopicBytes) {
+          this.violation(limitProblem('maxPayloadBytes', limits.maxPayloadBytes, announced, `a packet announces ${announced} bytes; AWS allows payloads of ${limits.maxPayloadBytes}`));
+        }
+      });
     });
     socket.on('error', () => this.close('CONNECTION_LOST'));
     socket.on('close', () => this.close('CONNECTION_LOST'));
@@ -124,6 +135,12 @@ export class Connection implements BrokerConnection {
 
   /** Link for the session. The broker never sets DUP (AWS: "the MQTT DUP flag is not supported"). */
   sendPublish(message: Message, messageId: number | undefined): void {
+    // A client that stops reading: QoS 0 ("zero or more times") is dropped once its socket buffer is full.
+    if (message.qos === 0 && this.socket.writableLength > this.broker.profile.limits.maxBufferedBytes) {
+      const trace = this.broker.trace;
+      if (trace.active) trace.record({ kind: 'event', event: 'dropped', clientId: this.clientId!, topic: message.topic, reason: 'slow-consumer' });
+      return;
+    }
     const packet: PublishPacket = { cmd: 'publish', topic: message.topic, payload: message.payload, qos: message.qos, dup: false, retain: false };
     if (messageId !== undefined) packet.messageId = messageId;
     this.send(packet, message.chaos);
@@ -214,6 +231,7 @@ export class Connection implements BrokerConnection {
       }
       clientId = this.broker.assignClientId();
     }
+    if (hasInvalidUtf8(clientId)) return this.violation(invalidUtf8('client id'));
     const idBytes = Buffer.byteLength(clientId);
     if (idBytes > limits.maxClientIdBytes) {
       this.send({ cmd: 'connack', returnCode: CONNACK.identifierRejected, sessionPresent: false });
@@ -330,6 +348,7 @@ export class Connection implements BrokerConnection {
   private onUnsubscribe(packet: UnsubscribePacket): void {
     // [MQTT-3.10.3-2] an UNSUBSCRIBE carries at least one topic filter.
     if (packet.unsubscriptions.length === 0) return this.violation({ rule: 'MQTT-3.10.3-2', message: 'UNSUBSCRIBE without a topic filter' });
+    if (packet.unsubscriptions.some(hasInvalidUtf8)) return this.violation(invalidUtf8('topic filter'));
     const session = this.session!;
     for (const filter of packet.unsubscriptions) {
       if (session.subscriptions.delete(filter)) this.broker.deactivate(session, filter);

@@ -11,6 +11,18 @@ export interface TopicProblem {
   actual?: number;
 }
 
+/**
+ * [MQTT-1.5.3-1] malformed UTF-8 closes the connection. The codec decodes bad sequences to U+FFFD, so a
+ * string holding U+FFFD is refused (a client that really sends U+FFFD is refused too: a deliberate trade).
+ */
+export function hasInvalidUtf8(text: string): boolean {
+  return text.includes('\uFFFD');
+}
+
+export function invalidUtf8(what: string): TopicProblem {
+  return { rule: 'MQTT-1.5.3-1', message: `the ${what} is not valid UTF-8` };
+}
+
 // AWS: the basic-ingest prefix `$aws/rules/<rule>/` does not count toward the topic limits.
 const BASIC_INGEST = /^\$aws\/rules\/[^/]+\//;
 
@@ -50,6 +62,7 @@ export function checkTopicName(topic: string, limits: Limits): TopicProblem | un
   if (topic.includes('+') || topic.includes('#')) return { rule: 'MQTT-3.3.2-2', message: `topic name ${JSON.stringify(topic)} contains a wildcard` };
   // [MQTT-4.7.3-2] no null character.
   if (topic.includes('\u0000')) return { rule: 'MQTT-4.7.3-2', message: 'the topic name contains U+0000' };
+  if (hasInvalidUtf8(topic)) return invalidUtf8('topic name');
   return checkLimits(topic, limits, `topic name ${JSON.stringify(topic.length > 60 ? `${topic.slice(0, 60)}…` : topic)}`);
 }
 
@@ -57,6 +70,7 @@ export function checkTopicName(topic: string, limits: Limits): TopicProblem | un
 export function checkTopicFilter(filter: string, limits: Limits): TopicProblem | undefined {
   if (filter.length === 0) return { rule: 'MQTT-4.7.3-1', message: 'the topic filter is empty' };
   if (filter.includes('\u0000')) return { rule: 'MQTT-4.7.3-2', message: 'the topic filter contains U+0000' };
+  if (hasInvalidUtf8(filter)) return invalidUtf8('topic filter');
   const levels = filter.split('/');
   for (let i = 0; i < levels.length; i++) {
     const level = levels[i]!;

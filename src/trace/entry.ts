@@ -117,13 +117,17 @@ export interface SessionEndEvent extends EntryBase {
   reason: 'expired' | 'discarded';
 }
 
-/** A message for an offline persistent session was dropped because its queue was full. */
+/**
+ * A message was not delivered to a client: its queue of waiting QoS 1 messages was full
+ * (limits.maxQueuedMessages), or it stopped reading and a QoS 0 message found its socket buffer full
+ * (limits.maxBufferedBytes).
+ */
 export interface DroppedEvent extends EntryBase {
   kind: 'event';
   event: 'dropped';
   clientId: string;
   topic: string;
-  reason: 'queue-full';
+  reason: 'queue-full' | 'slow-consumer';
 }
 
 export type EventEntry =

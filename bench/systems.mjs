@@ -1,0 +1,39 @@
+// The two systems under test, started the same way: an MQTT 3.1.1 broker on a free loopback port.
+import net from 'node:net';
+import { Aedes } from 'aedes';
+import { startFakeIot } from '../dist/index.mjs';
+
+// AWS's per-connection limits would stop the "10k other subscriptions" runs; the bench lifts them.
+const benchLimits = { maxSubscriptionsPerConnection: 1_000_000, maxFiltersPerSubscribe: 100_000, maxInflightMessages: 65_535, maxQueuedMessages: 1_000_000 };
+
+export const systems = {
+  /** fake-aws-iot as a test suite would use it, with the trace off (the default is on). */
+  project: (extra = {}) => startProject({ trace: false, ...extra }),
+  'project+trace': (extra = {}) => startProject({ ...extra }),
+  'project+chaos0': (extra = {}) => startProject({ trace: false, chaos: { duplicateQos0: { probability: 0 }, reorder: { probability: 0, maxHoldMs: 1 } }, ...extra }),
+  aedes: () => startAedes(),
+};
+
+async function startProject(options) {
+  const iot = await startFakeIot({ limits: benchLimits, ...options });
+  return { url: iot.url, close: () => iot.close() };
+}
+
+async function startAedes() {
+  const broker = await Aedes.createBroker();
+  const server = net.createServer({ noDelay: true }, broker.handle);
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const sockets = new Set();
+  server.on('connection', (s) => {
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
+  });
+  return {
+    url: `mqtt://127.0.0.1:${server.address().port}`,
+    close: async () => {
+      for (const s of sockets) s.destroy();
+      await new Promise((resolve) => broker.close(resolve));
+      await new Promise((resolve) => server.close(resolve));
+    },
+  };
+}

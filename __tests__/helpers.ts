@@ -141,6 +141,25 @@ export const connectPacket = (clientId: string, extra: Partial<mqttPacket.IConne
   ...extra,
 });
 
+/** The process's live sockets, servers and timers, by kind. */
+export function resources(): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const r of process.getActiveResourcesInfo()) {
+    if (r === 'TCPServerWrap' || r === 'TCPSocketWrap' || r === 'Timeout') counts[r] = (counts[r] ?? 0) + 1;
+  }
+  return counts;
+}
+
+/**
+ * Waits (up to `ms`, turning the event loop) until no kind of resource outnumbers `before`, then
+ * returns the counts. Closed sockets are released a few turns after close, later under load.
+ */
+export async function settledResources(before: Record<string, number>, ms = 2000): Promise<Record<string, number>> {
+  const settled = () => Object.entries(resources()).every(([k, n]) => n <= (before[k] ?? 0));
+  for (const deadline = Date.now() + ms; !settled() && Date.now() < deadline; ) await new Promise((resolve) => setImmediate(resolve));
+  return resources();
+}
+
 /** Closes everything the test opened. Registered for every test file that imports this module. */
 afterEach(async () => {
   const items = open.splice(0);

@@ -19,9 +19,10 @@ const connect = (url, opts = {}) => mqtt.connectAsync(url, { protocolVersion: 4,
 let idCounter = 0;
 const id = (p) => `${p}-${++idCounter}`;
 
-/** Runs `measure(system)` for each system, interleaved, REPS times; returns medians. */
-async function compare(names, measure) {
+/** Runs `measure(system)` for each system, interleaved, REPS times after one warm-up round; returns medians. */
+async function compare(names, measure, warmUp = true) {
   const samples = Object.fromEntries(names.map((n) => [n, []]));
+  if (warmUp) for (const n of names) await measure(n);
   for (let r = 0; r < REPS; r++) for (const n of names) samples[n].push(await measure(n));
   return Object.fromEntries(names.map((n) => [n, median(samples[n])]));
 }
@@ -133,19 +134,19 @@ function row(metric, unit, better, values) {
 
 console.log(`fake-aws-iot vs aedes — ${new Date().toISOString().slice(0, 10)} — node ${process.version}, ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, ${quick ? 'quick' : 'full'} run, medians of ${REPS}\n`);
 const both = ['project', 'aedes'];
-const n0 = quick ? 5000 : 20000;
-const n1 = quick ? 2000 : 8000;
+const n0 = quick ? 20000 : 40000;
+const n1 = quick ? 8000 : 15000;
 
 row('per-test cycle', 'ms', 'lower', await compare(both, cycle));
 row('start + close', 'ms', 'lower', await compare(both, startClose));
-row('cold import (fresh process)', 'ms', 'lower', await compare(both, coldImport));
+row('cold import (fresh process)', 'ms', 'lower', await compare(both, coldImport, false));
 row('throughput 1→1 QoS 0', 'msg/s', 'higher', await compare(['project', 'project+trace', 'project+chaos0', 'aedes'], (n) => throughput(n, { qos: 0, count: n0 })));
 row('throughput 1→1 QoS 1', 'msg/s', 'higher', await compare(['project', 'project+trace', 'aedes'], (n) => throughput(n, { qos: 1, count: n1 })));
 row('fan-out 1→5 QoS 0', 'msg/s', 'higher', await compare(both, (n) => throughput(n, { qos: 0, fanout: 5, count: n0 / 5 })));
 row('fan-out 1→50 QoS 0', 'msg/s', 'higher', await compare(both, (n) => throughput(n, { qos: 0, fanout: 50, count: n0 / 50 })));
 row('p50 latency QoS 0', 'ms', 'lower', await compare(both, (n) => latency(n, 0)));
 row('p50 latency QoS 1', 'ms', 'lower', await compare(both, (n) => latency(n, 1)));
-row('memory per idle client', 'bytes', 'lower', await compare(both, memoryPerClient));
+row('memory per idle client', 'bytes', 'lower', await compare(both, memoryPerClient, false));
 const base = await compare(both, (n) => throughput(n, { qos: 0, count: n0 }));
 row('throughput QoS 0, 0 other subs', 'msg/s', 'higher', base);
 const k1 = await compare(both, (n) => throughput(n, { qos: 0, count: n0, others: 1000 }));

@@ -2,7 +2,6 @@ import type { Socket } from 'node:net';
 import type { Profile } from './aws/profile';
 import { Broker, type ClientInfo } from './broker/broker';
 import { Connection } from './broker/connection';
-import { checkTopicName } from './broker/topics';
 import { ChaosEngine } from './chaos/engine';
 import { resolveChaos } from './chaos/options';
 import type { ChaosDecision, ChaosOptions, ScriptStep } from './chaos/types';
@@ -134,7 +133,7 @@ export async function startFakeIot(options?: FakeIotOptions): Promise<FakeIot> {
     publish(topic, payload, opts = {}) {
       assertOpen('publish()');
       if (typeof topic !== 'string') throw new FakeIotError('INVALID_ARGUMENT', `publish(topic): topic must be a string (got ${typeof topic}).`);
-      const problem = checkTopicName(topic, resolved.profile.limits);
+      const problem = broker.checkTopic(topic);
       if (problem) throw new FakeIotError('INVALID_ARGUMENT', `publish(${JSON.stringify(topic)}): ${problem.message} (${problem.rule}).`);
       if (typeof payload !== 'string' && !(payload instanceof Uint8Array)) {
         throw new FakeIotError('INVALID_ARGUMENT', `publish(${JSON.stringify(topic)}, payload): payload must be a string, Buffer or Uint8Array (got ${payload === null ? 'null' : typeof payload}); use JSON.stringify() for objects.`);

@@ -6,7 +6,7 @@
 import * as net from 'node:net';
 import fc from 'fast-check';
 import * as mqttPacket from 'mqtt-packet';
-import { client, connectPacket, endpoint } from '../helpers';
+import { client, connectPacket, endpoint, resources, settledResources } from '../helpers';
 
 const SEED = 20261122;
 const level = fc.stringMatching(/^[a-z0-9]{1,6}$/);
@@ -80,8 +80,7 @@ describe('fuzzed packets over real sockets', () => {
     const iot = await endpoint({ seed: SEED });
     const bystander = await client(iot, 'bystander');
     await bystander.subscribeAsync('alive', { qos: 1 });
-    const sockets = () => process.getActiveResourcesInfo().filter((r) => r === 'TCPSocketWrap').length;
-    const socketsBefore = sockets();
+    const before = resources();
     let round = 0;
 
     await fc.assert(
@@ -112,7 +111,7 @@ describe('fuzzed packets over real sockets', () => {
     );
     expect(bystander.connected).toBe(true);
     expect(iot.clients().map((c) => c.clientId)).toEqual(['bystander']);
-    await new Promise((resolve) => setImmediate(resolve));
-    expect(sockets()).toBeLessThanOrEqual(socketsBefore); // every fuzzing socket, both ends, is gone
+    const after = await settledResources(before);
+    expect(after.TCPSocketWrap ?? 0).toBeLessThanOrEqual(before.TCPSocketWrap ?? 0); // every fuzzing socket, both ends, is gone
   });
 });

@@ -20,6 +20,7 @@ import { type Message, Session } from '../session/session';
 import type { DisconnectReason } from '../trace/entry';
 import type { TraceRecorder } from '../trace/recorder';
 import { TopicIndex } from './topic-index';
+import { type TopicProblem, checkTopicName } from './topics';
 
 /** What the broker needs of a live connection. */
 export interface BrokerConnection {
@@ -137,6 +138,20 @@ export class Broker {
     for (const filter of session.subscriptions.keys()) this.index.remove(filter, session);
     session.subscriptions.clear();
     if (this.sessions.get(session.clientId) === session) this.sessions.delete(session.clientId);
+  }
+
+  /** Topic names already found valid (limits never change while the endpoint runs). */
+  private readonly validTopics = new Set<string>();
+
+  /** checkTopicName, remembering the topics that passed. */
+  checkTopic(topic: string): TopicProblem | undefined {
+    if (this.validTopics.has(topic)) return undefined;
+    const problem = checkTopicName(topic, this.profile.limits);
+    if (!problem) {
+      if (this.validTopics.size >= 10_000) this.validTopics.clear();
+      this.validTopics.add(topic);
+    }
+    return problem;
   }
 
   /** Sends a message to every matching subscription, at min(publish QoS, granted QoS). */

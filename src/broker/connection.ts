@@ -21,7 +21,7 @@ import type { Message, Session } from '../session/session';
 import type { DisconnectReason, ViolationEvent } from '../trace/entry';
 import type { Broker, BrokerConnection } from './broker';
 import { Outbound } from './outbound';
-import { type TopicProblem, checkTopicFilter, checkTopicName, hasInvalidUtf8, invalidUtf8 } from './topics';
+import { type TopicProblem, checkTopicFilter, hasInvalidUtf8, invalidUtf8 } from './topics';
 
 type Problem = Omit<ViolationEvent, 'kind' | 'event' | 'seq' | 'at' | 'connectionId' | 'clientId'>;
 
@@ -49,6 +49,12 @@ export class Connection implements BrokerConnection {
   /** Number of the data chunk being read, and of the one that carried CONNECT. */
   private chunk = 0;
   private connectChunk = -1;
+  /** Writes of one tick are corked and leave in one system call at the end of the tick. */
+  private corked = false;
+  private readonly uncork = () => {
+    this.corked = false;
+    this.socket.uncork();
+  };
   /** Chaos state and outbound pipeline, made when chaos is on for this connection. */
   private chaos: ConnectionChaos | undefined;
   private outbound: Outbound | undefined;
@@ -109,6 +115,11 @@ export class Connection implements BrokerConnection {
     const seq = trace.active
       ? trace.record({ kind: 'packet', connectionId: this.connectionId, clientId: this.clientId, direction: 'out', packet, ...(tag ? { chaos: tag } : {}) })
       : 0;
+    if (!this.corked) {
+      this.corked = true;
+      this.socket.cork();
+      process.nextTick(this.uncork);
+    }
     this.socket.write(bytes);
     return seq;
   }
@@ -290,7 +301,7 @@ export class Connection implements BrokerConnection {
     }
     // AWS (classic): a request to retain a message disconnects the client; nothing is stored.
     if (retain && reactions.retain === 'disconnect') return { rule: 'aws.retain', message: `${what} with RETAIN: AWS IoT does not support retained messages` };
-    const topicProblem: TopicProblem | undefined = checkTopicName(topic, limits);
+    const topicProblem: TopicProblem | undefined = this.broker.checkTopic(topic);
     if (topicProblem) return topicProblem;
     if (payloadBytes > limits.maxPayloadBytes) {
       return limitProblem('maxPayloadBytes', limits.maxPayloadBytes, payloadBytes, `${what} payload is ${payloadBytes} bytes; AWS allows ${limits.maxPayloadBytes}`);

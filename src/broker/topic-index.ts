@@ -16,15 +16,21 @@ function node<S>(): Node<S> {
   return { children: new Map(), subs: new Map() };
 }
 
+/** Topics whose match results are remembered; the memory is dropped on any subscription change. */
+const MATCH_CACHE_SIZE = 10_000;
+
 export class TopicIndex<S> {
   private readonly root: Node<S> = node();
   private count = 0;
+  /** Recent match results by topic: tests publish to the same few topics over and over. */
+  private readonly cache = new Map<string, ReadonlyMap<S, 0 | 1>>();
 
   get size(): number {
     return this.count;
   }
 
   add(filter: string, subscriber: S, qos: 0 | 1): void {
+    this.cache.clear();
     let n = this.root;
     for (const level of filter.split('/')) {
       let next = n.children.get(level);
@@ -36,6 +42,7 @@ export class TopicIndex<S> {
   }
 
   remove(filter: string, subscriber: S): void {
+    this.cache.clear();
     const path: Node<S>[] = [this.root];
     const levels = filter.split('/');
     let n = this.root;
@@ -54,11 +61,14 @@ export class TopicIndex<S> {
     }
   }
 
-  /** Every subscriber whose filter matches `topic`, each once, with the highest QoS it was granted. */
-  match(topic: string): Map<S, 0 | 1> {
+  /** Every subscriber whose filter matches `topic`, each once, with the highest QoS it was granted. Read-only. */
+  match(topic: string): ReadonlyMap<S, 0 | 1> {
+    const cached = this.cache.get(topic);
+    if (cached) return cached;
     const out = new Map<S, 0 | 1>();
-    const levels = topic.split('/');
-    this.walk(this.root, levels, 0, topic.charCodeAt(0) === 36 /* $ */, out);
+    this.walk(this.root, topic.split('/'), 0, topic.charCodeAt(0) === 36 /* $ */, out);
+    if (this.cache.size >= MATCH_CACHE_SIZE) this.cache.clear();
+    this.cache.set(topic, out);
     return out;
   }
 

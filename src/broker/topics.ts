@@ -27,7 +27,7 @@ export function invalidUtf8(what: string): TopicProblem {
 const BASIC_INGEST = /^\$aws\/rules\/[^/]+\//;
 
 function checkLimits(topic: string, limits: Limits, what: string): TopicProblem | undefined {
-  const counted = topic.replace(BASIC_INGEST, '');
+  const counted = topic.startsWith('$aws/rules/') ? topic.replace(BASIC_INGEST, '') : topic;
   const bytes = Buffer.byteLength(counted);
   if (bytes > limits.maxTopicBytes) {
     return { rule: 'limits.maxTopicBytes', limit: 'maxTopicBytes', max: limits.maxTopicBytes, actual: bytes, message: `${what} is ${bytes} bytes long; AWS allows ${limits.maxTopicBytes}` };

@@ -74,8 +74,9 @@ export function formatEntry(e: TraceEntry, t0: number): string {
 
 /** Plain-JSON form of an entry: payloads as UTF-8 text (or `{ base64 }`), passwords redacted. */
 export function entryToJSON(e: TraceEntry): Record<string, unknown> {
+  const { seq, at, ...rest } = e;
   return JSON.parse(
-    JSON.stringify(e, function (this: Record<string, unknown>, key, value: unknown) {
+    JSON.stringify({ seq, at, ...rest }, function (this: Record<string, unknown>, key, value: unknown) {
       const raw = this[key];
       if (key === 'password' && raw !== undefined) return `<${Buffer.byteLength(raw as Buffer)} bytes redacted>`;
       if (raw instanceof Uint8Array) {

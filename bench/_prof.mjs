@@ -1,0 +1,15 @@
+import mqtt from 'mqtt';
+import { systems } from './systems.mjs';
+const name = process.argv[2];
+const b = await systems[name]();
+const sub = await mqtt.connectAsync(b.url, { clientId: 's', reconnectPeriod: 0 });
+const pub = await mqtt.connectAsync(b.url, { clientId: 'p', reconnectPeriod: 0 });
+await sub.subscribeAsync('bench/t', { qos: 0 });
+const N = Number(process.argv[3] ?? 200000); let left = N;
+const done = new Promise((r) => sub.on('message', () => --left === 0 && r()));
+const payload = Buffer.alloc(64, 7);
+const t0 = performance.now();
+for (let i = 0; i < N; i++) pub.publish('bench/t', payload, { qos: 0 });
+await done;
+console.log(name, (N / ((performance.now() - t0) / 1000)).toFixed(0), 'msg/s');
+process.exit(0);

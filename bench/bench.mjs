@@ -19,11 +19,15 @@ const connect = (url, opts = {}) => mqtt.connectAsync(url, { protocolVersion: 4,
 let idCounter = 0;
 const id = (p) => `${p}-${++idCounter}`;
 
-/** Runs `measure(system)` for each system, interleaved, REPS times after one warm-up round; returns medians. */
-async function compare(names, measure, warmUp = true) {
+/** Runs `measure(system)` for each system, interleaved, REPS times; returns medians. */
+async function compare(names, measure) {
   const samples = Object.fromEntries(names.map((n) => [n, []]));
-  if (warmUp) for (const n of names) await measure(n);
-  for (let r = 0; r < REPS; r++) for (const n of names) samples[n].push(await measure(n));
+  for (let r = 0; r < REPS; r++) {
+    for (const n of names) {
+      globalThis.gc?.(); // start each measurement from a collected heap: one run's garbage is not the next one's cost
+      samples[n].push(await measure(n));
+    }
+  }
   return Object.fromEntries(names.map((n) => [n, median(samples[n])]));
 }
 
@@ -124,37 +128,52 @@ async function memoryPerClient(name) {
 // ---- run ----------------------------------------------------------------------------------
 
 const rows = [];
+let lastRow = performance.now();
 function row(metric, unit, better, values) {
+  const took = (performance.now() - lastRow) / 1000;
+  lastRow = performance.now();
   const ratio = values.project !== undefined && values.aedes ? values.project / values.aedes : undefined;
   rows.push({ metric, unit, better, ...values, ratio });
   const fmt = (v) => (v === undefined ? '' : v >= 100 ? v.toFixed(0) : v.toFixed(2));
   const extra = Object.entries(values).filter(([k]) => k !== 'project' && k !== 'aedes').map(([k, v]) => `${k}=${fmt(v)}`).join(' ');
-  console.log(`${metric.padEnd(34)} ${unit.padEnd(7)} project ${fmt(values.project).padStart(9)}  aedes ${fmt(values.aedes).padStart(9)}  ratio ${ratio === undefined ? '' : ratio.toFixed(2).padStart(5)} (${better} is better) ${extra}`);
+  console.log(`${metric.padEnd(34)} ${unit.padEnd(7)} project ${fmt(values.project).padStart(9)}  aedes ${fmt(values.aedes).padStart(9)}  ratio ${ratio === undefined ? '' : ratio.toFixed(2).padStart(5)} (${better} is better) ${extra} [${took.toFixed(1)} s]`);
 }
 
 console.log(`fake-aws-iot vs aedes — ${new Date().toISOString().slice(0, 10)} — node ${process.version}, ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, ${quick ? 'quick' : 'full'} run, medians of ${REPS}\n`);
 const both = ['project', 'aedes'];
-const n0 = quick ? 20000 : 40000;
-const n1 = quick ? 8000 : 15000;
+const n0 = quick ? 10000 : 25000;
+const n1 = quick ? 6000 : 12000;
+
+// One warm-up round, discarded, so the JIT has compiled both systems' hot paths before anything is measured.
+for (const n of ['project', 'project+trace', 'project+chaos0', 'aedes']) {
+  await throughput(n, { qos: 0, count: n0 });
+  await throughput(n, { qos: 1, count: n1 });
+}
 
 row('per-test cycle', 'ms', 'lower', await compare(both, cycle));
 row('start + close', 'ms', 'lower', await compare(both, startClose));
-row('cold import (fresh process)', 'ms', 'lower', await compare(both, coldImport, false));
-row('throughput 1→1 QoS 0', 'msg/s', 'higher', await compare(['project', 'project+trace', 'project+chaos0', 'aedes'], (n) => throughput(n, { qos: 0, count: n0 })));
+row('cold import (fresh process)', 'ms', 'lower', await compare(both, coldImport));
+const base = await compare(['project', 'project+trace', 'project+chaos0', 'aedes'], (n) => throughput(n, { qos: 0, count: n0 }));
+row('throughput 1→1 QoS 0', 'msg/s', 'higher', base);
 row('throughput 1→1 QoS 1', 'msg/s', 'higher', await compare(['project', 'project+trace', 'aedes'], (n) => throughput(n, { qos: 1, count: n1 })));
 row('fan-out 1→5 QoS 0', 'msg/s', 'higher', await compare(both, (n) => throughput(n, { qos: 0, fanout: 5, count: n0 / 5 })));
 row('fan-out 1→50 QoS 0', 'msg/s', 'higher', await compare(both, (n) => throughput(n, { qos: 0, fanout: 50, count: n0 / 50 })));
 row('p50 latency QoS 0', 'ms', 'lower', await compare(both, (n) => latency(n, 0)));
 row('p50 latency QoS 1', 'ms', 'lower', await compare(both, (n) => latency(n, 1)));
-row('memory per idle client', 'bytes', 'lower', await compare(both, memoryPerClient, false));
-const base = await compare(both, (n) => throughput(n, { qos: 0, count: n0 }));
-row('throughput QoS 0, 0 other subs', 'msg/s', 'higher', base);
-const k1 = await compare(both, (n) => throughput(n, { qos: 0, count: n0, others: 1000 }));
-row('throughput QoS 0, 1k other subs', 'msg/s', 'higher', k1);
-const k10 = await compare(both, (n) => throughput(n, { qos: 0, count: n0, others: 10000 }));
-row('throughput QoS 0, 10k other subs', 'msg/s', 'higher', k10);
+row('memory per idle client', 'bytes', 'lower', await compare(both, memoryPerClient));
+// 0, 1k and 10k unrelated subscriptions, all six combinations interleaved so they are comparable.
+const subsRuns = await compare(['project@0', 'project@1000', 'project@10000', 'aedes@0', 'aedes@1000', 'aedes@10000'], (key) => {
+  const [n, others] = key.split('@');
+  return throughput(n, { qos: 0, count: n0, others: Number(others) });
+});
+const pick = (others) => ({ project: subsRuns[`project@${others}`], aedes: subsRuns[`aedes@${others}`] });
+row('throughput QoS 0, 0 other subs', 'msg/s', 'higher', pick(0));
+row('throughput QoS 0, 1k other subs', 'msg/s', 'higher', pick(1000));
+row('throughput QoS 0, 10k other subs', 'msg/s', 'higher', pick(10000));
+const k10 = pick(10000);
+const none = pick(0);
 
 const seconds = (performance.now() - started) / 1000;
-console.log(`\n10k other subscriptions vs none: project ${(k10.project / base.project).toFixed(2)}, aedes ${(k10.aedes / base.aedes).toFixed(2)}; took ${seconds.toFixed(1)} s`);
+console.log(`\n10k other subscriptions vs none: project ${(k10.project / none.project).toFixed(2)}, aedes ${(k10.aedes / none.aedes).toFixed(2)}; took ${seconds.toFixed(1)} s`);
 console.log(JSON.stringify({ bench: 'fake-aws-iot-vs-aedes', date: new Date().toISOString(), node: process.version, cpus: os.cpus().length, quick, reps: REPS, seconds: Number(seconds.toFixed(1)), rows }));
 process.exit(0);

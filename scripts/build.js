@@ -11,11 +11,14 @@ const dist = path.join(root, 'dist');
 fs.rmSync(dist, { recursive: true, force: true });
 execFileSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', path.join(root, 'tsconfig.build.json')], { stdio: 'inherit', cwd: root });
 
-const cjs = require(path.join(dist, 'index.js'));
-const names = Object.keys(cjs).filter((n) => n !== 'default' && n !== '__esModule');
-fs.writeFileSync(
-  path.join(dist, 'index.mjs'),
-  `// ESM entry: re-exports the CommonJS build.\nimport cjs from './index.js';\nexport const { ${names.join(', ')} } = cjs;\nexport default cjs;\n`,
-);
-fs.writeFileSync(path.join(dist, 'index.d.mts'), `export * from './index.js';\n`);
+// One ESM entry per public entry point (the package's exports map names them).
+for (const entry of ['index', 'testing/jest/index', 'testing/fast-check/index']) {
+  const cjs = require(path.join(dist, `${entry}.js`));
+  const names = Object.keys(cjs).filter((n) => n !== 'default' && n !== '__esModule');
+  fs.writeFileSync(
+    path.join(dist, `${entry}.mjs`),
+    `// ESM entry: re-exports the CommonJS build.\nimport cjs from './index.js';\n${names.length ? `export const { ${names.join(', ')} } = cjs;\n` : ''}export default cjs;\n`,
+  );
+  fs.writeFileSync(path.join(dist, `${entry}.d.mts`), `export * from './index.js';\n`);
+}
 fs.chmodSync(path.join(dist, 'cli.js'), 0o755);

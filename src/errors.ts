@@ -14,7 +14,9 @@ export type FakeIotErrorCode =
   /** trace.waitFor() saw no matching entry within its timeout. */
   | 'TRACE_TIMEOUT'
   /** A trace method that needs recorded entries was used on an endpoint started with `trace: false`. */
-  | 'TRACE_DISABLED';
+  | 'TRACE_DISABLED'
+  /** assertClientSurvives(): the scenario failed for some drawn chaos. */
+  | 'CLIENT_DID_NOT_SURVIVE';
 
 export class FakeIotError extends Error {
   readonly code: FakeIotErrorCode;

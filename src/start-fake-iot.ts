@@ -89,7 +89,7 @@ export async function startFakeIot(options?: FakeIotOptions): Promise<FakeIot> {
   const virtual = resolved.clock === 'virtual' ? new VirtualClock(Date.now()) : undefined;
   const clock: Clock = virtual ?? realClock;
   // Trace entries carry the endpoint's time; waitFor() timeouts always run in real time.
-  const trace = new TraceRecorder(resolved.trace.enabled, resolved.trace.maxEntries, clock, realClock, () => `seed ${resolved.seed} (startFakeIot({ seed: ${resolved.seed} }) replays this run)`);
+  const trace = new TraceRecorder(resolved.trace.enabled, resolved.trace.maxEntries, clock, realClock, resolved.seed);
   const broker = new Broker(resolved.profile, clock, trace, resolved.seed);
   if (resolved.chaos) broker.chaos = new ChaosEngine(resolved.chaos, resolved.seed);
   const connections = new Set<Connection>();

@@ -69,11 +69,14 @@ export class ChaosEngine {
     });
   }
 
-  /** The chaos state of a new connection: its own stream, numbered per client id. */
+  /**
+   * The chaos state of a new connection. Each connection, numbered per client id, draws from its own
+   * streams — one per fault, so turning one knob off (as shrinking does) leaves the others' draws alone.
+   */
   attach(clientId: string, connectionId: number): ConnectionChaos {
     const n = (this.connectionCounts.get(clientId) ?? 0) + 1;
     this.connectionCounts.set(clientId, n);
-    return new ConnectionChaos(this, clientId, connectionId, streamFor(this.seed, `chaos:${clientId}:${n}`));
+    return new ConnectionChaos(this, clientId, connectionId, (fault) => streamFor(this.seed, `chaos:${clientId}:${n}:${fault}`));
   }
 
   private resetScript(): void {
@@ -99,7 +102,7 @@ export class ChaosEngine {
     if (this.paused) return undefined;
 
     let value: number | boolean | undefined;
-    if (draw && scope && inScope(scope.scope, ctx.clientId, packet.topic)) value = draw(ctx.rng);
+    if (draw && scope && inScope(scope.scope, ctx.clientId, packet.topic)) value = draw(ctx.stream(fault));
     let source: ChaosDecision['source'] = 'random';
     const script = this.config.script;
     for (let i = 0; i < script.length; i++) {
@@ -132,13 +135,21 @@ const REORDERABLE = new Set(['publish', 'puback', 'suback', 'unsuback']);
 export class ConnectionChaos {
   /** Packets received from the client since CONNACK. */
   private packetsIn = 0;
+  private readonly streams = new Map<FaultName, RandomStream>();
 
   constructor(
     private readonly engine: ChaosEngine,
     readonly clientId: string,
     readonly connectionId: number,
-    readonly rng: RandomStream,
+    private readonly makeStream: (fault: FaultName) => RandomStream,
   ) {}
+
+  /** This connection's random stream for one fault. */
+  stream(fault: FaultName): RandomStream {
+    let s = this.streams.get(fault);
+    if (!s) this.streams.set(fault, (s = this.makeStream(fault)));
+    return s;
+  }
 
   private get k(): ResolvedChaos {
     return this.engine.settings;
@@ -172,7 +183,7 @@ export class ConnectionChaos {
   latency(p: Packet): number {
     const k = this.k.latency;
     if (!k || this.engine.isPaused || !inScope(k.scope, this.clientId, p.cmd === 'publish' ? p.topic : undefined)) return 0;
-    return policy.latency(k, this.rng);
+    return policy.latency(k, this.stream('latency'));
   }
 
   /** After each packet from the client: whether the server now drops the connection or a phantom takes it over. */

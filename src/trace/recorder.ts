@@ -10,12 +10,19 @@ export interface WaitForOptions {
 }
 
 export const DEFAULT_WAIT_TIMEOUT_MS = 3000;
+
+/** How failure messages tell the reader to replay a run. */
+export function seedHint(seed: number): string {
+  return `seed ${seed} (startFakeIot({ seed: ${seed} }) replays this run)`;
+}
 const EXCERPT_LINES = 30;
 
 /** The packet trace of one endpoint: every packet in and out, and the events around them. */
 export interface Trace {
   /** False when the endpoint was started with `trace: false`. */
   readonly enabled: boolean;
+  /** The endpoint's seed (as `iot.seed`). */
+  readonly seed: number;
   /** The most recent entries (up to the cap), oldest first. A copy. */
   readonly entries: TraceEntry[];
   /** The entries that match, oldest first. */
@@ -59,8 +66,8 @@ export class TraceRecorder implements Trace {
     private readonly clock: Clock,
     /** Runs waitFor() timeouts: always real time, so a virtual clock cannot make a test hang. */
     private readonly timers: Clock,
-    /** Appended to failure messages, e.g. the seed that replays the run. */
-    private readonly context: () => string,
+    /** The endpoint's seed, quoted in failure messages so a run can be replayed. */
+    readonly seed: number,
   ) {
     this.t0 = clock.now();
   }
@@ -193,7 +200,7 @@ export class TraceRecorder implements Trace {
     const skipped = all.length > tail.length ? `  … ${all.length - tail.length} earlier entries not shown\n` : '';
     return new FakeIotError(
       code,
-      `trace.waitFor: ${why}.\n  wanted: ${describeMatch(match)}\n  ${this.context()}\n  last entries:\n${skipped}${excerpt}`,
+      `trace.waitFor: ${why}.\n  wanted: ${describeMatch(match)}\n  ${seedHint(this.seed)}\n  last entries:\n${skipped}${excerpt}`,
     );
   }
 }

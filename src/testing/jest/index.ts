@@ -1,0 +1,152 @@
+/**
+ * `import 'fake-aws-iot/jest'` in a Jest setup file (setupFilesAfterEach) registers matchers that read
+ * an endpoint's trace:
+ *
+ *   expect(iot).toHaveDelivered({ clientId: 'dev-1', topic: 'cmd/dev-1', qos: 1 });
+ *   expect(iot).toHaveReceivedFrom('dev-1', { topic: 'state/dev-1' });
+ *   expect(iot).toHaveDisconnected('dev-1', { reason: 'MQTT_KEEP_ALIVE_TIMEOUT' });
+ *   expect(iot.trace).toContainEntry({ event: 'violation', rule: 'aws.retain' });
+ *
+ * On failure the message shows the relevant part of the trace and the seed that replays the run.
+ */
+import { FakeIotError } from '../../errors';
+import type { FakeIot } from '../../start-fake-iot';
+import type { DisconnectReason, TraceEntry } from '../../trace/entry';
+import { formatEntry } from '../../trace/format';
+import { describeMatch, type TraceMatch } from '../../trace/query';
+import { type Trace, seedHint } from '../../trace/recorder';
+
+export interface DeliveredExpectation {
+  clientId: string;
+  /** The exact topic, or a RegExp over it. */
+  topic: string | RegExp;
+  qos?: 0 | 1;
+  /** Payload as text, bytes or a RegExp over the text. */
+  payload?: string | Buffer | RegExp;
+  /** Exactly this many deliveries (default: at least one). */
+  times?: number;
+}
+
+export interface ReceivedExpectation {
+  topic: string | RegExp;
+  qos?: 0 | 1;
+  payload?: string | Buffer | RegExp;
+  times?: number;
+}
+
+export interface DisconnectExpectation {
+  reason?: DisconnectReason;
+}
+
+type Subject = FakeIot | Trace;
+
+declare global {
+  // eslint-disable-next-line @typescript-eslint/no-namespace
+  namespace jest {
+    interface Matchers<R> {
+      /** The endpoint sent a matching PUBLISH to `clientId` (at least once, or exactly `times` times). */
+      toHaveDelivered(expected: DeliveredExpectation): R;
+      /** `clientId` published a matching PUBLISH to the endpoint. */
+      toHaveReceivedFrom(clientId: string, expected: ReceivedExpectation): R;
+      /** `clientId`'s connection ended (with that lifecycle reason, if given). */
+      toHaveDisconnected(clientId: string, expected?: DisconnectExpectation): R;
+      /** Some trace entry matches (a pattern or a predicate, as for `trace.waitFor`). */
+      toContainEntry(match: TraceMatch): R;
+    }
+  }
+}
+
+interface MatcherContext {
+  isNot: boolean;
+}
+
+interface MatcherResult {
+  pass: boolean;
+  message: () => string;
+}
+
+const EXCERPT = 30;
+
+function traceOf(received: unknown): Trace {
+  const r = received as Partial<FakeIot> & Partial<Trace>;
+  if (r && typeof r === 'object') {
+    if (r.trace && typeof r.trace.filter === 'function') return r.trace;
+    if (typeof r.filter === 'function' && typeof r.waitFor === 'function') return r as Trace;
+  }
+  throw new FakeIotError('INVALID_ARGUMENT', `fake-aws-iot matchers take an endpoint from startFakeIot() or its trace (got ${received === null ? 'null' : typeof received}).`);
+}
+
+/** The end of the trace, limited to one client when given, formatted for a failure message. */
+function excerpt(trace: Trace, clientId?: string): string {
+  if (!trace.enabled) return '  (the trace is off: start the endpoint without trace: false to see it here)';
+  const all = trace.entries;
+  const relevant = clientId === undefined ? all : all.filter((e) => e.clientId === clientId);
+  const tail = relevant.slice(-EXCERPT);
+  const t0 = all[0]?.at ?? 0;
+  const head = clientId === undefined ? 'trace' : `trace of ${clientId}`;
+  const skipped = relevant.length > tail.length ? ` (last ${tail.length} of ${relevant.length})` : '';
+  const lines = tail.length === 0 ? '  (no entries)' : tail.map((e) => `  ${formatEntry(e, t0)}`).join('\n');
+  return `${head}${skipped}:\n${lines}\n\n${seedHint(trace.seed)}`;
+}
+
+function countFailure(ctx: MatcherContext, call: string, wanted: string, found: number, times: number | undefined): string {
+  if (ctx.isNot) return `${call}\n\nExpected no ${wanted}, but found ${found}.`;
+  return `${call}\n\nExpected ${times === undefined ? 'at least one' : `exactly ${times}`} ${wanted}, found ${found}.`;
+}
+
+function checkTimes(times: number | undefined): void {
+  if (times !== undefined && (!Number.isInteger(times) || times < 0)) throw new FakeIotError('INVALID_ARGUMENT', `times must be a whole number >= 0 (got ${String(times)}).`);
+}
+
+function publishes(trace: Trace, direction: 'in' | 'out', clientId: string, e: ReceivedExpectation): TraceEntry[] {
+  const packet: Record<string, unknown> = { cmd: 'publish', topic: e.topic };
+  if (e.qos !== undefined) packet.qos = e.qos;
+  if (e.payload !== undefined) packet.payload = e.payload;
+  return trace.filter({ kind: 'packet', direction, clientId, packet } as TraceMatch);
+}
+
+const describePublish = (e: ReceivedExpectation) =>
+  `PUBLISH on ${String(e.topic)}${e.qos !== undefined ? ` at QoS ${e.qos}` : ''}${e.payload !== undefined ? ` with payload ${typeof e.payload === 'string' ? JSON.stringify(e.payload) : String(e.payload)}` : ''}`;
+
+export const fakeIotMatchers = {
+  toHaveDelivered(this: MatcherContext, received: Subject, expected: DeliveredExpectation): MatcherResult {
+    const trace = traceOf(received);
+    checkTimes(expected?.times);
+    const found = publishes(trace, 'out', expected.clientId, expected).length;
+    const pass = expected.times === undefined ? found > 0 : found === expected.times;
+    const call = `expect(iot).${this.isNot ? 'not.' : ''}toHaveDelivered(${describeMatch(expected as TraceMatch)})`;
+    return { pass, message: () => `${countFailure(this, call, `${describePublish(expected)} sent to ${expected.clientId}`, found, expected.times)}\n\n${excerpt(trace, expected.clientId)}` };
+  },
+
+  toHaveReceivedFrom(this: MatcherContext, received: Subject, clientId: string, expected: ReceivedExpectation): MatcherResult {
+    const trace = traceOf(received);
+    checkTimes(expected?.times);
+    const found = publishes(trace, 'in', clientId, expected).length;
+    const pass = expected.times === undefined ? found > 0 : found === expected.times;
+    const call = `expect(iot).${this.isNot ? 'not.' : ''}toHaveReceivedFrom(${JSON.stringify(clientId)}, ${describeMatch(expected as TraceMatch)})`;
+    return { pass, message: () => `${countFailure(this, call, `${describePublish(expected)} from ${clientId}`, found, expected.times)}\n\n${excerpt(trace, clientId)}` };
+  },
+
+  toHaveDisconnected(this: MatcherContext, received: Subject, clientId: string, expected: DisconnectExpectation = {}): MatcherResult {
+    const trace = traceOf(received);
+    const all = trace.filter({ event: 'disconnect', clientId });
+    const matching = expected.reason === undefined ? all : all.filter((e) => e.reason === expected.reason);
+    const call = `expect(iot).${this.isNot ? 'not.' : ''}toHaveDisconnected(${JSON.stringify(clientId)}${expected.reason ? `, { reason: ${JSON.stringify(expected.reason)} }` : ''})`;
+    const seen = all.length ? ` Disconnects of ${clientId}: ${all.map((e) => e.reason).join(', ')}.` : '';
+    return {
+      pass: matching.length > 0,
+      message: () =>
+        `${call}\n\nExpected ${this.isNot ? 'no' : 'a'} disconnect of ${clientId}${expected.reason ? ` with reason ${expected.reason}` : ''}, found ${matching.length}.${seen}\n\n${excerpt(trace, clientId)}`,
+    };
+  },
+
+  toContainEntry(this: MatcherContext, received: Subject, match: TraceMatch): MatcherResult {
+    const trace = traceOf(received);
+    const found = trace.filter(match).length;
+    const call = `expect(iot).${this.isNot ? 'not.' : ''}toContainEntry(${describeMatch(match)})`;
+    return { pass: found > 0, message: () => `${call}\n\n${this.isNot ? `Expected no matching entry, found ${found}.` : 'Expected a matching entry, found none.'}\n\n${excerpt(trace)}` };
+  },
+};
+
+const globalExpect = (globalThis as { expect?: { extend?: (m: object) => void } }).expect;
+if (typeof globalExpect?.extend === 'function') globalExpect.extend(fakeIotMatchers);

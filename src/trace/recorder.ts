@@ -96,7 +96,29 @@ export class TraceRecorder implements Trace {
         // A listener's failure is its own; the broker goes on.
       }
     }
+    if (this.waiters.size > 0) {
+      this.check(entry);
+      // An entry is recorded as its packet is read, before the broker acts on it. Predicates that look at
+      // other state (iot.clients(), a client's inbox) get a second look once this turn's work is done.
+      this.lastEntry = entry;
+      if (!this.lateCheckQueued) {
+        this.lateCheckQueued = true;
+        queueMicrotask(this.lateCheck);
+      }
+    }
+    return entry.seq;
+  }
+
+  private lastEntry: TraceEntry | undefined;
+  private lateCheckQueued = false;
+  private readonly lateCheck = () => {
+    this.lateCheckQueued = false;
+    if (this.lastEntry && this.waiters.size > 0) this.check(this.lastEntry, true);
+  };
+
+  private check(entry: TraceEntry, predicatesOnly = false): void {
     for (const w of this.waiters) {
+      if (predicatesOnly && typeof w.match !== 'function') continue;
       let hit = false;
       try {
         hit = matches(entry, w.match);
@@ -110,7 +132,6 @@ export class TraceRecorder implements Trace {
         w.resolve(entry);
       }
     }
-    return entry.seq;
   }
 
   get entries(): TraceEntry[] {

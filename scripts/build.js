@@ -21,4 +21,12 @@ for (const entry of ['index', 'testing/jest/index', 'testing/fast-check/index'])
   );
   fs.writeFileSync(path.join(dist, `${entry}.d.mts`), `export * from './index.js';\n`);
 }
+
+// The fast-check entry's ESM types must name fast-check's ESM types: an ESM user's fc.Arbitrary and the
+// CommonJS one are different classes to TypeScript. So its .d.mts is its .d.ts with ESM-style specifiers.
+const fcTypes = path.join(dist, 'testing/fast-check/index');
+fs.writeFileSync(
+  `${fcTypes}.d.mts`,
+  fs.readFileSync(`${fcTypes}.d.ts`, 'utf8').replace(/from '(\.\.?\/[^']+)'/g, "from '$1.js'").replace(/\/\/# sourceMappingURL=.*\n?/, ''),
+);
 fs.chmodSync(path.join(dist, 'cli.js'), 0o755);

@@ -20,10 +20,11 @@ beforeAll(() => {
   sh(npm, ['pack', '--silent', '--ignore-scripts', '--pack-destination', dir], root);
   tarball = path.join(dir, readdirSync(dir).find((f) => f.endsWith('.tgz'))!);
   writeFileSync(path.join(dir, 'package.json'), JSON.stringify({ name: 'scratch', version: '1.0.0', private: true }));
-  sh(npm, ['install', '--no-audit', '--no-fund', '--prefer-offline', tarball]);
+  // fast-check is an optional peer of fake-aws-iot/fast-check: a user of that entry installs it.
+  sh(npm, ['install', '--no-audit', '--no-fund', '--prefer-offline', tarball, `fast-check@${require('fast-check/package.json').version}`]);
 }, 180_000);
 
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+afterAll(() => { if (!process.env.KEEP_PACK_DIR) rmSync(dir, { recursive: true, force: true }); });
 
 const useIt = `
   const iot = await startFakeIot({ seed: 3 });
@@ -50,6 +51,21 @@ test('import works from ESM, and shares one module with require()', () => {
   expect(sh(process.execPath, ['use.mjs']).trim().split('\n')).toEqual(['true INVALID_OPTION true', 'same true']);
 });
 
+test('the subpath exports fake-aws-iot/jest and fake-aws-iot/fast-check work from CommonJS and ESM', () => {
+  const use = (load: (m: string) => string) => `
+    const jest = ${load('fake-aws-iot/jest')};
+    const kit = ${load('fake-aws-iot/fast-check')};
+    const fc = ${load('fast-check')};
+    const topics = fc.sample(kit.topicArbitrary(), { seed: 1, numRuns: 20 });
+    const chaos = fc.sample(kit.chaosArbitrary(), { seed: 1, numRuns: 20 });
+    console.log(typeof jest.fakeIotMatchers.toHaveDelivered, typeof kit.assertClientSurvives,
+      topics.every((t) => t.length > 0 && !/[+#]/.test(t)), chaos.some((c) => Object.keys(c).length > 0));`;
+  writeFileSync(path.join(dir, 'kit.cjs'), use((m) => `require('${m}')`));
+  writeFileSync(path.join(dir, 'kit.mjs'), use((m) => `await import('${m}')`));
+  expect(sh(process.execPath, ['kit.cjs']).trim()).toBe('function function true true');
+  expect(sh(process.execPath, ['kit.mjs']).trim()).toBe('function function true true');
+});
+
 test('TypeScript sees the types from both module systems', () => {
   const body = `
     const iot: FakeIot = await startFakeIot({ limits: { maxPayloadBytes: 10 }, qos2: 'disconnect' });
@@ -59,8 +75,17 @@ test('TypeScript sees the types from both module systems', () => {
     void entry;
     await iot.close();
   `;
-  writeFileSync(path.join(dir, 'check.mts'), `import { startFakeIot, type FakeIot, type TraceEntry } from 'fake-aws-iot';\n${body}\nexport {};\n`);
-  writeFileSync(path.join(dir, 'check.cts'), `import { startFakeIot, type FakeIot, type TraceEntry } from 'fake-aws-iot';\nexport async function main() {${body}}\n`);
+  const kit = `
+    const chaos: fc.Arbitrary<ChaosOptions> = chaosArbitrary({ faults: ['reorder'] });
+    await assertClientSurvives({ chaos, numRuns: 1, scenario: async ({ iot: other, seed }) => { void other.url; void seed; } });
+    void fakeIotMatchers.toHaveDelivered;
+  `;
+  const imports = `import { startFakeIot, type FakeIot, type TraceEntry, type ChaosOptions } from 'fake-aws-iot';
+import { fakeIotMatchers } from 'fake-aws-iot/jest';
+import { assertClientSurvives, chaosArbitrary } from 'fake-aws-iot/fast-check';
+import type * as fc from 'fast-check';`;
+  writeFileSync(path.join(dir, 'check.mts'), `${imports}\n${body}${kit}\nexport {};\n`);
+  writeFileSync(path.join(dir, 'check.cts'), `${imports}\nexport async function main() {${body}${kit}}\n`);
   const tsc = require.resolve('typescript/bin/tsc', { paths: [root] });
   sh(process.execPath, [tsc, '--noEmit', '--strict', '--module', 'nodenext', '--moduleResolution', 'nodenext', '--target', 'es2022', '--lib', 'es2022,esnext.disposable', '--types', 'node', '--typeRoots', path.join(root, 'node_modules/@types'), 'check.mts', 'check.cts']);
 });

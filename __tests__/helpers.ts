@@ -141,6 +141,24 @@ export const connectPacket = (clientId: string, extra: Partial<mqttPacket.IConne
   ...extra,
 });
 
+/**
+ * Collects uncaught exceptions and unhandled rejections while the calling describe block runs: the host
+ * process must never see one, whatever bytes arrive.
+ */
+export function trackUncaught(): unknown[] {
+  const uncaught: unknown[] = [];
+  const record = (e: unknown) => uncaught.push(e);
+  beforeAll(() => {
+    process.on('uncaughtException', record);
+    process.on('unhandledRejection', record);
+  });
+  afterAll(() => {
+    process.off('uncaughtException', record);
+    process.off('unhandledRejection', record);
+  });
+  return uncaught;
+}
+
 /** The process's live sockets, servers and timers, by kind. */
 export function resources(): Record<string, number> {
   const counts: Record<string, number> = {};

@@ -1,19 +1,10 @@
 import * as mqttPacket from 'mqtt-packet';
-import { client, connectPacket, endpoint, raw } from '../helpers';
+import { client, connectPacket, endpoint, raw, trackUncaught } from '../helpers';
 
 const connectBytes = mqttPacket.generate(connectPacket('bad'));
 
 describe('malformed input closes only the offending connection', () => {
-  const uncaught: unknown[] = [];
-  const onUncaught = (e: unknown) => uncaught.push(e);
-  beforeAll(() => {
-    process.on('uncaughtException', onUncaught);
-    process.on('unhandledRejection', onUncaught);
-  });
-  afterAll(() => {
-    process.off('uncaughtException', onUncaught);
-    process.off('unhandledRejection', onUncaught);
-  });
+  const uncaught = trackUncaught();
 
   test.each([
     ['packet type 0 (reserved)', Buffer.from([0x00, 0x00]), 'malformed-packet'],

@@ -6,7 +6,7 @@
 import * as net from 'node:net';
 import fc from 'fast-check';
 import * as mqttPacket from 'mqtt-packet';
-import { client, connectPacket, endpoint, resources, settledResources } from '../helpers';
+import { client, connectPacket, endpoint, resources, settledResources, trackUncaught } from '../helpers';
 
 const SEED = 20261122;
 const level = fc.stringMatching(/^[a-z0-9]{1,6}$/);
@@ -65,16 +65,7 @@ const mutation: fc.Arbitrary<(b: Buffer) => Buffer> = fc.oneof(
 );
 
 describe('fuzzed packets over real sockets', () => {
-  const uncaught: unknown[] = [];
-  const record = (e: unknown) => uncaught.push(e);
-  beforeAll(() => {
-    process.on('uncaughtException', record);
-    process.on('unhandledRejection', record);
-  });
-  afterAll(() => {
-    process.off('uncaughtException', record);
-    process.off('unhandledRejection', record);
-  });
+  const uncaught = trackUncaught();
 
   test(`mutated packets end only their own connection (fast-check seed ${SEED})`, async () => {
     const iot = await endpoint({ seed: SEED });

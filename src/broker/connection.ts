@@ -6,7 +6,7 @@ import type { Socket } from 'node:net';
 import type { SessionFacts } from '../aws/lifecycle';
 import type { ConnectionChaos } from '../chaos/engine';
 import type { ChaosTag } from '../chaos/types';
-import type { TimerHandle } from '../clock/clock';
+import { type TimerHandle, realClock } from '../clock/clock';
 import {
   type ConnectPacket,
   type Decoder,
@@ -24,6 +24,9 @@ import { Outbound } from './outbound';
 import { type TopicProblem, checkTopicFilter, hasInvalidUtf8, invalidUtf8 } from './topics';
 
 type Problem = Omit<ViolationEvent, 'kind' | 'event' | 'seq' | 'at' | 'connectionId' | 'clientId'>;
+
+/** How long a closing connection may take to flush what was written to it. */
+const FLUSH_ON_CLOSE_MS = 1000;
 
 /** Room for a PUBLISH's fixed fields (topic length, packet id) on top of its topic and payload. */
 const PACKET_OVERHEAD_BYTES = 16;
@@ -412,8 +415,11 @@ export class Connection implements BrokerConnection {
     this.outbound?.close();
     const socket = this.socket;
     if (!socket.destroyed) {
-      // Flush what was written (a CONNACK with an error code, say), then close.
+      // Flush what was written (a CONNACK with an error code, say), then close; a peer that does not read
+      // gets a second, in real time whatever the endpoint's clock, before the socket is destroyed.
       socket.end(() => socket.destroy());
+      const giveUp = realClock.setTimeout(() => socket.destroy(), FLUSH_ON_CLOSE_MS);
+      socket.once('close', () => giveUp.cancel());
     }
     const publishWill = wasConnected && this.will !== undefined && reason !== 'CLIENT_INITIATED_DISCONNECT' && options.publishWill !== false;
     const trace = this.broker.trace;

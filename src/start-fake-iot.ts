@@ -113,9 +113,8 @@ export async function startFakeIot(options?: FakeIotOptions): Promise<FakeIot> {
 
   const close = (): Promise<void> => {
     if (!closing) {
-      broker.closed = true;
+      broker.close(); // first: closing connections must not publish wills or lifecycle events any more
       for (const c of [...connections]) c.destroy();
-      broker.close();
       virtual?.clear();
       trace.close('the endpoint was closed');
       closing = listener.close();

@@ -19,10 +19,10 @@ const connect = (url, opts = {}) => mqtt.connectAsync(url, { protocolVersion: 4,
 let idCounter = 0;
 const id = (p) => `${p}-${++idCounter}`;
 
-/** Runs `measure(system)` for each system, interleaved, REPS times; returns medians. */
-async function compare(names, measure) {
+/** Runs `measure(system)` for each system, interleaved, `reps` times; returns medians. */
+async function compare(names, measure, reps = REPS) {
   const samples = Object.fromEntries(names.map((n) => [n, []]));
-  for (let r = 0; r < REPS; r++) {
+  for (let r = 0; r < reps; r++) {
     for (const n of names) {
       // Start each measurement from a quiet process: the previous system's closing work (timers, sockets,
       // garbage) must not be charged to the next one. Without this pause the first system after aedes lost ~25 %.
@@ -144,7 +144,7 @@ function row(metric, unit, better, values) {
 
 console.log(`fake-aws-iot vs aedes — ${new Date().toISOString().slice(0, 10)} — node ${process.version}, ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, ${quick ? 'quick' : 'full'} run, medians of ${REPS}\n`);
 const both = ['project', 'aedes'];
-const n0 = quick ? 6000 : 20000;
+const n0 = quick ? 6000 : 16000;
 const n1 = quick ? 3000 : 10000;
 
 // One warm-up round, discarded, so the JIT has compiled both systems' hot paths before anything is measured.
@@ -163,15 +163,17 @@ row('fan-out 1→5 QoS 0', 'msg/s', 'higher', await compare(both, (n) => through
 row('fan-out 1→50 QoS 0', 'msg/s', 'higher', await compare(both, (n) => throughput(n, { qos: 0, fanout: 50, count: n0 / 50 })));
 row('p50 latency QoS 0', 'ms', 'lower', await compare(both, (n) => latency(n, 0)));
 row('p50 latency QoS 1', 'ms', 'lower', await compare(both, (n) => latency(n, 1)));
-row('memory per idle client', 'bytes', 'lower', await compare(both, memoryPerClient));
-// 0, 1k and 10k unrelated subscriptions, all six combinations interleaved so they are comparable.
-const subsRuns = await compare(['project@0', 'project@1000', 'project@10000', 'aedes@0', 'aedes@1000', 'aedes@10000'], (key) => {
+// Memory varies little between repetitions: 3 (--quick: 1).
+row('memory per idle client', 'bytes', 'lower', await compare(both, memoryPerClient, quick ? 1 : 3));
+// 0, 1k and 10k unrelated subscriptions (quick: 0 and 10k), all combinations interleaved so they compare.
+const counts = quick ? [0, 10000] : [0, 1000, 10000];
+const subsRuns = await compare(counts.flatMap((k) => [`project@${k}`, `aedes@${k}`]), (key) => {
   const [n, others] = key.split('@');
   return throughput(n, { qos: 0, count: n0, others: Number(others) });
-});
+}, quick ? 2 : 3); // each run subscribes up to 10k filters first: 3 repetitions (--quick: 2) keep the run short
 const pick = (others) => ({ project: subsRuns[`project@${others}`], aedes: subsRuns[`aedes@${others}`] });
 row('throughput QoS 0, 0 other subs', 'msg/s', 'higher', pick(0));
-row('throughput QoS 0, 1k other subs', 'msg/s', 'higher', pick(1000));
+if (!quick) row('throughput QoS 0, 1k other subs', 'msg/s', 'higher', pick(1000));
 row('throughput QoS 0, 10k other subs', 'msg/s', 'higher', pick(10000));
 const k10 = pick(10000);
 const none = pick(0);

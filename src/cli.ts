@@ -87,7 +87,7 @@ async function main(argv: string[]): Promise<void> {
 
   const traceFile = v['trace-file'] !== undefined ? createWriteStream(v['trace-file'], { flags: 'a' }) : undefined;
   traceFile?.on('error', (error) => process.stderr.write(`[fake-aws-iot] cannot write --trace-file: ${error.message}\n`));
-  const t0 = Date.now();
+  const t0 = iot.clock.now();
   if (traceFile || v.verbose) {
     iot.trace.subscribe((entry) => {
       traceFile?.write(`${JSON.stringify(entryToJSON(entry))}\n`);

@@ -86,7 +86,7 @@ export interface FakeIot extends AsyncDisposable {
  */
 export async function startFakeIot(options?: FakeIotOptions): Promise<FakeIot> {
   const resolved = resolveOptions(options);
-  const virtual = resolved.clock === 'virtual' ? new VirtualClock(Date.now()) : undefined;
+  const virtual = resolved.clock === 'virtual' ? new VirtualClock(realClock.now()) : undefined;
   const clock: Clock = virtual ?? realClock;
   // Trace entries carry the endpoint's time; waitFor() timeouts always run in real time.
   const trace = new TraceRecorder(resolved.trace.enabled, resolved.trace.maxEntries, clock, realClock, resolved.seed);

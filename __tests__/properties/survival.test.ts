@@ -143,11 +143,13 @@ describe('3. request/response right after SUBSCRIBE', () => {
       const send = () => device.publish('req/dev-1', `question ${++tries}`, { qos: 1 });
       send();
       const retry = retryEveryMs ? setInterval(send, retryEveryMs) : undefined;
-      const timeout = new Promise<never>((_r, reject) => setTimeout(() => reject(new Error('no answer within 400 ms')), 400));
+      let timer: NodeJS.Timeout | undefined;
+      const timeout = new Promise<never>((_r, reject) => (timer = setTimeout(() => reject(new Error('no answer within 400 ms')), 400)));
       try {
         return await Promise.race([answer, timeout]);
       } finally {
         clearInterval(retry);
+        clearTimeout(timer);
       }
     } finally {
       device.end(true);

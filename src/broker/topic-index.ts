@@ -96,3 +96,10 @@ function collect<S>(n: Node<S>, out: Map<S, 0 | 1>): void {
     if (had === undefined || qos > had) out.set(s, qos);
   }
 }
+
+/** A fixed set of filters, asked whether a topic matches any of them, by the index's own rules. */
+export function topicMatcher(filters: readonly string[]): (topic: string) => boolean {
+  const index = new TopicIndex<true>();
+  for (const f of filters) index.add(f, true, 0);
+  return (topic) => index.match(topic).size > 0;
+}

@@ -40,21 +40,6 @@ function checkLimits(topic: string, limits: Limits, what: string): TopicProblem 
   return undefined;
 }
 
-/**
- * Whether `filter` matches `topic`, by the same rules as the subscription index (AWS: `a/#` does not
- * match `a`; wildcards at the first level do not match `$` topics).
- */
-export function filterMatches(filter: string, topic: string): boolean {
-  const f = filter.split('/');
-  const t = topic.split('/');
-  if (topic.startsWith('$') && (f[0] === '+' || f[0] === '#')) return false;
-  for (let i = 0; i < f.length; i++) {
-    if (f[i] === '#') return t.length > i;
-    if (i >= t.length || (f[i] !== '+' && f[i] !== t[i])) return false;
-  }
-  return f.length === t.length;
-}
-
 /** Problems with a topic name a client (or the API) publishes to; undefined when it is fine. */
 export function checkTopicName(topic: string, limits: Limits): TopicProblem | undefined {
   if (topic.length === 0) return { rule: 'MQTT-4.7.3-1', message: 'the topic name is empty' };

@@ -2,7 +2,6 @@
  * The chaos engine: holds the knobs, hands each connection its own random stream (derived from the
  * endpoint's seed and the client id), applies script steps, and logs every decision.
  */
-import { filterMatches } from '../broker/topics';
 import type { Packet } from '../codec/codec';
 import { type ResolvedChaos, inScope } from './options';
 import * as policy from './policies';
@@ -109,7 +108,7 @@ export class ChaosEngine {
       const step = script[i]!;
       if (this.scriptDone[i] || step.fault !== fault) continue;
       if (step.client !== undefined && step.client !== ctx.clientId) continue;
-      if (step.topic !== undefined && (packet.topic === undefined || !filterMatches(step.topic, packet.topic))) continue;
+      if (step.matchesTopic && (packet.topic === undefined || !step.matchesTopic(packet.topic))) continue;
       if (++this.scriptSeen[i]! === step.nth) {
         this.scriptDone[i] = true;
         value = fromScript(step);

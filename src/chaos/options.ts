@@ -2,14 +2,19 @@
  * Validation of chaos options, and their resolved form.
  */
 import { classicProfile } from '../aws/profile';
-import { checkTopicFilter, filterMatches } from '../broker/topics';
+import { topicMatcher } from '../broker/topic-index';
+import { checkTopicFilter } from '../broker/topics';
 import { checkKnownKeys, fail, show } from '../validate';
 import { type ChaosOptions, type ChaosScope, FAULTS, type FaultName, type ScriptStep, type ScriptableFault } from './types';
 
 export interface Scope {
-  topics?: string[];
+  /** Set when the knob names `topics`: whether a topic matches one of them. */
+  matchesTopic?: (topic: string) => boolean;
   clients?: (string | RegExp)[];
 }
+
+/** A script step, with its `topic` filter ready to match. */
+export type ResolvedStep = ScriptStep & { matchesTopic?: (topic: string) => boolean };
 
 export interface ResolvedChaos {
   duplicateQos0?: { probability: number; maxCopies: number; scope: Scope };
@@ -19,13 +24,13 @@ export interface ResolvedChaos {
   latency?: { minMs: number; maxMs: number; scope: Scope };
   dropConnection?: { probability: number; afterPackets?: number; scope: Scope };
   takeover?: { probability: number; afterPackets?: number; scope: Scope };
-  script: ScriptStep[];
+  script: ResolvedStep[];
 }
 
 /** Whether an event of `clientId` (on `topic`, if it has one) falls inside a knob's scope. */
 export function inScope(scope: Scope, clientId: string, topic: string | undefined): boolean {
   if (scope.clients && !scope.clients.some((c) => (typeof c === 'string' ? c === clientId : c.test(clientId)))) return false;
-  if (scope.topics && (topic === undefined || !scope.topics.some((f) => filterMatches(f, topic)))) return false;
+  if (scope.matchesTopic && (topic === undefined || !scope.matchesTopic(topic))) return false;
   return true;
 }
 
@@ -67,7 +72,7 @@ export function resolveChaos(input: unknown, where: string): ResolvedChaos {
         const problem = typeof f === 'string' ? checkTopicFilter(f, { ...classicProfile.limits, maxTopicBytes: 65535, maxTopicSlashes: 65535 }) : { message: 'not a string' };
         if (problem) fail(`${name}.topics has an invalid topic filter ${show(f)}: ${problem.message}.`);
       }
-      s.topics = v.topics as string[];
+      s.matchesTopic = topicMatcher(v.topics as string[]);
     }
     if (v.clients !== undefined) {
       if (!Array.isArray(v.clients) || v.clients.length === 0 || !v.clients.every((c) => typeof c === 'string' || c instanceof RegExp)) {
@@ -143,7 +148,7 @@ export function resolveChaos(input: unknown, where: string): ResolvedChaos {
       if (typeof s.fault !== 'string' || !(scriptable as readonly string[]).includes(s.fault)) {
         fail(`${n}.fault must be one of ${scriptable.map((f) => `"${f}"`).join(', ')} (got ${show(s.fault)}).`);
       }
-      const step: ScriptStep = { fault: s.fault as ScriptableFault, nth: count(s.nth, `${n}.nth`) };
+      const step: ResolvedStep = { fault: s.fault as ScriptableFault, nth: count(s.nth, `${n}.nth`) };
       if (s.client !== undefined) {
         if (typeof s.client !== 'string' || s.client === '') fail(`${n}.client must be a client id (got ${show(s.client)}).`);
         step.client = s.client as string;
@@ -152,6 +157,7 @@ export function resolveChaos(input: unknown, where: string): ResolvedChaos {
         const problem = typeof s.topic === 'string' ? checkTopicFilter(s.topic, { ...classicProfile.limits, maxTopicBytes: 65535, maxTopicSlashes: 65535 }) : { message: 'not a string' };
         if (problem) fail(`${n}.topic must be a topic filter: ${problem.message} (got ${show(s.topic)}).`);
         step.topic = s.topic as string;
+        step.matchesTopic = topicMatcher([step.topic]);
       }
       if (s.copies !== undefined) step.copies = count(s.copies, `${n}.copies`);
       for (const key of ['delayMs', 'holdMs'] as const) if (s[key] !== undefined) step[key] = ms(s[key], `${n}.${key}`);

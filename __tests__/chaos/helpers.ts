@@ -1,8 +1,8 @@
-import type { FakeIot, PacketEntry, TraceEntry } from '../../src';
+import type { FakeIot, TraceEntry } from '../../src';
 
 /** Out PUBLISH entries to `clientId`, in the order they were written. */
-export function deliveries(iot: FakeIot, clientId: string): (PacketEntry & { packet: { cmd: 'publish' } })[] {
-  return iot.trace.filter({ direction: 'out', clientId, packet: { cmd: 'publish' } }) as never;
+export function deliveries(iot: FakeIot, clientId: string) {
+  return iot.trace.filter({ direction: 'out', clientId, packet: { cmd: 'publish' } });
 }
 
 /** Payload text of a PUBLISH entry. */

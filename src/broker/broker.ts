@@ -110,8 +110,7 @@ export class Broker {
 
   /** Starts matching `filter` for the session: now, or after `delayMs` (chaos: subscriptionDelay). */
   activate(session: Session, filter: string, qos: 0 | 1, connectionId: number, delayMs = 0, tag?: ChaosTag): void {
-    session.activations.get(filter)?.cancel();
-    session.activations.delete(filter);
+    session.cancelActivation(filter);
     const start = () => {
       session.activations.delete(filter);
       this.index.add(filter, session, qos);
@@ -125,16 +124,14 @@ export class Broker {
 
   /** Stops matching `filter` for the session (also a subscription still waiting to start). */
   deactivate(session: Session, filter: string): void {
-    session.activations.get(filter)?.cancel();
-    session.activations.delete(filter);
+    session.cancelActivation(filter);
     this.index.remove(filter, session);
   }
 
   dropSession(session: Session): void {
     session.expiry?.cancel();
     session.expiry = undefined;
-    for (const t of session.activations.values()) t.cancel();
-    session.activations.clear();
+    for (const filter of session.activations.keys()) session.cancelActivation(filter);
     for (const filter of session.subscriptions.keys()) this.index.remove(filter, session);
     session.subscriptions.clear();
     if (this.sessions.get(session.clientId) === session) this.sessions.delete(session.clientId);
@@ -175,15 +172,16 @@ export class Broker {
 
   // ---- lifecycle events -------------------------------------------------------------------
 
-  /** Starts a new connection's lifecycle numbering and returns the facts its events carry. */
-  lifecycleFacts(session: Session, newConnection: boolean): SessionFacts {
-    let v = this.versions.get(session.clientId);
-    if (newConnection) this.versions.set(session.clientId, (v = v === undefined ? 0 : v + 1));
+  /** Numbers a new connection of the session's client (versionNumber) and returns the facts its events carry. */
+  nextLifecycleFacts(session: Session): SessionFacts {
+    const previous = this.versions.get(session.clientId);
+    const versionNumber = previous === undefined ? 0 : previous + 1;
+    this.versions.set(session.clientId, versionNumber);
     return {
       clientId: session.clientId,
       sessionIdentifier: session.sessionIdentifier,
       principalIdentifier: principalFor(session.clientId),
-      versionNumber: v ?? 0,
+      versionNumber,
     };
   }
 

@@ -193,10 +193,8 @@ export class Connection implements BrokerConnection {
     this.lastActivity = this.broker.clock.now();
     this.dispatch(packet);
     // Chaos: after each packet from the client, the server may drop the connection or a phantom take it over.
-    if (this.state === 'connected' && this.broker.chaos) {
-      const cut = this.chaosState()!.afterIncoming(packet);
-      if (cut) this.close(cut.fault === 'takeover' ? 'DUPLICATE_CLIENTID' : 'SERVER_INITIATED_DISCONNECT', { chaos: cut.tag });
-    }
+    const cut = this.chaosState()?.afterIncoming(packet);
+    if (cut) this.close(cut.fault === 'takeover' ? 'DUPLICATE_CLIENTID' : 'SERVER_INITIATED_DISCONNECT', { chaos: cut.tag });
   }
 
   private dispatch(packet: Packet): void {
@@ -273,7 +271,7 @@ export class Connection implements BrokerConnection {
 
     const { session, resumed } = this.broker.openSession(clientId, clean);
     this.session = session;
-    this.facts = this.broker.lifecycleFacts(session, true);
+    this.facts = this.broker.nextLifecycleFacts(session);
     this.broker.online.set(clientId, this);
     this.state = 'connected';
     // Written directly: chaos never delays or reorders the CONNACK.
@@ -351,7 +349,7 @@ export class Connection implements BrokerConnection {
       const isNew = !session.subscriptions.has(s.topic) || session.activations.has(s.topic);
       session.subscriptions.set(s.topic, qos);
       // AWS: there may be a delay between SUBACK and the first matching message (chaos: subscriptionDelay).
-      const delay = isNew && this.broker.chaos ? this.chaosState()!.subscriptionDelay(s.topic) : undefined;
+      const delay = isNew ? this.chaosState()?.subscriptionDelay(s.topic) : undefined;
       this.broker.activate(session, s.topic, qos, this.connectionId, delay?.value, delay?.tag);
       granted.push(qos);
     }

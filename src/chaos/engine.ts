@@ -14,6 +14,16 @@ export interface Decided {
   tag: ChaosTag;
 }
 
+/** Which field of a decision (and of a script step) carries the decided number. */
+const DECISION_PARAM: Record<ScriptableFault, 'copies' | 'delayMs' | 'holdMs' | undefined> = {
+  duplicateQos0: 'copies',
+  resendWithNewPacketId: 'delayMs',
+  subscriptionDelay: 'delayMs',
+  reorder: 'holdMs',
+  dropConnection: undefined,
+  takeover: undefined,
+};
+
 /** Defaults for what a script step does when it does not say. */
 const SCRIPT_DEFAULTS = { copies: 1, resendDelayMs: 0, subscriptionDelayMs: 100, holdMs: 10 } as const;
 
@@ -61,9 +71,8 @@ export class ChaosEngine {
   toScript(): ScriptStep[] {
     return this.decisions.map((d) => {
       const step: ScriptStep = { fault: d.fault, client: d.clientId, nth: d.nth };
-      if (d.copies !== undefined) step.copies = d.copies;
-      if (d.delayMs !== undefined) step.delayMs = d.delayMs;
-      if (d.holdMs !== undefined) step.holdMs = d.holdMs;
+      const param = DECISION_PARAM[d.fault];
+      if (param) step[param] = d[param];
       return step;
     });
   }
@@ -87,12 +96,11 @@ export class ChaosEngine {
    * One eligible event of `fault` for a client. Counts it (the `nth` a script names), draws from the
    * stream when the knob is on and in scope, lets a script step override, and logs what was decided.
    */
-  decide(
-    fault: ScriptableFault,
+  decide<F extends ScriptableFault>(
+    fault: F,
     ctx: ConnectionChaos,
     packet: { topic?: string; cmd?: string },
-    draw: ((rng: RandomStream) => number | boolean | undefined) | undefined,
-    scope: ResolvedChaos[ScriptableFault] | undefined,
+    draw: (knob: policy.Knob<F>, rng: RandomStream) => number | boolean | undefined,
     fromScript: (step: ScriptStep) => number,
   ): Decided | undefined {
     const key = `${ctx.clientId}\u0000${fault}`;
@@ -101,7 +109,8 @@ export class ChaosEngine {
     if (this.paused) return undefined;
 
     let value: number | boolean | undefined;
-    if (draw && scope && inScope(scope.scope, ctx.clientId, packet.topic)) value = draw(ctx.stream(fault));
+    const knob = this.config[fault] as policy.Knob<F> | undefined;
+    if (knob && inScope(knob.scope, ctx.clientId, packet.topic)) value = draw(knob, ctx.stream(fault));
     let source: ChaosDecision['source'] = 'random';
     const script = this.config.script;
     for (let i = 0; i < script.length; i++) {
@@ -120,9 +129,8 @@ export class ChaosEngine {
     const decision: ChaosDecision = { fault, clientId: ctx.clientId, connectionId: ctx.connectionId, nth, source };
     if (packet.topic !== undefined) decision.topic = packet.topic;
     if (packet.cmd !== undefined) decision.cmd = packet.cmd;
-    if (fault === 'duplicateQos0') decision.copies = num;
-    if (fault === 'resendWithNewPacketId' || fault === 'subscriptionDelay') decision.delayMs = num;
-    if (fault === 'reorder') decision.holdMs = num;
+    const param = DECISION_PARAM[fault];
+    if (param) decision[param] = num;
     this.decisions.push(decision);
     return { value: num, tag: { fault, decision: this.decisions.length - 1 } };
   }
@@ -150,37 +158,29 @@ export class ConnectionChaos {
     return s;
   }
 
-  private get k(): ResolvedChaos {
-    return this.engine.settings;
-  }
-
   duplicates(p: { topic: string; qos: number }): Decided | undefined {
     if (p.qos !== 0) return undefined;
-    const k = this.k.duplicateQos0;
-    return this.engine.decide('duplicateQos0', this, { topic: p.topic, cmd: 'publish' }, k && ((rng) => policy.duplicateCopies(k, rng)), k, (s) => s.copies ?? SCRIPT_DEFAULTS.copies);
+    return this.engine.decide('duplicateQos0', this, { topic: p.topic, cmd: 'publish' }, policy.duplicateCopies, (s) => s.copies ?? SCRIPT_DEFAULTS.copies);
   }
 
   resend(p: { topic: string }): Decided | undefined {
-    const k = this.k.resendWithNewPacketId;
-    return this.engine.decide('resendWithNewPacketId', this, { topic: p.topic, cmd: 'publish' }, k && ((rng) => policy.resendDelay(k, rng)), k, (s) => s.delayMs ?? SCRIPT_DEFAULTS.resendDelayMs);
+    return this.engine.decide('resendWithNewPacketId', this, { topic: p.topic, cmd: 'publish' }, policy.resendDelay, (s) => s.delayMs ?? SCRIPT_DEFAULTS.resendDelayMs);
   }
 
   subscriptionDelay(filter: string): Decided | undefined {
-    const k = this.k.subscriptionDelay;
-    return this.engine.decide('subscriptionDelay', this, { topic: filter }, k && ((rng) => policy.subscriptionDelay(k, rng)), k, (s) => s.delayMs ?? SCRIPT_DEFAULTS.subscriptionDelayMs);
+    return this.engine.decide('subscriptionDelay', this, { topic: filter }, policy.subscriptionDelay, (s) => s.delayMs ?? SCRIPT_DEFAULTS.subscriptionDelayMs);
   }
 
   /** reorder: how long to hold an outgoing packet, if at all. */
   hold(p: Packet): Decided | undefined {
     if (!REORDERABLE.has(p.cmd)) return undefined;
-    const k = this.k.reorder;
     const topic = p.cmd === 'publish' ? p.topic : undefined;
-    return this.engine.decide('reorder', this, { topic, cmd: p.cmd }, k && ((rng) => policy.holdTime(k, rng)), k, (s) => s.holdMs ?? SCRIPT_DEFAULTS.holdMs);
+    return this.engine.decide('reorder', this, { topic, cmd: p.cmd }, policy.holdTime, (s) => s.holdMs ?? SCRIPT_DEFAULTS.holdMs);
   }
 
   /** latency of an outgoing packet (not logged: it is shaping, reproducible from the seed). */
   latency(p: Packet): number {
-    const k = this.k.latency;
+    const k = this.engine.settings.latency;
     if (!k || this.engine.isPaused || !inScope(k.scope, this.clientId, p.cmd === 'publish' ? p.topic : undefined)) return 0;
     return policy.latency(k, this.stream('latency'));
   }
@@ -190,8 +190,7 @@ export class ConnectionChaos {
     const n = ++this.packetsIn;
     const topic = p.cmd === 'publish' ? p.topic : undefined;
     for (const fault of ['dropConnection', 'takeover'] as const) {
-      const k = this.k[fault];
-      const d = this.engine.decide(fault, this, { topic, cmd: p.cmd }, k && ((rng) => policy.cutAfter(k, rng, n)), k, () => 0);
+      const d = this.engine.decide(fault, this, { topic, cmd: p.cmd }, (k, rng) => policy.cutAfter(k, rng, n), () => 0);
       if (d) return { fault, tag: d.tag };
     }
     return undefined;

@@ -27,6 +27,9 @@ export interface ResolvedChaos {
   script: ResolvedStep[];
 }
 
+/** Chaos scopes may name any valid filter: AWS's length limits concern what clients send, not the test's knobs. */
+const ANY_LENGTH = { ...classicProfile.limits, maxTopicBytes: 65535, maxTopicSlashes: 65535 };
+
 /** Whether an event of `clientId` (on `topic`, if it has one) falls inside a knob's scope. */
 export function inScope(scope: Scope, clientId: string, topic: string | undefined): boolean {
   if (scope.clients && !scope.clients.some((c) => (typeof c === 'string' ? c === clientId : c.test(clientId)))) return false;
@@ -69,7 +72,7 @@ export function resolveChaos(input: unknown, where: string): ResolvedChaos {
     if (v.topics !== undefined) {
       if (!Array.isArray(v.topics) || v.topics.length === 0) fail(`${name}.topics must be a non-empty array of topic filters (got ${show(v.topics)}).`);
       for (const f of v.topics as unknown[]) {
-        const problem = typeof f === 'string' ? checkTopicFilter(f, { ...classicProfile.limits, maxTopicBytes: 65535, maxTopicSlashes: 65535 }) : { message: 'not a string' };
+        const problem = typeof f === 'string' ? checkTopicFilter(f, ANY_LENGTH) : { message: 'not a string' };
         if (problem) fail(`${name}.topics has an invalid topic filter ${show(f)}: ${problem.message}.`);
       }
       s.matchesTopic = topicMatcher(v.topics as string[]);
@@ -154,7 +157,7 @@ export function resolveChaos(input: unknown, where: string): ResolvedChaos {
         step.client = s.client as string;
       }
       if (s.topic !== undefined) {
-        const problem = typeof s.topic === 'string' ? checkTopicFilter(s.topic, { ...classicProfile.limits, maxTopicBytes: 65535, maxTopicSlashes: 65535 }) : { message: 'not a string' };
+        const problem = typeof s.topic === 'string' ? checkTopicFilter(s.topic, ANY_LENGTH) : { message: 'not a string' };
         if (problem) fail(`${n}.topic must be a topic filter: ${problem.message} (got ${show(s.topic)}).`);
         step.topic = s.topic as string;
         step.matchesTopic = topicMatcher([step.topic]);

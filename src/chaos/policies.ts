@@ -6,7 +6,7 @@
 import type { RandomStream } from './prng';
 import type { ResolvedChaos } from './options';
 
-type Knob<F extends keyof ResolvedChaos> = NonNullable<ResolvedChaos[F]>;
+export type Knob<F extends keyof ResolvedChaos> = NonNullable<ResolvedChaos[F]>;
 
 /** duplicateQos0: how many extra copies of this QoS 0 delivery (1..maxCopies), if any. */
 export function duplicateCopies(k: Knob<'duplicateQos0'>, rng: RandomStream): number | undefined {

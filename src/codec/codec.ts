@@ -23,8 +23,6 @@ export type {
 export interface Decoder {
   /** Feeds bytes; packets and errors are reported synchronously through the callbacks. */
   push(chunk: Buffer): void;
-  /** Bytes received but not yet forming a whole packet. */
-  buffered(): number;
   /** Remaining length announced by the packet being read, or -1 while its header is incomplete. */
   pendingLength(): number;
 }
@@ -34,12 +32,10 @@ export function createDecoder(onPacket: (packet: Packet) => void, onError: (erro
   const parser = mqttPacket.parser({ protocolVersion: 4 });
   parser.on('packet', onPacket);
   parser.on('error', onError);
-  let left = 0;
   return {
     push(chunk) {
-      left = parser.parse(chunk);
+      parser.parse(chunk);
     },
-    buffered: () => left,
     pendingLength: () => (parser as unknown as { packet: { length: number } }).packet.length,
   };
 }

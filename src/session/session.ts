@@ -80,6 +80,12 @@ export class Session {
     this.link = undefined;
   }
 
+  /** Forgets a subscription that was still waiting to start matching. */
+  cancelActivation(filter: string): void {
+    this.activations.get(filter)?.cancel();
+    this.activations.delete(filter);
+  }
+
   private drain(): void {
     const link = this.link;
     while (link && this.pending.length > 0 && this.inflight.size < this.maxInflight) {

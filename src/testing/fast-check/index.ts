@@ -6,7 +6,6 @@
 import * as fc from 'fast-check';
 import { classicProfile } from '../../aws/profile';
 import { MAX_SEED } from '../../chaos/prng';
-import { resolveChaos } from '../../chaos/options';
 import type { ChaosOptions, FaultName, ScriptStep, ScriptableFault } from '../../chaos/types';
 import { FakeIotError } from '../../errors';
 import type { FakeIotOptions } from '../../options';
@@ -216,7 +215,6 @@ export async function assertClientSurvives(options: SurvivalOptions): Promise<Su
   const key = (chaos: ChaosOptions, endpointSeed: number) => JSON.stringify([chaos, endpointSeed]);
 
   const property = fc.asyncProperty(chaosArb, fc.noShrink(fc.integer({ min: 0, max: MAX_SEED })), async (chaos, endpointSeed) => {
-    resolveChaos(chaos, 'the drawn chaos'); // an arbitrary of the user's drawing invalid options fails loudly
     const iot = await startFakeIot({ ...options.endpoint, seed: endpointSeed, chaos });
     try {
       await options.scenario({ iot, seed: endpointSeed, chaos });

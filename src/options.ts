@@ -33,6 +33,8 @@ export interface FakeIotOptions {
   emptyClientId?: Reactions['emptyClientId'];
   /** Publish lifecycle events on `$aws/events/...` (default `true`). */
   lifecycleEvents?: boolean;
+  /** QoS of lifecycle messages (default 1; AWS does not document it). */
+  lifecycleQos?: Reactions['lifecycleQos'];
   /** AWS's documented misbehaviours, injected on purpose, driven by `seed`. Absent: no chaos work at all. */
   chaos?: ChaosOptions;
   /**
@@ -53,7 +55,7 @@ export interface ResolvedOptions {
 }
 
 const TOP_LEVEL_KEYS = [
-  'port', 'host', 'profile', 'seed', 'trace', 'limits', 'qos2', 'retain', 'emptyClientId', 'lifecycleEvents', 'chaos', 'clock',
+  'port', 'host', 'profile', 'seed', 'trace', 'limits', 'qos2', 'retain', 'emptyClientId', 'lifecycleEvents', 'lifecycleQos', 'chaos', 'clock',
 ] as const;
 
 const REACTION_VALUES: { [K in keyof Reactions]: readonly Reactions[K][] } = {
@@ -61,6 +63,7 @@ const REACTION_VALUES: { [K in keyof Reactions]: readonly Reactions[K][] } = {
   retain: ['disconnect', 'ignore'],
   emptyClientId: ['assign', 'reject'],
   lifecycleEvents: [true, false],
+  lifecycleQos: [0, 1],
 };
 
 function checkPlainObject(value: unknown, name: string): asserts value is Record<string, unknown> {

@@ -17,6 +17,7 @@ describe('startFakeIot() options are validated up front', () => {
     [{ limits: { minKeepAliveSeconds: 100, maxKeepAliveSeconds: 50 } }, /minKeepAliveSeconds \(100\) must not exceed options\.limits\.maxKeepAliveSeconds \(50\)/],
     [{ qos2: 'drop' }, /options\.qos2 must be one of "ignore", "disconnect" \(got "drop"\)/],
     [{ retain: true }, /options\.retain must be one of "disconnect", "ignore" \(got true\)/],
+    [{ lifecycleQos: 2 }, /options\.lifecycleQos must be one of 0, 1 \(got 2\)/],
     ['nope', /options must be an object/],
   ])('%j is refused', async (options, message) => {
     const error = (await startFakeIot(options as never).catch((e: unknown) => e)) as FakeIotError;
@@ -41,7 +42,7 @@ describe('startFakeIot() options are validated up front', () => {
     expect(Number.isInteger(iot.seed)).toBe(true);
     expect(iot.profile.name).toBe('classic');
     expect(iot.profile.limits.maxPayloadBytes).toBe(131072);
-    expect(iot.profile.reactions).toEqual({ qos2: 'ignore', retain: 'disconnect', emptyClientId: 'assign', lifecycleEvents: true });
+    expect(iot.profile.reactions).toEqual({ qos2: 'ignore', retain: 'disconnect', emptyClientId: 'assign', lifecycleEvents: true, lifecycleQos: 1 });
   });
 
   test('overrides are merged over the profile', async () => {

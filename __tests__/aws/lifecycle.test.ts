@@ -75,6 +75,16 @@ describe('lifecycle events', () => {
     expect(iot.trace.filter({ event: 'publish', origin: 'lifecycle', clientId: /odd/ })).toEqual([]);
   });
 
+  test('lifecycle messages go out at QoS 1 by default (min with the grant); lifecycleQos: 0 lowers them', async () => {
+    for (const [lifecycleQos, delivered] of [[undefined, 1], [0, 0]] as const) {
+      const iot = await endpoint({ lifecycleQos });
+      const { o } = await observer(iot);
+      await client(iot, 'dev-q');
+      await o.receivedCount(2); // observer's own subscribed event, then dev-q's connected event
+      expect(o.received.find((m) => m.topic === '$aws/events/presence/connected/dev-q')!.packet.qos).toBe(delivered);
+    }
+  });
+
   test('lifecycleEvents: false turns them off', async () => {
     const iot = await endpoint({ lifecycleEvents: false });
     await client(iot, 'quiet');

@@ -53,6 +53,11 @@ export interface Reactions {
   emptyClientId: 'assign' | 'reject';
   /** Publish the `$aws/events/...` lifecycle messages. */
   lifecycleEvents: boolean;
+  /**
+   * QoS the lifecycle messages are published at (a subscriber gets min(this, its grant)). AWS does not
+   * document it [UNVERIFIED]; 1 lets the subscriber's grant decide.
+   */
+  lifecycleQos: 0 | 1;
 }
 
 export interface Profile {
@@ -86,6 +91,7 @@ export const classicProfile: Readonly<Profile> = Object.freeze({
     retain: 'disconnect',
     emptyClientId: 'assign',
     lifecycleEvents: true,
+    lifecycleQos: 1,
   }),
 } as Profile);
 

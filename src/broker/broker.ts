@@ -187,8 +187,7 @@ export class Broker {
 
   private lifecycle(clientId: string, topic: string, body: object): void {
     if (!this.profile.reactions.lifecycleEvents || !hasLifecycleEvents(clientId)) return;
-    // [UNVERIFIED] AWS's QoS for lifecycle messages is not documented; QoS 1 lets the subscriber's grant decide.
-    this.publishFromBroker('lifecycle', topic, Buffer.from(JSON.stringify(body)), 1, clientId);
+    this.publishFromBroker('lifecycle', topic, Buffer.from(JSON.stringify(body)), this.profile.reactions.lifecycleQos, clientId);
   }
 
   connected(facts: SessionFacts, ipAddress: string): void {

@@ -371,7 +371,7 @@ export class Connection implements BrokerConnection {
 
   // ---- keep-alive ---------------------------------------------------------------------------
 
-  /** AWS: the connection is closed after 1.5 × keep-alive without a packet from the client. */
+  /** [MQTT-3.1.2-24], as AWS applies it: the connection is closed after 1.5 × keep-alive without a packet from the client. */
   private startKeepAlive(seconds: number): void {
     this.keepAliveMs = seconds * 1500;
     this.lastActivity = this.broker.clock.now();

@@ -15,6 +15,8 @@ export type FakeIotErrorCode =
   | 'TRACE_TIMEOUT'
   /** A trace method that needs recorded entries was used on an endpoint started with `trace: false`. */
   | 'TRACE_DISABLED'
+  /** close(): a callback the test gave the endpoint (a trace listener) threw while the endpoint ran. */
+  | 'CALLBACK_FAILED'
   /** assertClientSurvives(): the scenario failed for some drawn chaos. */
   | 'CLIENT_DID_NOT_SURVIVE';
 

@@ -35,6 +35,14 @@ export interface FakeIotOptions {
   lifecycleEvents?: boolean;
   /** QoS of lifecycle messages (default 1; AWS does not document it). */
   lifecycleQos?: Reactions['lifecycleQos'];
+  /** Whether `a/#` matches `a` too (default `false`, as AWS; MQTT says `true`). */
+  hashMatchesParent?: boolean;
+  /** Leave the `$aws/rules/<rule>/` prefix out of the topic limits (default `true`, as AWS). */
+  basicIngestPrefixExempt?: boolean;
+  /** QoS 0 messages for an offline persistent session: `'drop'` (default, as AWS) or `'queue'`. */
+  offlineQos0?: Reactions['offlineQos0'];
+  /** A packet sent before CONNACK could be read: `'disconnect'` (default, as AWS) or `'allow'`. */
+  packetBeforeConnack?: Reactions['packetBeforeConnack'];
   /** AWS's documented misbehaviours, injected on purpose, driven by `seed`. Absent: no chaos work at all. */
   chaos?: ChaosOptions;
   /**
@@ -55,7 +63,8 @@ export interface ResolvedOptions {
 }
 
 const TOP_LEVEL_KEYS = [
-  'port', 'host', 'profile', 'seed', 'trace', 'limits', 'qos2', 'retain', 'emptyClientId', 'lifecycleEvents', 'lifecycleQos', 'chaos', 'clock',
+  'port', 'host', 'profile', 'seed', 'trace', 'limits', 'qos2', 'retain', 'emptyClientId', 'lifecycleEvents', 'lifecycleQos',
+  'hashMatchesParent', 'basicIngestPrefixExempt', 'offlineQos0', 'packetBeforeConnack', 'chaos', 'clock',
 ] as const;
 
 const REACTION_VALUES: { [K in keyof Reactions]: readonly Reactions[K][] } = {
@@ -64,6 +73,10 @@ const REACTION_VALUES: { [K in keyof Reactions]: readonly Reactions[K][] } = {
   emptyClientId: ['assign', 'reject'],
   lifecycleEvents: [true, false],
   lifecycleQos: [0, 1],
+  hashMatchesParent: [false, true],
+  basicIngestPrefixExempt: [true, false],
+  offlineQos0: ['drop', 'queue'],
+  packetBeforeConnack: ['disconnect', 'allow'],
 };
 
 function checkPlainObject(value: unknown, name: string): asserts value is Record<string, unknown> {

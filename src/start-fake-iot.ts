@@ -1,7 +1,7 @@
 import type { Socket } from 'node:net';
 import type { Profile } from './aws/profile';
 import { Broker, type ClientInfo } from './broker/broker';
-import { Connection } from './broker/connection';
+import { Dispatcher } from './broker/dispatcher';
 import { ChaosEngine } from './chaos/engine';
 import { resolveChaos } from './chaos/options';
 import type { ChaosDecision, ChaosOptions, ScriptStep } from './chaos/types';
@@ -92,7 +92,7 @@ export async function startFakeIot(options?: FakeIotOptions): Promise<FakeIot> {
   const trace = new TraceRecorder(resolved.trace.enabled, resolved.trace.maxEntries, clock, realClock, resolved.seed);
   const broker = new Broker(resolved.profile, clock, trace, resolved.seed);
   if (resolved.chaos) broker.chaos = new ChaosEngine(resolved.chaos, resolved.seed);
-  const connections = new Set<Connection>();
+  const connections = new Set<Dispatcher>();
   let nextConnectionId = 1;
   let closing: Promise<void> | undefined;
 
@@ -101,7 +101,7 @@ export async function startFakeIot(options?: FakeIotOptions): Promise<FakeIot> {
       socket.destroy();
       return;
     }
-    connections.add(new Connection(nextConnectionId++, socket, broker, (c) => connections.delete(c)));
+    connections.add(new Dispatcher(nextConnectionId++, socket, broker, (c) => connections.delete(c)));
   };
   const listener = await listenTcp(resolved.host, resolved.port, onSocket);
   const host = resolved.host;
@@ -117,7 +117,16 @@ export async function startFakeIot(options?: FakeIotOptions): Promise<FakeIot> {
       for (const c of [...connections]) c.destroy();
       virtual?.clear();
       trace.close('the endpoint was closed');
-      closing = listener.close();
+      closing = listener.close().then(() => {
+        const failures = trace.callbackFailures;
+        if (failures.length === 0) return;
+        const first = failures[0] as Error | undefined;
+        throw new FakeIotError(
+          'CALLBACK_FAILED',
+          `${failures.length} callback(s) given to this endpoint threw (the first: ${first?.message ?? String(first)}); see the trace's internal-error entries.`,
+          { cause: first },
+        );
+      });
     }
     return closing;
   };
@@ -148,13 +157,7 @@ export async function startFakeIot(options?: FakeIotOptions): Promise<FakeIot> {
     disconnect(clientId, opts = {}) {
       assertOpen('disconnect()');
       if (typeof clientId !== 'string' || clientId.length === 0) throw new FakeIotError('INVALID_ARGUMENT', `disconnect(clientId): clientId must be a non-empty string (got ${JSON.stringify(clientId)}).`);
-      const live = broker.online.get(clientId);
-      const session = broker.sessions.get(clientId);
-      if (!live && !session) return false;
-      live?.close('API_INITIATED_DISCONNECT', { publishWill: !opts.preventWillMessage });
-      const stored = opts.cleanSession ? broker.sessions.get(clientId) : undefined;
-      if (stored) broker.endSession(stored, 'discarded');
-      return true;
+      return broker.disconnectClient(clientId, opts);
     },
     chaos: {
       set(options) {

@@ -42,7 +42,10 @@ describe('startFakeIot() options are validated up front', () => {
     expect(Number.isInteger(iot.seed)).toBe(true);
     expect(iot.profile.name).toBe('classic');
     expect(iot.profile.limits.maxPayloadBytes).toBe(131072);
-    expect(iot.profile.reactions).toEqual({ qos2: 'ignore', retain: 'disconnect', emptyClientId: 'assign', lifecycleEvents: true, lifecycleQos: 1 });
+    expect(iot.profile.reactions).toEqual({
+      qos2: 'ignore', retain: 'disconnect', emptyClientId: 'assign', lifecycleEvents: true, lifecycleQos: 1,
+      hashMatchesParent: false, basicIngestPrefixExempt: true, offlineQos0: 'drop', packetBeforeConnack: 'disconnect',
+    });
   });
 
   test('overrides are merged over the profile', async () => {

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { classicProfile, startFakeIot } from 'fake-aws-iot';
 import { assertClientSurvives, chaosArbitrary, chaosScriptArbitrary, payloadArbitrary, topicArbitrary } from 'fake-aws-iot/fast-check';
-import { checkTopicName } from '../../src/broker/topics';
+import { checkTopicName } from '../../src/topics/validate';
 
 describe('fake-aws-iot/fast-check arbitraries', () => {
   test('topicArbitrary() draws topic names AWS accepts', () => {

@@ -1,6 +1,6 @@
 import { classicProfile } from '../../src/aws/profile';
-import { TopicIndex } from '../../src/broker/topic-index';
-import { checkTopicFilter, checkTopicName } from '../../src/broker/topics';
+import { TopicIndex } from '../../src/topics/topic-index';
+import { checkTopicFilter, checkTopicName } from '../../src/topics/validate';
 
 // Table-driven: [filter, topic, matches?] — AWS IoT's rules (see the README's behaviour table).
 const cases: [string, string, boolean][] = [

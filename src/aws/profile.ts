@@ -58,6 +58,27 @@ export interface Reactions {
    * document it [UNVERIFIED]; 1 lets the subscriber's grant decide.
    */
   lifecycleQos: 0 | 1;
+  /**
+   * Whether `a/#` also matches the parent topic `a` (MQTT 3.1.1 §4.7.1.2 says it does). AWS: it does not —
+   * `sensor/#` matches `sensor/` and `sensor/x` but not `sensor` (aws-iot-behaviour.md §0, 2021-08).
+   */
+  hashMatchesParent: boolean;
+  /**
+   * Whether the basic-ingest prefix `$aws/rules/<rule>/` is left out when a topic is measured against
+   * limits.maxTopicBytes and limits.maxTopicSlashes. AWS: it is (aws-iot-behaviour.md §1.10).
+   */
+  basicIngestPrefixExempt: boolean;
+  /**
+   * What happens to a QoS 0 message for a persistent session whose client is offline. AWS: `'drop'` —
+   * only QoS 1 messages are stored (aws-iot-behaviour.md §1.6). `'queue'` keeps it like QoS 1 would be.
+   */
+  offlineQos0: 'drop' | 'queue';
+  /**
+   * A packet the client sends before it could have read the CONNACK (it arrived in the same read as the
+   * CONNECT). AWS: the client must wait for CONNACK (aws-iot-behaviour.md §1.1) — `'disconnect'` closes the
+   * connection; `'allow'` handles the packet as if the client had waited.
+   */
+  packetBeforeConnack: 'disconnect' | 'allow';
 }
 
 export interface Profile {
@@ -92,6 +113,10 @@ export const classicProfile: Readonly<Profile> = Object.freeze({
     emptyClientId: 'assign',
     lifecycleEvents: true,
     lifecycleQos: 1,
+    hashMatchesParent: false,
+    basicIngestPrefixExempt: true,
+    offlineQos0: 'drop',
+    packetBeforeConnack: 'disconnect',
   }),
 } as Profile);
 

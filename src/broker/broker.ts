@@ -1,6 +1,8 @@
 /**
- * The broker: sessions, the subscription index, routing, takeover, wills and lifecycle events.
- * Connections call into it; it knows nothing of sockets.
+ * The broker: owns the sessions, the subscription index, the clients online, routing, takeover, wills
+ * and lifecycle events. Handlers call its commands (attach, subscribe, publish, ack, detach); it reaches
+ * a connected client only through the narrow `ClientLink` the client attached with, and knows nothing
+ * of sockets or packets.
  */
 import type { Profile } from '../aws/profile';
 import {
@@ -16,20 +18,46 @@ import type { ChaosEngine } from '../chaos/engine';
 import { streamFor } from '../chaos/prng';
 import type { ChaosTag } from '../chaos/types';
 import type { Clock } from '../clock/clock';
-import { type Message, Session } from '../session/session';
+import { DROPPED, type Message, Session } from '../session/session';
+import { TopicIndex } from '../topics/topic-index';
+import { type TopicProblem, checkTopicName } from '../topics/validate';
 import type { DisconnectReason } from '../trace/entry';
 import type { TraceRecorder } from '../trace/recorder';
-import { TopicIndex } from './topic-index';
-import { type TopicProblem, checkTopicName } from './topics';
 
-/** What the broker needs of a live connection. */
-export interface BrokerConnection {
+/** What the broker needs of a connected client. */
+export interface ClientLink {
   readonly connectionId: number;
+  /** Set before the client attaches. */
   readonly clientId: string | undefined;
-  readonly session: Session | undefined;
   readonly remoteAddress: string;
-  close(reason: DisconnectReason, options?: { publishWill?: boolean }): void;
+  /** Sends a PUBLISH to the client. The broker never sets DUP (AWS: "the MQTT DUP flag is not supported"). */
+  sendPublish(message: Message, messageId: number | undefined): void;
+  /** Ends the connection from the server side. The connection then reports back with `detach()`. */
+  close(reason: DisconnectReason, options?: CloseOptions): void;
 }
+
+export interface CloseOptions {
+  /** False: the will is not published (DeleteConnection's preventWillMessage). */
+  publishWill?: boolean;
+  /** Set when chaos ended the connection. */
+  chaos?: ChaosTag;
+}
+
+/** What a CONNECT asks of the broker, once the handler found it acceptable. */
+export interface AttachRequest {
+  clientId: string;
+  cleanSession: boolean;
+  will: Message | undefined;
+}
+
+/** A subscription the SUBSCRIBE handler accepted. */
+export interface SubscriptionRequest {
+  filter: string;
+  qos: 0 | 1;
+}
+
+/** For a new subscription: how long after SUBACK it starts matching (chaos: subscriptionDelay). */
+export type ActivationDelay = (filter: string) => { value: number; tag: ChaosTag } | undefined;
 
 export interface ClientInfo {
   clientId: string;
@@ -43,25 +71,52 @@ export interface ClientInfo {
   queued: number;
 }
 
+interface Online {
+  link: ClientLink;
+  session: Session;
+  facts: SessionFacts;
+  will: Message | undefined;
+  /** False between attach() and ready(): the CONNACK is not out yet, so nothing is sent. */
+  live: boolean;
+}
+
+/** Per-client counters kept after the client left (lifecycle versionNumber, session numbering). */
+interface ClientHistory {
+  version: number;
+  sessions: number;
+}
+
+/** Client ids whose history is remembered; the least recently connected are forgotten first. */
+const MAX_CLIENT_HISTORY = 65_536;
+
+/** Topic names remembered as valid (the profile never changes while the endpoint runs). */
+const MAX_VALID_TOPICS = 10_000;
+
+/** Whether a connection ending for `reason` publishes its will: not after the client's own DISCONNECT [MQTT-3.1.2-10]. */
+export function publishesWill(reason: DisconnectReason, options: CloseOptions = {}): boolean {
+  return reason !== 'CLIENT_INITIATED_DISCONNECT' && options.publishWill !== false;
+}
+
 export class Broker {
-  readonly index = new TopicIndex<Session>();
-  readonly sessions = new Map<string, Session>();
-  /** Live connections that completed CONNECT, by client id. */
-  readonly online = new Map<string, BrokerConnection>();
-  private readonly versions = new Map<string, number>();
-  private readonly sessionCounts = new Map<string, number>();
+  private readonly index: TopicIndex<Session>;
+  private readonly sessions = new Map<string, Session>();
+  /** Clients whose CONNECT was accepted and whose connection is open, by client id. */
+  private readonly online = new Map<string, Online>();
+  private readonly history = new Map<string, ClientHistory>();
+  private readonly validTopics = new Set<string>();
   private readonly assignedIds;
   /** The chaos engine, once chaos was configured; undefined means no chaos work at all. */
   chaos: ChaosEngine | undefined;
-  closed = false;
+  private closed = false;
 
   constructor(
     readonly profile: Profile,
     readonly clock: Clock,
     readonly trace: TraceRecorder,
-    readonly seed: number,
+    private readonly seed: number,
   ) {
     this.assignedIds = streamFor(seed, 'assigned-client-ids');
+    this.index = new TopicIndex<Session>({ hashMatchesParent: profile.reactions.hashMatchesParent });
   }
 
   /** A client id for a client that sent an empty one. */
@@ -69,47 +124,103 @@ export class Broker {
     return `fake-aws-iot-${this.assignedIds.uuid()}`;
   }
 
-  /** Finds or creates the session for a CONNECT. Returns the session and whether it was resumed. */
-  openSession(clientId: string, cleanSession: boolean): { session: Session; resumed: boolean } {
-    const existing = this.sessions.get(clientId);
-    if (existing) {
-      existing.expiry?.cancel();
-      existing.expiry = undefined;
-      if (!cleanSession && existing.persistent) return { session: existing, resumed: true };
-      this.dropSession(existing); // [MQTT-3.1.2-6] a clean start discards the old session.
-    }
-    const n = (this.sessionCounts.get(clientId) ?? 0) + 1;
-    this.sessionCounts.set(clientId, n);
-    const { limits } = this.profile;
-    const session = new Session(
-      clientId,
-      !cleanSession,
-      streamFor(this.seed, `session:${clientId}:${n}`).uuid(),
-      limits.maxInflightMessages,
-      limits.maxQueuedMessages,
-    );
-    this.sessions.set(clientId, session);
-    return { session, resumed: false };
+  // ---- connecting and leaving -----------------------------------------------------------------
+
+  /**
+   * A CONNECT was accepted: takes the client id over from a connection that holds it (AWS: the new
+   * connection wins, the old one is closed with DUPLICATE_CLIENTID), then resumes or starts the session.
+   * Nothing is sent to the client until `ready()`. Returns whether a stored session was resumed.
+   */
+  attach(link: ClientLink, request: AttachRequest): { sessionPresent: boolean } {
+    const { clientId } = request;
+    this.online.get(clientId)?.link.close('DUPLICATE_CLIENTID');
+    const { session, resumed } = this.openSession(clientId, request.cleanSession);
+    this.online.set(clientId, { link, session, facts: this.nextFacts(session), will: request.will, live: false });
+    return { sessionPresent: resumed };
   }
 
-  /** The connection left: a clean session ends now, a persistent one waits for its expiry. */
-  releaseSession(session: Session): void {
-    session.detach();
-    if (!session.persistent || this.closed) {
-      this.dropSession(session);
-      return;
-    }
-    session.expiry = this.clock.setTimeout(() => this.endSession(session, 'expired'), this.profile.limits.sessionExpirySeconds * 1000);
+  /**
+   * The CONNACK is out: publishes the connected lifecycle event, re-sends unacknowledged messages with
+   * their packet ids, then what waited while the client was away.
+   */
+  ready(link: ClientLink): void {
+    const client = this.clientOf(link);
+    if (!client) return;
+    this.lifecycle(client.facts, lifecycleTopics.connected, (f, now) => connectedPayload(f, now, link.remoteAddress));
+    client.live = true;
+    for (const [id, message] of client.session.inflight) link.sendPublish(message, id);
+    this.drain(client);
   }
 
-  /** Ends a stored session for good and says so in the trace. */
-  endSession(session: Session, reason: 'expired' | 'discarded'): void {
-    this.dropSession(session);
-    this.trace.record({ kind: 'event', event: 'session-ended', clientId: session.clientId, reason });
+  /**
+   * A connection of an accepted client ended: its session is released (a clean one ends, a persistent
+   * one waits for its expiry), its will is published unless it left with DISCONNECT, and the
+   * disconnected lifecycle event goes out.
+   */
+  detach(link: ClientLink, reason: DisconnectReason, options: CloseOptions = {}): void {
+    const client = this.clientOf(link);
+    if (!client) return;
+    const { session, facts, will } = client;
+    this.online.delete(session.clientId);
+    this.releaseSession(session);
+    if (will && publishesWill(reason, options)) this.publishFromBroker('will', will.topic, will.payload, will.qos, session.clientId);
+    this.lifecycle(facts, lifecycleTopics.disconnected, (f, now) => disconnectedPayload(f, now, reason));
+  }
+
+  /**
+   * Closes a client's connection from the server (AWS's DeleteConnection API), optionally discarding its
+   * stored session too. False when the client was neither connected nor had a session.
+   */
+  disconnectClient(clientId: string, options: { cleanSession?: boolean; preventWillMessage?: boolean }): boolean {
+    const live = this.online.get(clientId);
+    if (!live && !this.sessions.has(clientId)) return false;
+    live?.link.close('API_INITIATED_DISCONNECT', { publishWill: !options.preventWillMessage });
+    const stored = options.cleanSession ? this.sessions.get(clientId) : undefined;
+    if (stored) this.endSession(stored, 'discarded');
+    return true;
+  }
+
+  // ---- subscriptions ----------------------------------------------------------------------------
+
+  /** The subscriptions of a connected client (filter → granted QoS). */
+  subscriptionsOf(link: ClientLink): ReadonlyMap<string, 0 | 1> {
+    return this.clientOf(link)?.session.subscriptions ?? new Map();
+  }
+
+  /** Adds subscriptions; a new one may start matching later (`delayFor`). Returns the granted QoS of each. */
+  subscribe(link: ClientLink, requests: SubscriptionRequest[], delayFor?: ActivationDelay): (0 | 1)[] {
+    const client = this.clientOf(link);
+    if (!client) return [];
+    const { session } = client;
+    const granted: (0 | 1)[] = [];
+    for (const { filter, qos } of requests) {
+      const isNew = !session.subscriptions.has(filter) || session.activations.has(filter);
+      session.subscriptions.set(filter, qos);
+      const delay = isNew ? delayFor?.(filter) : undefined;
+      this.activate(session, filter, qos, link.connectionId, delay?.value, delay?.tag);
+      granted.push(qos);
+    }
+    return granted;
+  }
+
+  unsubscribe(link: ClientLink, filters: string[]): void {
+    const client = this.clientOf(link);
+    if (!client) return;
+    for (const filter of filters) {
+      if (client.session.subscriptions.delete(filter)) this.deactivate(client.session, filter);
+    }
+  }
+
+  /** After SUBACK / UNSUBACK: the subscribed / unsubscribed lifecycle event. */
+  subscriptionsChanged(link: ClientLink, eventType: 'subscribed' | 'unsubscribed', filters: string[]): void {
+    const client = this.clientOf(link);
+    if (!client) return;
+    const topicOf = eventType === 'subscribed' ? lifecycleTopics.subscribed : lifecycleTopics.unsubscribed;
+    this.lifecycle(client.facts, topicOf, (f, now) => subscriptionPayload(f, now, eventType, filters));
   }
 
   /** Starts matching `filter` for the session: now, or after `delayMs` (chaos: subscriptionDelay). */
-  activate(session: Session, filter: string, qos: 0 | 1, connectionId: number, delayMs = 0, tag?: ChaosTag): void {
+  private activate(session: Session, filter: string, qos: 0 | 1, connectionId: number, delayMs = 0, tag?: ChaosTag): void {
     session.cancelActivation(filter);
     const start = () => {
       session.activations.delete(filter);
@@ -123,29 +234,19 @@ export class Broker {
   }
 
   /** Stops matching `filter` for the session (also a subscription still waiting to start). */
-  deactivate(session: Session, filter: string): void {
+  private deactivate(session: Session, filter: string): void {
     session.cancelActivation(filter);
     this.index.remove(filter, session);
   }
 
-  dropSession(session: Session): void {
-    session.expiry?.cancel();
-    session.expiry = undefined;
-    for (const filter of session.activations.keys()) session.cancelActivation(filter);
-    for (const filter of session.subscriptions.keys()) this.index.remove(filter, session);
-    session.subscriptions.clear();
-    if (this.sessions.get(session.clientId) === session) this.sessions.delete(session.clientId);
-  }
+  // ---- messages -------------------------------------------------------------------------------
 
-  /** Topic names already found valid (limits never change while the endpoint runs). */
-  private readonly validTopics = new Set<string>();
-
-  /** checkTopicName, remembering the topics that passed. */
+  /** checkTopicName under the profile, remembering the topics that passed. */
   checkTopic(topic: string): TopicProblem | undefined {
     if (this.validTopics.has(topic)) return undefined;
-    const problem = checkTopicName(topic, this.profile.limits);
+    const problem = checkTopicName(topic, this.profile.limits, this.profile.reactions.basicIngestPrefixExempt);
     if (!problem) {
-      if (this.validTopics.size >= 10_000) this.validTopics.clear();
+      if (this.validTopics.size >= MAX_VALID_TOPICS) this.validTopics.clear();
       this.validTopics.add(topic);
     }
     return problem;
@@ -154,10 +255,13 @@ export class Broker {
   /** Sends a message to every matching subscription, at min(publish QoS, granted QoS). */
   route(topic: string, payload: Buffer, qos: 0 | 1): void {
     if (this.closed) return;
-    const matched = this.index.match(topic);
-    for (const [session, granted] of matched) {
+    for (const [session, granted] of this.index.match(topic)) {
       const message: Message = { topic, payload, qos: qos < granted ? qos : granted };
-      if (!session.deliver(message) && message.qos === 1) {
+      const client = this.online.get(session.clientId);
+      const live = client !== undefined && client.live;
+      const id = session.offer(message, live);
+      if (id >= 0) client!.link.sendPublish(message, id === 0 ? undefined : id);
+      else if (id === DROPPED && message.qos === 1) {
         this.trace.record({ kind: 'event', event: 'dropped', clientId: session.clientId, topic, reason: 'queue-full' });
       }
     }
@@ -170,59 +274,125 @@ export class Broker {
     this.route(topic, payload, qos);
   }
 
-  // ---- lifecycle events -------------------------------------------------------------------
+  /** The client acknowledged a QoS 1 message: what waited for room in flight goes out. */
+  ack(link: ClientLink, messageId: number): void {
+    const client = this.clientOf(link);
+    if (client && client.session.ack(messageId)) this.drain(client);
+  }
 
-  /** Numbers a new connection of the session's client (versionNumber) and returns the facts its events carry. */
-  nextLifecycleFacts(session: Session): SessionFacts {
-    const previous = this.versions.get(session.clientId);
-    const versionNumber = previous === undefined ? 0 : previous + 1;
-    this.versions.set(session.clientId, versionNumber);
+  /** A packet id for a copy chaos sends (re-send with a new packet id): never one in use. */
+  lendPacketId(link: ClientLink): number {
+    return this.clientOf(link)?.session.lendId() ?? 1;
+  }
+
+  private drain(client: Online): void {
+    for (let next = client.session.takeReady(); next; next = client.session.takeReady()) client.link.sendPublish(next[1], next[0]);
+  }
+
+  // ---- sessions -------------------------------------------------------------------------------
+
+  /** The attached client behind a link; undefined once another connection took its client id over. */
+  private clientOf(link: ClientLink): Online | undefined {
+    const client = link.clientId === undefined ? undefined : this.online.get(link.clientId);
+    return client !== undefined && client.link === link ? client : undefined;
+  }
+
+  /** Finds or creates the session for a CONNECT. Returns the session and whether it was resumed. */
+  private openSession(clientId: string, cleanSession: boolean): { session: Session; resumed: boolean } {
+    const existing = this.sessions.get(clientId);
+    if (existing) {
+      existing.expiry?.cancel();
+      existing.expiry = undefined;
+      if (!cleanSession && existing.persistent) return { session: existing, resumed: true };
+      // [MQTT-3.1.2-6] a clean start discards the old session; a stored one is reported as ended.
+      if (existing.persistent) this.endSession(existing, 'discarded');
+      else this.dropSession(existing);
+    }
+    const history = this.historyOf(clientId);
+    history.sessions++;
+    const { limits, reactions } = this.profile;
+    const session = new Session(
+      clientId,
+      !cleanSession,
+      streamFor(this.seed, `session:${clientId}:${history.sessions}`).uuid(),
+      limits.maxInflightMessages,
+      limits.maxQueuedMessages,
+      reactions.offlineQos0 === 'queue',
+    );
+    this.sessions.set(clientId, session);
+    return { session, resumed: false };
+  }
+
+  /** The connection left: a clean session ends now, a persistent one waits for its expiry. */
+  private releaseSession(session: Session): void {
+    session.detached();
+    if (!session.persistent || this.closed) {
+      this.dropSession(session);
+      return;
+    }
+    session.expiry = this.clock.setTimeout(() => this.endSession(session, 'expired'), this.profile.limits.sessionExpirySeconds * 1000);
+  }
+
+  /** Ends a stored session for good and says so in the trace. */
+  private endSession(session: Session, reason: 'expired' | 'discarded'): void {
+    this.dropSession(session);
+    this.trace.record({ kind: 'event', event: 'session-ended', clientId: session.clientId, reason });
+  }
+
+  private dropSession(session: Session): void {
+    session.expiry?.cancel();
+    session.expiry = undefined;
+    for (const filter of session.activations.keys()) session.cancelActivation(filter);
+    for (const filter of session.subscriptions.keys()) this.index.remove(filter, session);
+    session.subscriptions.clear();
+    if (this.sessions.get(session.clientId) === session) this.sessions.delete(session.clientId);
+  }
+
+  // ---- lifecycle events -----------------------------------------------------------------------
+
+  private historyOf(clientId: string): ClientHistory {
+    let h = this.history.get(clientId);
+    if (h) this.history.delete(clientId); // re-inserted below: the map stays in least-recently-used order
+    else h = { version: -1, sessions: 0 };
+    this.history.set(clientId, h);
+    if (this.history.size > MAX_CLIENT_HISTORY) this.history.delete(this.history.keys().next().value!);
+    return h;
+  }
+
+  /** Numbers a new connection of the client (AWS's versionNumber) and returns the facts its events carry. */
+  private nextFacts(session: Session): SessionFacts {
+    const history = this.historyOf(session.clientId);
     return {
       clientId: session.clientId,
       sessionIdentifier: session.sessionIdentifier,
       principalIdentifier: principalFor(session.clientId),
-      versionNumber,
+      versionNumber: ++history.version,
     };
   }
 
-  private lifecycle(clientId: string, topic: string, body: object): void {
-    if (!this.profile.reactions.lifecycleEvents || !hasLifecycleEvents(clientId)) return;
-    this.publishFromBroker('lifecycle', topic, Buffer.from(JSON.stringify(body)), this.profile.reactions.lifecycleQos, clientId);
+  private lifecycle(facts: SessionFacts, topicOf: (clientId: string) => string, body: (facts: SessionFacts, now: number) => object): void {
+    const { reactions } = this.profile;
+    if (!reactions.lifecycleEvents || !hasLifecycleEvents(facts.clientId)) return;
+    this.publishFromBroker('lifecycle', topicOf(facts.clientId), Buffer.from(JSON.stringify(body(facts, this.clock.now()))), reactions.lifecycleQos, facts.clientId);
   }
 
-  connected(facts: SessionFacts, ipAddress: string): void {
-    this.lifecycle(facts.clientId, lifecycleTopics.connected(facts.clientId), connectedPayload(facts, this.clock.now(), ipAddress));
-  }
-
-  disconnected(facts: SessionFacts, reason: DisconnectReason): void {
-    this.lifecycle(facts.clientId, lifecycleTopics.disconnected(facts.clientId), disconnectedPayload(facts, this.clock.now(), reason));
-  }
-
-  subscriptionChanged(facts: SessionFacts, eventType: 'subscribed' | 'unsubscribed', topics: string[]): void {
-    const topic = eventType === 'subscribed' ? lifecycleTopics.subscribed(facts.clientId) : lifecycleTopics.unsubscribed(facts.clientId);
-    this.lifecycle(facts.clientId, topic, subscriptionPayload(facts, this.clock.now(), eventType, topics));
-  }
-
-  /** Endpoint shutdown: forgets every session and cancels every session timer. */
+  /** Endpoint shutdown: forgets every session and cancels every session timer; nothing is routed any more. */
   close(): void {
     this.closed = true;
     for (const session of [...this.sessions.values()]) this.dropSession(session);
   }
 
-  // ---- the handle's view ------------------------------------------------------------------
+  // ---- the handle's view ----------------------------------------------------------------------
 
   clients(): ClientInfo[] {
-    return [...this.online.values()].map((c) => {
-      const s = c.session!;
-      return {
-        clientId: c.clientId!,
-        connectionId: c.connectionId,
-        cleanSession: !s.persistent,
-        sessionIdentifier: s.sessionIdentifier,
-        subscriptions: [...s.subscriptions].map(([topic, qos]) => ({ topic, qos })),
-        inflight: s.inflight.size,
-        queued: s.pending.length,
-      };
-    });
+    return [...this.online.values()].map(({ link, session: s }) => ({
+      clientId: s.clientId,
+      connectionId: link.connectionId,
+      cleanSession: !s.persistent,
+      sessionIdentifier: s.sessionIdentifier,
+      subscriptions: [...s.subscriptions].map(([topic, qos]) => ({ topic, qos })),
+      inflight: s.inflight.size,
+      queued: s.pending.length,
+    }));
   }
 }

@@ -11,8 +11,8 @@ import type { Packet, PublishPacket } from '../codec/codec';
 export interface OutboundIo {
   /** Writes a packet now; returns its trace `seq` (0 when the trace is off). */
   write(packet: Packet, tag: ChaosTag | undefined): number;
-  /** Delivers the same message again through the session (QoS 1 gets a new packet id there). */
-  resend(packet: PublishPacket, tag: ChaosTag): void;
+  /** A packet id no unacknowledged message uses, for a re-sent QoS 1 copy. */
+  lendPacketId(): number;
 }
 
 export class Outbound {
@@ -50,10 +50,21 @@ export class Outbound {
       if (copies) {
         for (let i = 0; i < copies.value; i++) this.io.write({ ...packet } as PublishPacket, { ...copies.tag, of: seq });
       }
-      if (resend) this.later(resend.value, () => this.io.resend(packet as PublishPacket, { ...resend.tag, of: seq }));
+      if (resend) this.later(resend.value, () => this.resend(packet as PublishPacket, { ...resend.tag, of: seq }));
     };
     if (held > 0) this.later(held, emit);
     else emit();
+  }
+
+  /**
+   * AWS: "the message broker might resend the same logical PUBLISH message with a different packet ID".
+   * The copy is this pipeline's own (the session does not track it); it passes through latency and reorder
+   * like any packet, but is never copied again.
+   */
+  private resend(packet: PublishPacket, tag: ChaosTag): void {
+    const copy: PublishPacket = { ...packet };
+    if (packet.qos === 1) copy.messageId = this.io.lendPacketId();
+    this.send(copy, tag);
   }
 
   private later(ms: number, fn: () => void): void {

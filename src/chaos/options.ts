@@ -2,8 +2,8 @@
  * Validation of chaos options, and their resolved form.
  */
 import { classicProfile } from '../aws/profile';
-import { topicMatcher } from '../broker/topic-index';
-import { checkTopicFilter } from '../broker/topics';
+import { topicMatcher } from '../topics/topic-index';
+import { checkTopicFilter } from '../topics/validate';
 import { checkKnownKeys, fail, show } from '../validate';
 import { type ChaosOptions, type ChaosScope, FAULTS, type FaultName, type ScriptStep, type ScriptableFault } from './types';
 

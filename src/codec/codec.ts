@@ -1,5 +1,5 @@
 /**
- * The only importer of mqtt-packet: turns bytes into MQTT 3.1.1 packets and back.
+ * TEMPORARY shim with the codec's new API (the codec branch replaces this file).
  */
 import * as mqttPacket from 'mqtt-packet';
 import type { Packet } from 'mqtt-packet';
@@ -20,27 +20,48 @@ export type {
   QoS,
 } from 'mqtt-packet';
 
-export interface Decoder {
-  /** Feeds bytes; packets and errors are reported synchronously through the callbacks. */
-  push(chunk: Buffer): void;
-  /** Remaining length announced by the packet being read, or -1 while its header is incomplete. */
-  pendingLength(): number;
+export type DecodeErrorKind = 'unsupported-protocol' | 'malformed' | 'too-large' | 'tls-on-plain-port' | 'http-on-plain-port';
+
+export class DecodeError extends Error {
+  constructor(readonly kind: DecodeErrorKind, message: string, readonly announcedBytes?: number) {
+    super(message);
+  }
 }
 
-export function createDecoder(onPacket: (packet: Packet) => void, onError: (error: Error) => void): Decoder {
-  // Protocol level 4 (MQTT 3.1.1): packets after CONNECT are read without MQTT 5 properties.
+export interface DecoderOptions {
+  maxPacketBytes: number;
+  onPacket(packet: Packet): void;
+  onError(error: DecodeError): void;
+}
+
+export interface Decoder {
+  push(chunk: Buffer): void;
+}
+
+export function createDecoder(options: DecoderOptions): Decoder {
   const parser = mqttPacket.parser({ protocolVersion: 4 });
-  parser.on('packet', onPacket);
-  parser.on('error', onError);
+  let failed = false;
+  parser.on('packet', (p) => {
+    if (!failed) options.onPacket(p);
+  });
+  parser.on('error', (e: Error) => {
+    if (failed) return;
+    failed = true;
+    options.onError(new DecodeError(/protocol version/i.test(e.message) ? 'unsupported-protocol' : 'malformed', e.message));
+  });
   return {
     push(chunk) {
+      if (failed) return;
       parser.parse(chunk);
+      const announced = (parser as unknown as { packet: { length: number } }).packet.length;
+      if (!failed && announced > options.maxPacketBytes) {
+        failed = true;
+        options.onError(new DecodeError('too-large', `a packet announces ${announced} bytes`, announced));
+      }
     },
-    pendingLength: () => (parser as unknown as { packet: { length: number } }).packet.length,
   };
 }
 
-/** Serialises one packet (MQTT 3.1.1). */
 export function encode(packet: Packet): Buffer {
   return mqttPacket.generate(packet, { protocolVersion: 4 });
 }

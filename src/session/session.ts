@@ -1,6 +1,9 @@
 /**
  * A client's session: its subscriptions and the QoS 1 messages it still has to receive, kept across
  * connections when the client connected with cleanSession = false.
+ *
+ * A session is state only. It does not know whether or where its client is connected: the broker asks
+ * it what to send and does the sending (data flows one way: broker → session state, broker → link).
  */
 import type { ChaosTag } from '../chaos/types';
 import type { TimerHandle } from '../clock/clock';
@@ -9,14 +12,16 @@ export interface Message {
   topic: string;
   payload: Buffer;
   qos: 0 | 1;
-  /** Set on copies chaos made (resendWithNewPacketId). */
+  /** Set on copies chaos made. */
   chaos?: ChaosTag;
 }
 
-/** What a session needs of the live connection it is attached to. */
-export interface Link {
-  sendPublish(message: Message, messageId: number | undefined): void;
-}
+/** `offer()` results that are not a packet id: the message waits, or it is gone. */
+export const QUEUED = -1;
+export const DROPPED = -2;
+
+/** The last packet id MQTT can carry; ids wrap around to 1 after it. */
+const MAX_PACKET_ID = 65535;
 
 export class Session {
   /** Filter → granted QoS. */
@@ -27,7 +32,8 @@ export class Session {
   readonly pending: Message[] = [];
   /** Subscriptions acknowledged but not matching yet (chaos: subscriptionDelay), by filter. */
   readonly activations = new Map<string, TimerHandle>();
-  link: Link | undefined;
+  /** Packet ids lent out for copies that are not session messages (chaos re-sends), until acknowledged. */
+  private readonly lent = new Set<number>();
   expiry: TimerHandle | undefined;
   private nextId = 1;
 
@@ -37,47 +43,51 @@ export class Session {
     readonly sessionIdentifier: string,
     private readonly maxInflight: number,
     private readonly maxQueued: number,
+    /** AWS stores no QoS 0 messages for an offline client (profile: reactions.offlineQos0). */
+    private readonly queueOfflineQos0: boolean,
   ) {}
 
   /**
-   * Hands a message to the client, or keeps it for later. Returns false when it had to be dropped
-   * (offline QoS 0, or the queue is full).
+   * Takes a message for the client. Returns what to do now: a packet id (> 0) to send a QoS 1 message
+   * with, 0 to send a QoS 0 message, QUEUED when it waits, DROPPED when it cannot be kept.
    */
-  deliver(message: Message): boolean {
-    const link = this.link;
-    if (link) {
-      if (message.qos === 0) {
-        link.sendPublish(message, undefined);
-        return true;
-      }
-      if (this.inflight.size < this.maxInflight && this.pending.length === 0) {
-        this.sendQos1(link, message);
-        return true;
-      }
-    } else if (message.qos === 0) {
-      return false; // AWS stores no QoS 0 messages for offline sessions.
+  offer(message: Message, online: boolean): number {
+    if (online) {
+      if (message.qos === 0) return 0;
+      if (this.inflight.size < this.maxInflight && this.pending.length === 0) return this.assign(message);
+    } else if (message.qos === 0 && !this.queueOfflineQos0) {
+      return DROPPED;
     }
-    if (this.pending.length >= this.maxQueued) return false;
+    if (this.pending.length >= this.maxQueued) return DROPPED;
     this.pending.push(message);
-    return true;
+    return QUEUED;
   }
 
-  /** The client acknowledged `messageId`; sends what was waiting for room. */
+  /** The client acknowledged `messageId`. False when no message (or lent id) waited for it. */
   ack(messageId: number): boolean {
-    if (!this.inflight.delete(messageId)) return false;
-    this.drain();
-    return true;
+    return this.inflight.delete(messageId) || this.lent.delete(messageId);
   }
 
-  /** Attaches a connection: re-sends unacknowledged messages (same packet ids), then the queued ones. */
-  attach(link: Link): void {
-    this.link = link;
-    for (const [id, message] of this.inflight) link.sendPublish(message, id);
-    this.drain();
+  /** The next waiting message that fits in flight now, with its new packet id; undefined when none. */
+  takeReady(): [number, Message] | undefined {
+    if (this.pending.length === 0 || this.inflight.size >= this.maxInflight) return undefined;
+    const message = this.pending.shift()!;
+    return [this.assign(message), message];
   }
 
-  detach(): void {
-    this.link = undefined;
+  /**
+   * A packet id for a copy that is not a session message (chaos's re-send with a new packet id): it is
+   * never in use by an unacknowledged message, and is free again once the client acknowledges it.
+   */
+  lendId(): number {
+    const id = this.freeId();
+    this.lent.add(id);
+    return id;
+  }
+
+  /** A client left: lent ids die with its connection. */
+  detached(): void {
+    this.lent.clear();
   }
 
   /** Forgets a subscription that was still waiting to start matching. */
@@ -86,18 +96,16 @@ export class Session {
     this.activations.delete(filter);
   }
 
-  private drain(): void {
-    const link = this.link;
-    while (link && this.pending.length > 0 && this.inflight.size < this.maxInflight) {
-      this.sendQos1(link, this.pending.shift()!);
-    }
+  private assign(message: Message): number {
+    const id = this.freeId();
+    this.inflight.set(id, message);
+    return id;
   }
 
-  private sendQos1(link: Link, message: Message): void {
+  private freeId(): number {
     let id = this.nextId;
-    while (this.inflight.has(id)) id = id === 65535 ? 1 : id + 1;
-    this.nextId = id === 65535 ? 1 : id + 1;
-    this.inflight.set(id, message);
-    link.sendPublish(message, id);
+    while (this.inflight.has(id) || this.lent.has(id)) id = id === MAX_PACKET_ID ? 1 : id + 1;
+    this.nextId = id === MAX_PACKET_ID ? 1 : id + 1;
+    return id;
   }
 }

@@ -130,6 +130,20 @@ export interface DroppedEvent extends EntryBase {
   reason: 'queue-full' | 'slow-consumer';
 }
 
+/**
+ * Something threw inside the endpoint: a bug in the fake (`source` connection or timer), or a callback
+ * the test gave it (`trace-listener`). A connection where it happened is closed with SERVER_ERROR; a
+ * throwing trace listener is unsubscribed, and the endpoint's `close()` then rejects with
+ * `CALLBACK_FAILED` so the test that registered it fails.
+ */
+export interface InternalErrorEvent extends EntryBase {
+  kind: 'event';
+  event: 'internal-error';
+  source: 'connection' | 'timer' | 'trace-listener';
+  message: string;
+  stack?: string;
+}
+
 export type EventEntry =
   | ConnectEvent
   | DisconnectEvent
@@ -138,7 +152,8 @@ export type EventEntry =
   | IgnoredEvent
   | PublishEvent
   | SessionEndEvent
-  | DroppedEvent;
+  | DroppedEvent
+  | InternalErrorEvent;
 export type TraceEntry = PacketEntry | EventEntry;
 
 /** What an entry looks like before the recorder numbers and stamps it. */

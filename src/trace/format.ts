@@ -69,6 +69,8 @@ export function formatEntry(e: TraceEntry, t0: number): string {
       return `${head} *** session ${e.reason}`;
     case 'dropped':
       return `${head} *** dropped ${e.topic} (${e.reason})`;
+    case 'internal-error':
+      return `${head} *** internal error (${e.source}): ${e.message}`;
   }
 }
 

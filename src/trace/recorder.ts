@@ -92,8 +92,11 @@ export class TraceRecorder implements Trace {
     for (const listener of this.listeners) {
       try {
         listener(entry);
-      } catch {
-        // A listener's failure is its own; the broker goes on.
+      } catch (error) {
+        // A listener's failure is the test's: it is unsubscribed, recorded, and fails the endpoint's close().
+        this.listeners.delete(listener);
+        this.callbackFailures.push(error);
+        this.internalError('trace-listener', error);
       }
     }
     if (this.waiters.size > 0) {
@@ -107,6 +110,20 @@ export class TraceRecorder implements Trace {
       }
     }
     return entry.seq;
+  }
+
+  /** Errors thrown by callbacks the test registered (trace listeners). */
+  readonly callbackFailures: unknown[] = [];
+
+  /** Records something that threw inside the endpoint, with where it happened. Never throws. */
+  internalError(source: 'connection' | 'timer' | 'trace-listener', error: unknown, where: { connectionId?: number; clientId?: string } = {}): void {
+    const e = error instanceof Error ? error : undefined;
+    const entry: NewEntry = { kind: 'event', event: 'internal-error', source, message: e ? e.message : String(error), ...(e?.stack ? { stack: e.stack } : {}) };
+    if (where.connectionId !== undefined) entry.connectionId = where.connectionId;
+    if (where.clientId !== undefined) entry.clientId = where.clientId;
+    // With the trace off, a failure must not vanish without a word.
+    if (!this.active) process.emitWarning(`[fake-aws-iot] internal error (${source}): ${e?.stack ?? String(error)}`);
+    this.record(entry);
   }
 
   private lastEntry: TraceEntry | undefined;

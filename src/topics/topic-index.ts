@@ -2,8 +2,9 @@
  * Subscription index: a trie over topic levels, so routing a message costs the depth of its topic,
  * not the number of subscriptions.
  *
- * Matching follows AWS IoT rather than the letter of MQTT 3.1.1:
- * - `a/#` matches `a/` and `a/b/c` but NOT `a` (AWS deviation; MQTT [MQTT-4.7.1-2] would match `a`);
+ * Matching rules:
+ * - `a/#` matches `a/` and `a/b/c`; whether it also matches `a` is the profile's `hashMatchesParent`
+ *   (AWS: no; MQTT 3.1.1 §4.7.1.2: yes);
  * - a filter starting with `+` or `#` does not match topics starting with `$` [MQTT-4.7.2-1].
  */
 interface Node<S> {
@@ -19,8 +20,19 @@ function node<S>(): Node<S> {
 /** Topics whose match results are remembered; the memory is dropped on any subscription change. */
 const MATCH_CACHE_SIZE = 10_000;
 
+export interface MatchRules {
+  /** Whether `a/#` matches `a`. Default false, as AWS IoT does. */
+  hashMatchesParent?: boolean;
+}
+
 export class TopicIndex<S> {
   private readonly root: Node<S> = node();
+  private readonly hashMatchesParent: boolean;
+
+  constructor(rules: MatchRules = {}) {
+    this.hashMatchesParent = rules.hashMatchesParent === true;
+  }
+
   private count = 0;
   /** Recent match results by topic: tests publish to the same few topics over and over. */
   private readonly cache = new Map<string, ReadonlyMap<S, 0 | 1>>();
@@ -75,11 +87,16 @@ export class TopicIndex<S> {
   private walk(n: Node<S>, levels: string[], i: number, dollar: boolean, out: Map<S, 0 | 1>): void {
     if (i === levels.length) {
       collect(n, out);
+      // MQTT's rule, switched off for AWS: `a/#` also matches its parent `a`.
+      if (this.hashMatchesParent && i > 0) {
+        const hash = n.children.get('#');
+        if (hash) collect(hash, out);
+      }
       return;
     }
     const wildOk = !(dollar && i === 0);
     if (wildOk) {
-      // `#` needs at least one more level (possibly empty): AWS's `a/#` does not match `a`.
+      // `#` here covers one more level or more (possibly empty); its parent is handled above.
       const hash = n.children.get('#');
       if (hash) collect(hash, out);
       const plus = n.children.get('+');
@@ -98,8 +115,8 @@ function collect<S>(n: Node<S>, out: Map<S, 0 | 1>): void {
 }
 
 /** A fixed set of filters, asked whether a topic matches any of them, by the index's own rules. */
-export function topicMatcher(filters: readonly string[]): (topic: string) => boolean {
-  const index = new TopicIndex<true>();
+export function topicMatcher(filters: readonly string[], rules: MatchRules = {}): (topic: string) => boolean {
+  const index = new TopicIndex<true>(rules);
   for (const f of filters) index.add(f, true, 0);
   return (topic) => index.match(topic).size > 0;
 }

@@ -23,11 +23,11 @@ export function invalidUtf8(what: string): TopicProblem {
   return { rule: 'MQTT-1.5.3-1', message: `the ${what} is not valid UTF-8` };
 }
 
-// AWS: the basic-ingest prefix `$aws/rules/<rule>/` does not count toward the topic limits.
 const BASIC_INGEST = /^\$aws\/rules\/[^/]+\//;
 
-function checkLimits(topic: string, limits: Limits, what: string): TopicProblem | undefined {
-  const counted = topic.startsWith('$aws/rules/') ? topic.replace(BASIC_INGEST, '') : topic;
+/** `basicIngestPrefixExempt`: the profile's rule that `$aws/rules/<rule>/` does not count (AWS: it does not). */
+function checkLimits(topic: string, limits: Limits, basicIngestPrefixExempt: boolean, what: string): TopicProblem | undefined {
+  const counted = basicIngestPrefixExempt && topic.startsWith('$aws/rules/') ? topic.replace(BASIC_INGEST, '') : topic;
   const bytes = Buffer.byteLength(counted);
   if (bytes > limits.maxTopicBytes) {
     return { rule: 'limits.maxTopicBytes', limit: 'maxTopicBytes', max: limits.maxTopicBytes, actual: bytes, message: `${what} is ${bytes} bytes long; AWS allows ${limits.maxTopicBytes}` };
@@ -41,18 +41,18 @@ function checkLimits(topic: string, limits: Limits, what: string): TopicProblem 
 }
 
 /** Problems with a topic name a client (or the API) publishes to; undefined when it is fine. */
-export function checkTopicName(topic: string, limits: Limits): TopicProblem | undefined {
+export function checkTopicName(topic: string, limits: Limits, basicIngestPrefixExempt = true): TopicProblem | undefined {
   if (topic.length === 0) return { rule: 'MQTT-4.7.3-1', message: 'the topic name is empty' };
   // [MQTT-3.3.2-2] a topic name must not contain wildcard characters.
   if (topic.includes('+') || topic.includes('#')) return { rule: 'MQTT-3.3.2-2', message: `topic name ${JSON.stringify(topic)} contains a wildcard` };
   // [MQTT-4.7.3-2] no null character.
   if (topic.includes('\u0000')) return { rule: 'MQTT-4.7.3-2', message: 'the topic name contains U+0000' };
   if (hasInvalidUtf8(topic)) return invalidUtf8('topic name');
-  return checkLimits(topic, limits, `topic name ${JSON.stringify(topic.length > 60 ? `${topic.slice(0, 60)}…` : topic)}`);
+  return checkLimits(topic, limits, basicIngestPrefixExempt, `topic name ${JSON.stringify(topic.length > 60 ? `${topic.slice(0, 60)}…` : topic)}`);
 }
 
 /** Problems with a topic filter a client subscribes to; undefined when it is fine. */
-export function checkTopicFilter(filter: string, limits: Limits): TopicProblem | undefined {
+export function checkTopicFilter(filter: string, limits: Limits, basicIngestPrefixExempt = true): TopicProblem | undefined {
   if (filter.length === 0) return { rule: 'MQTT-4.7.3-1', message: 'the topic filter is empty' };
   if (filter.includes('\u0000')) return { rule: 'MQTT-4.7.3-2', message: 'the topic filter contains U+0000' };
   if (hasInvalidUtf8(filter)) return invalidUtf8('topic filter');
@@ -67,5 +67,5 @@ export function checkTopicFilter(filter: string, limits: Limits): TopicProblem |
       return { rule: 'MQTT-4.7.1-3', message: `topic filter ${JSON.stringify(filter)} uses "+" other than as a whole level` };
     }
   }
-  return checkLimits(filter, limits, `topic filter ${JSON.stringify(filter.length > 60 ? `${filter.slice(0, 60)}…` : filter)}`);
+  return checkLimits(filter, limits, basicIngestPrefixExempt, `topic filter ${JSON.stringify(filter.length > 60 ? `${filter.slice(0, 60)}…` : filter)}`);
 }

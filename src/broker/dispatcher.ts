@@ -1,0 +1,250 @@
+/**
+ * One client's protocol state: the checks that come before any handler (CONNECT first, wait for CONNACK,
+ * keep-alive activity), the table of per-packet handlers, keep-alive, the chaos pipeline, and what happens
+ * when the connection ends. It is the `ClientLink` the broker knows the client by, and the context the
+ * handlers get.
+ */
+import type { Socket } from 'node:net';
+import type { Profile } from '../aws/profile';
+import type { ConnectionChaos } from '../chaos/engine';
+import type { ChaosTag } from '../chaos/types';
+import type { TimerHandle } from '../clock/clock';
+import type { DecodeError, Packet, PublishPacket } from '../codec/codec';
+import type { Message } from '../session/session';
+import type { DisconnectReason } from '../trace/entry';
+import { type Broker, type ClientLink, type CloseOptions, publishesWill } from './broker';
+import { Connection, type ConnectionEvents } from './connection';
+import { CONNACK, handleConnect } from './handlers/connect';
+import { type Acceptance, type ConnectContext, type Problem, limitProblem } from './handlers/context';
+import { handleDisconnect } from './handlers/disconnect';
+import { handlePingreq } from './handlers/pingreq';
+import { handlePuback } from './handlers/puback';
+import { handlePublish } from './handlers/publish';
+import { handleSubscribe } from './handlers/subscribe';
+import { handleUnsubscribe } from './handlers/unsubscribe';
+import { Outbound } from './outbound';
+
+/** Room for a PUBLISH's fixed fields (topic length, packet id) on top of its topic and payload. */
+const PACKET_OVERHEAD_BYTES = 16;
+
+/** [MQTT-3.1.2-24] as AWS applies it: no packet from the client for 1.5 × keep-alive closes the connection. */
+const KEEP_ALIVE_FACTOR = 1.5;
+
+type Handler = (ctx: Dispatcher, packet: never) => void;
+
+/** The handlers of an accepted connection, by packet type. */
+const HANDLERS: Partial<Record<Packet['cmd'], Handler>> = {
+  publish: handlePublish,
+  puback: handlePuback,
+  subscribe: handleSubscribe,
+  unsubscribe: handleUnsubscribe,
+  pingreq: handlePingreq,
+  disconnect: handleDisconnect,
+};
+
+export class Dispatcher implements ClientLink, ConnectContext, ConnectionEvents {
+  private state: 'awaiting-connect' | 'connected' | 'closed' = 'awaiting-connect';
+  private readonly io: Connection;
+  private hasWill = false;
+  private keepAliveMs = 0;
+  private lastActivity = 0;
+  private keepAliveTimer: TimerHandle | undefined;
+  private connectChunk = -1;
+  /** Chaos state and outbound pipeline, made when chaos is on for this connection. */
+  private chaosState: ConnectionChaos | undefined;
+  private outbound: Outbound | undefined;
+
+  constructor(
+    readonly connectionId: number,
+    socket: Socket,
+    readonly broker: Broker,
+    private readonly onClosed: (d: Dispatcher) => void,
+  ) {
+    const { limits } = broker.profile;
+    this.io = new Connection(connectionId, socket, limits.maxPayloadBytes + limits.maxTopicBytes + PACKET_OVERHEAD_BYTES, broker.trace, this);
+  }
+
+  get clientId(): string | undefined {
+    return this.io.clientId;
+  }
+
+  get remoteAddress(): string {
+    return this.io.remoteAddress;
+  }
+
+  get profile(): Profile {
+    return this.broker.profile;
+  }
+
+  get link(): ClientLink {
+    return this;
+  }
+
+  // ---- input ----------------------------------------------------------------------------------
+
+  packet(packet: Packet): void {
+    if (this.state === 'closed') return;
+    if (this.state === 'awaiting-connect') {
+      // [MQTT-3.1.0-1] the first packet from the client must be CONNECT.
+      if (packet.cmd !== 'connect') return this.violation({ rule: 'MQTT-3.1.0-1', message: `the first packet was ${packet.cmd.toUpperCase()}, not CONNECT` });
+      this.connectChunk = this.io.chunk;
+      return handleConnect(this, packet);
+    }
+    // AWS: the client must wait for CONNACK before it sends anything else (reactions.packetBeforeConnack).
+    // A packet that arrived in the same read as its CONNECT was sent before the client could have seen the CONNACK.
+    if (this.io.chunk === this.connectChunk && this.profile.reactions.packetBeforeConnack === 'disconnect') {
+      return this.violation({ rule: 'aws.wait-for-connack', message: `${packet.cmd.toUpperCase()} was sent before CONNACK was received` });
+    }
+    this.lastActivity = this.broker.clock.now();
+    const handler = HANDLERS[packet.cmd];
+    if (handler) handler(this, packet as never);
+    else if (packet.cmd === 'connect') this.violation({ rule: 'MQTT-3.1.0-2', message: 'a second CONNECT on the same connection' });
+    else if (packet.cmd === 'pubrec' || packet.cmd === 'pubrel' || packet.cmd === 'pubcomp' || packet.cmd === 'auth') {
+      // AWS: PUBREC, PUBREL, PUBCOMP and AUTH are not supported.
+      this.violation({ rule: 'aws.unsupported-packet', message: `AWS IoT does not support ${packet.cmd.toUpperCase()}` });
+    } else this.violation({ rule: 'protocol.server-packet', message: `${packet.cmd.toUpperCase()} is a server-to-client packet` });
+    if (this.state !== 'connected') return;
+    // Chaos: after each packet from the client, the server may drop the connection or a phantom take it over.
+    const cut = this.chaos()?.afterIncoming(packet);
+    if (cut) this.close(cut.fault === 'takeover' ? 'DUPLICATE_CLIENTID' : 'SERVER_INITIATED_DISCONNECT', { chaos: cut.tag });
+  }
+
+  decodeError(error: DecodeError): void {
+    if (this.state === 'closed') return;
+    if (error.kind === 'too-large') {
+      // AWS refuses a packet larger than any it accepts as soon as its header announces it.
+      const { limits } = this.profile;
+      const announced = error.announcedBytes ?? 0;
+      return this.violation(limitProblem('maxPayloadBytes', limits.maxPayloadBytes, announced, `a packet announces ${announced} bytes; AWS allows payloads of ${limits.maxPayloadBytes}`));
+    }
+    if (error.kind === 'unsupported-protocol' && this.state === 'awaiting-connect') {
+      // [MQTT-3.1.2-2] an unsupported protocol level gets CONNACK 0x01 before the connection closes.
+      this.send({ cmd: 'connack', returnCode: CONNACK.unacceptableProtocol, sessionPresent: false });
+      return this.violation({ rule: 'MQTT-3.1.2-2', message: `unsupported protocol level (${error.message})` });
+    }
+    this.violation({ rule: 'malformed-packet', message: `malformed packet: ${error.message}` });
+  }
+
+  lost(): void {
+    this.close('CONNECTION_LOST');
+  }
+
+  failed(error: unknown): void {
+    const trace = this.broker.trace;
+    trace.internalError('connection', error, { connectionId: this.connectionId, clientId: this.clientId });
+    this.close('SERVER_ERROR');
+  }
+
+  // ---- the CONNECT handler's decision -------------------------------------------------------------
+
+  identify(clientId: string): void {
+    this.io.clientId = clientId;
+  }
+
+  accept(a: Acceptance): void {
+    this.hasWill = a.will !== undefined;
+    const { sessionPresent } = this.broker.attach(this, { clientId: a.clientId, cleanSession: a.cleanSession, will: a.will });
+    this.state = 'connected';
+    // Written directly: chaos never delays or reorders the CONNACK.
+    this.io.write({ cmd: 'connack', returnCode: CONNACK.accepted, sessionPresent }, undefined);
+    const trace = this.broker.trace;
+    if (trace.active) {
+      trace.record({
+        kind: 'event', event: 'connect', connectionId: this.connectionId, clientId: a.clientId, cleanSession: a.cleanSession, sessionPresent,
+        keepAliveSeconds: a.keepAliveSeconds, requestedKeepAliveSeconds: a.requestedKeepAliveSeconds, remoteAddress: this.remoteAddress,
+      });
+    }
+    this.keepAliveMs = a.keepAliveSeconds * 1000 * KEEP_ALIVE_FACTOR;
+    this.lastActivity = this.broker.clock.now();
+    this.armKeepAlive(this.keepAliveMs);
+    this.chaos(); // each connection's chaos streams are numbered per client id, in connect order
+    this.broker.ready(this);
+  }
+
+  private armKeepAlive(ms: number): void {
+    this.keepAliveTimer = this.broker.clock.setTimeout(() => {
+      const idle = this.broker.clock.now() - this.lastActivity;
+      if (idle >= this.keepAliveMs) this.close('MQTT_KEEP_ALIVE_TIMEOUT');
+      else this.armKeepAlive(this.keepAliveMs - idle);
+    }, ms);
+  }
+
+  // ---- output ---------------------------------------------------------------------------------
+
+  /** Sends a packet: straight to the socket, or through the chaos pipeline when chaos is on. */
+  send(packet: Packet, tag?: ChaosTag): void {
+    if (this.state === 'closed') return;
+    const outbound = this.outbound ?? (this.broker.chaos ? this.startChaos() : undefined);
+    if (outbound) outbound.send(packet, tag);
+    else this.io.write(packet, tag);
+  }
+
+  sendPublish(message: Message, messageId: number | undefined): void {
+    // A client that stops reading: QoS 0 ("zero or more times") is dropped once its socket buffer is full.
+    if (message.qos === 0 && this.io.writableLength > this.profile.limits.maxBufferedBytes) {
+      const trace = this.broker.trace;
+      if (trace.active) trace.record({ kind: 'event', event: 'dropped', clientId: this.clientId!, topic: message.topic, reason: 'slow-consumer' });
+      return;
+    }
+    const packet: PublishPacket = { cmd: 'publish', topic: message.topic, payload: message.payload, qos: message.qos, dup: false, retain: false };
+    if (messageId !== undefined) packet.messageId = messageId;
+    this.send(packet, message.chaos);
+  }
+
+  /** This connection's chaos state, when chaos is on. Chaos applies to accepted connections only. */
+  chaos(): ConnectionChaos | undefined {
+    const engine = this.broker.chaos;
+    if (!engine || this.state !== 'connected') return undefined;
+    return (this.chaosState ??= engine.attach(this.clientId!, this.connectionId));
+  }
+
+  /** The chaos pipeline, made on the first packet sent while chaos is on (CONNACK is never held back or copied). */
+  private startChaos(): Outbound | undefined {
+    const chaos = this.chaos();
+    if (!chaos) return undefined;
+    return (this.outbound = new Outbound(chaos, this.broker.clock, {
+      write: (packet, tag) => this.io.write(packet, tag),
+      lendPacketId: () => this.broker.lendPacketId(this),
+    }));
+  }
+
+  // ---- ending ---------------------------------------------------------------------------------
+
+  ignored(rule: string, message: string): void {
+    const trace = this.broker.trace;
+    if (trace.active) trace.record({ kind: 'event', event: 'ignored', connectionId: this.connectionId, clientId: this.clientId, rule, message });
+  }
+
+  violation(problem: Problem, reason: DisconnectReason = 'CLIENT_ERROR'): void {
+    if (this.state === 'closed') return;
+    const trace = this.broker.trace;
+    if (trace.active) trace.record({ kind: 'event', event: 'violation', connectionId: this.connectionId, clientId: this.clientId, ...problem });
+    this.close(reason);
+  }
+
+  /**
+   * Ends the connection. An accepted client is detached from the broker, which publishes its will
+   * (unless it left with DISCONNECT) and the disconnected lifecycle event.
+   */
+  close(reason: DisconnectReason, options: CloseOptions = {}): void {
+    if (this.state === 'closed') return;
+    const wasConnected = this.state === 'connected';
+    this.state = 'closed';
+    this.keepAliveTimer?.cancel();
+    this.outbound?.close();
+    this.io.end();
+    const trace = this.broker.trace;
+    if (trace.active) {
+      const willPublished = wasConnected && this.hasWill && publishesWill(reason, options);
+      trace.record({ kind: 'event', event: 'disconnect', connectionId: this.connectionId, clientId: this.clientId, reason, willPublished, ...(options.chaos ? { chaos: options.chaos } : {}) });
+    }
+    if (wasConnected) this.broker.detach(this, reason, options);
+    this.onClosed(this);
+  }
+
+  /** Endpoint shutdown: the broker is closed already, so nothing is published any more. */
+  destroy(): void {
+    this.close('SERVER_INITIATED_DISCONNECT', { publishWill: false });
+    this.io.destroy();
+  }
+}

@@ -1,0 +1,53 @@
+/** CONNECT: protocol level, client id, will and keep-alive, checked against MQTT 3.1.1 and the profile. */
+import type { ConnectPacket } from '../../codec/codec';
+import { hasInvalidUtf8, invalidUtf8 } from '../../topics/validate';
+import { checkMessage } from './publish';
+import { type ConnectContext, limitProblem } from './context';
+
+/** MQTT 3.1.1 CONNACK return codes. */
+export const CONNACK = { accepted: 0, unacceptableProtocol: 1, identifierRejected: 2 } as const;
+
+export function handleConnect(ctx: ConnectContext, packet: ConnectPacket): void {
+  const { limits, reactions } = ctx.profile;
+  const refuse = (returnCode: number) => ctx.send({ cmd: 'connack', returnCode, sessionPresent: false });
+  if (packet.protocolVersion !== 4) {
+    // [MQTT-3.1.2-2] only protocol level 4 (MQTT 3.1.1) is served: CONNACK 0x01, then close.
+    refuse(CONNACK.unacceptableProtocol);
+    return ctx.violation({ rule: 'MQTT-3.1.2-2', message: `protocol level ${packet.protocolVersion} is not MQTT 3.1.1 (level 4)` });
+  }
+  const clean = packet.clean !== false;
+  let clientId = packet.clientId;
+  if (clientId === '') {
+    if (!clean || reactions.emptyClientId === 'reject') {
+      // [MQTT-3.1.3-8] an empty client id with cleanSession = 0 is rejected with 0x02 (the profile may reject all).
+      refuse(CONNACK.identifierRejected);
+      return ctx.violation({ rule: clean ? 'aws.empty-client-id' : 'MQTT-3.1.3-8', message: 'empty client id' });
+    }
+    // [MQTT-3.1.3-6] the server assigns an id to a clean session that sent none.
+    clientId = ctx.broker.assignClientId();
+  }
+  if (hasInvalidUtf8(clientId)) return ctx.violation(invalidUtf8('client id'));
+  const idBytes = Buffer.byteLength(clientId);
+  if (idBytes > limits.maxClientIdBytes) {
+    // AWS: client ids are limited to limits.maxClientIdBytes (128 bytes); 0x02 "identifier rejected".
+    refuse(CONNACK.identifierRejected);
+    return ctx.violation(limitProblem('maxClientIdBytes', limits.maxClientIdBytes, idBytes, `client id is ${idBytes} bytes; AWS allows ${limits.maxClientIdBytes}`));
+  }
+  ctx.identify(clientId);
+
+  let will;
+  if (packet.will) {
+    const w = packet.will;
+    const payload = typeof w.payload === 'string' ? Buffer.from(w.payload) : Buffer.from(w.payload ?? []);
+    const problem = checkMessage(ctx, w.topic, w.qos ?? 0, w.retain === true, payload.length, 'will');
+    // AWS: a will it cannot honour fails the connect: the socket is closed without CONNACK.
+    if (problem === 'ignore') return ctx.violation({ rule: 'aws.qos2', message: 'will QoS 2 is not supported' });
+    if (problem) return ctx.violation(problem);
+    will = { topic: w.topic, payload, qos: (w.qos ?? 0) as 0 | 1 };
+  }
+
+  // AWS: keep-alive is clamped to [min, max]; 0 (no keep-alive) becomes the maximum.
+  const requested = packet.keepalive ?? 0;
+  const keepAlive = requested === 0 ? limits.maxKeepAliveSeconds : Math.min(Math.max(requested, limits.minKeepAliveSeconds), limits.maxKeepAliveSeconds);
+  ctx.accept({ clientId, cleanSession: clean, will, keepAliveSeconds: keepAlive, requestedKeepAliveSeconds: requested });
+}

@@ -1,0 +1,35 @@
+/** PUBLISH from the client: checked against the profile, routed, acknowledged at QoS 1. */
+import type { PublishPacket } from '../../codec/codec';
+import { type HandlerContext, type Problem, limitProblem } from './context';
+
+/**
+ * Checks a message a client wants published (PUBLISH or will). Returns a problem that closes the
+ * connection, `'ignore'` for QoS 2 under `qos2: 'ignore'`, or undefined when it may go ahead.
+ */
+export function checkMessage(ctx: HandlerContext, topic: string, qos: number, retain: boolean, payloadBytes: number, what: string): Problem | 'ignore' | undefined {
+  const { limits, reactions } = ctx.profile;
+  if (qos === 2) {
+    // AWS: QoS 2 is not supported; the broker sends no PUBACK (or closes the connection): reactions.qos2.
+    return reactions.qos2 === 'ignore' ? 'ignore' : { rule: 'aws.qos2', message: `${what} with QoS 2 is not supported` };
+  }
+  // AWS (classic): a request to retain a message disconnects the client; nothing is stored (reactions.retain).
+  if (retain && reactions.retain === 'disconnect') return { rule: 'aws.retain', message: `${what} with RETAIN: AWS IoT does not support retained messages` };
+  const topicProblem = ctx.broker.checkTopic(topic);
+  if (topicProblem) return topicProblem;
+  if (payloadBytes > limits.maxPayloadBytes) {
+    // AWS: payloads are limited to limits.maxPayloadBytes (128 KB).
+    return limitProblem('maxPayloadBytes', limits.maxPayloadBytes, payloadBytes, `${what} payload is ${payloadBytes} bytes; AWS allows ${limits.maxPayloadBytes}`);
+  }
+  return undefined;
+}
+
+export function handlePublish(ctx: HandlerContext, packet: PublishPacket): void {
+  const payload = packet.payload as Buffer;
+  const problem = checkMessage(ctx, packet.topic, packet.qos, packet.retain, payload.length, 'PUBLISH');
+  if (problem === 'ignore') return ctx.ignored('aws.qos2', 'QoS 2 PUBLISH: no PUBACK, not delivered');
+  if (problem) return ctx.violation(problem);
+  // AWS ignores an inbound DUP flag ("the MQTT DUP flag is not supported"): a re-sent message is routed like any other.
+  ctx.broker.route(packet.topic, payload, packet.qos as 0 | 1);
+  // [MQTT-4.3.2-2] QoS 1 is acknowledged with a PUBACK carrying the same packet id.
+  if (packet.qos === 1) ctx.send({ cmd: 'puback', messageId: packet.messageId });
+}

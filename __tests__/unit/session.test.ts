@@ -1,0 +1,48 @@
+import { DROPPED, QUEUED, Session } from '../../src/session/session';
+
+const message = (n: number, qos: 0 | 1 = 1) => ({ topic: 't', payload: Buffer.from(String(n)), qos });
+
+describe('Session', () => {
+  test('packet ids count up from 1 and wrap from 65535 to 1, skipping ids still in flight', () => {
+    const s = new Session('c', true, 'sid', 100_000, 10, false);
+    expect(s.offer(message(0), true)).toBe(1); // stays in flight: 1 must be skipped after the wrap
+    const ids: number[] = [];
+    for (let i = 1; i <= 65536; i++) {
+      const id = s.offer(message(i), true);
+      ids.push(id);
+      if (id !== 1 && i < 65536) s.ack(id);
+    }
+    expect(ids[0]).toBe(2);
+    expect(ids[65533]).toBe(65535);
+    expect(ids[65534]).toBe(2); // wrapped, 1 is still in flight
+    expect(new Set(s.inflight.keys()).has(1)).toBe(true);
+  });
+
+  test('QoS 1 beyond maxInflight is queued, and released in order as acks make room', () => {
+    const s = new Session('c', true, 'sid', 2, 10, false);
+    expect([s.offer(message(1), true), s.offer(message(2), true), s.offer(message(3), true)]).toEqual([1, 2, QUEUED]);
+    expect(s.takeReady()).toBeUndefined();
+    expect(s.ack(1)).toBe(true);
+    expect(s.takeReady()).toEqual([3, message(3)]);
+    expect(s.ack(99)).toBe(false);
+  });
+
+  test('offline: QoS 0 is dropped unless the profile queues it; the queue is bounded', () => {
+    const drop = new Session('c', true, 'sid', 10, 1, false);
+    expect(drop.offer(message(1, 0), false)).toBe(DROPPED);
+    expect(drop.offer(message(2), false)).toBe(QUEUED);
+    expect(drop.offer(message(3), false)).toBe(DROPPED);
+    const queue = new Session('c', true, 'sid', 10, 5, true);
+    expect(queue.offer(message(1, 0), false)).toBe(QUEUED);
+  });
+
+  test('a lent id (chaos re-send) is never one in flight, and is free again once acknowledged', () => {
+    const s = new Session('c', true, 'sid', 10, 10, false);
+    expect(s.offer(message(1), true)).toBe(1);
+    const lent = s.lendId();
+    expect(lent).toBe(2);
+    expect(s.offer(message(2), true)).toBe(3);
+    expect(s.ack(lent)).toBe(true);
+    expect(s.ack(lent)).toBe(false);
+  });
+});

@@ -1,5 +1,6 @@
 export { startFakeIot } from './start-fake-iot';
 export type { FakeIot, PublishOptions, DisconnectOptions, ChaosControl, FakeIotClock } from './start-fake-iot';
+export type { Clock, TimerHandle } from './clock/clock';
 export type {
   ChaosOptions,
   ChaosScope,

@@ -3,6 +3,7 @@ import { type Limits, type Profile, type ProfileName, type Reactions, profiles }
 import { type ResolvedChaos, resolveChaos } from './chaos/options';
 import { isSeed, randomSeed } from './chaos/prng';
 import type { ChaosOptions } from './chaos/types';
+import type { Clock } from './clock/clock';
 
 /** Trace settings: `{ maxEntries }` bounds memory; the oldest entries are dropped first. */
 export interface TraceOptions {
@@ -47,9 +48,10 @@ export interface FakeIotOptions {
   chaos?: ChaosOptions;
   /**
    * `'real'` (default) or `'virtual'`: the endpoint's timers (keep-alive, session expiry, chaos delays and
-   * holds) then run on a clock the test moves with `iot.clock.advance(ms)`.
+   * holds) then run on a clock the test moves with `iot.clock.advance(ms)`. Or a `Clock` object of your
+   * own (`{ now(), setTimeout(fn, ms) → { cancel() } }`), e.g. one shared with the code under test.
    */
-  clock?: 'real' | 'virtual';
+  clock?: 'real' | 'virtual' | Clock;
 }
 
 export interface ResolvedOptions {
@@ -59,7 +61,7 @@ export interface ResolvedOptions {
   trace: { enabled: boolean; maxEntries: number };
   profile: Profile;
   chaos: ResolvedChaos | undefined;
-  clock: 'real' | 'virtual';
+  clock: 'real' | 'virtual' | Clock;
 }
 
 const TOP_LEVEL_KEYS = [
@@ -140,6 +142,9 @@ export function resolveOptions(options: FakeIotOptions | undefined): ResolvedOpt
     if (limits.minKeepAliveSeconds > limits.maxKeepAliveSeconds) {
       fail(`options.limits.minKeepAliveSeconds (${limits.minKeepAliveSeconds}) must not exceed options.limits.maxKeepAliveSeconds (${limits.maxKeepAliveSeconds}).`);
     }
+    if (limits.maxInflightMessages > 65535) {
+      fail(`options.limits.maxInflightMessages must be at most 65535, the number of MQTT packet ids (got ${limits.maxInflightMessages}).`);
+    }
     if (limits.maxKeepAliveSeconds > 65535) {
       fail(`options.limits.maxKeepAliveSeconds must be at most 65535, the largest keep-alive MQTT can carry (got ${limits.maxKeepAliveSeconds}).`);
     }
@@ -158,7 +163,14 @@ export function resolveOptions(options: FakeIotOptions | undefined): ResolvedOpt
 
   const chaos = o.chaos === undefined ? undefined : resolveChaos(o.chaos, 'options.chaos');
   const clock = o.clock ?? 'real';
-  if (clock !== 'real' && clock !== 'virtual') fail(`options.clock must be "real" or "virtual" (got ${show(clock)}).`);
+  if (clock !== 'real' && clock !== 'virtual' && !isClock(clock)) {
+    fail(`options.clock must be "real", "virtual" or a Clock object with now() and setTimeout(fn, ms) methods (got ${show(clock)}).`);
+  }
 
-  return { port, host, seed, trace, profile: { name: base.name, limits, reactions }, chaos, clock: clock as 'real' | 'virtual' };
+  return { port, host, seed, trace, profile: { name: base.name, limits, reactions }, chaos, clock: clock as ResolvedOptions['clock'] };
+}
+
+function isClock(value: unknown): value is Clock {
+  const c = value as Partial<Clock> | null;
+  return typeof c === 'object' && c !== null && typeof c.now === 'function' && typeof c.setTimeout === 'function';
 }

@@ -41,7 +41,8 @@ export interface ChaosControl {
 
 /** The endpoint's clock. */
 export interface FakeIotClock {
-  readonly mode: 'real' | 'virtual';
+  /** `'custom'` when `options.clock` was a Clock object. */
+  readonly mode: 'real' | 'virtual' | 'custom';
   /** The endpoint's "now" in ms since the epoch. */
   now(): number;
   /** Virtual clock only: moves time forward, running every timer that falls due, in order. */
@@ -87,9 +88,21 @@ export interface FakeIot extends AsyncDisposable {
 export async function startFakeIot(options?: FakeIotOptions): Promise<FakeIot> {
   const resolved = resolveOptions(options);
   const virtual = resolved.clock === 'virtual' ? new VirtualClock(realClock.now()) : undefined;
-  const clock: Clock = virtual ?? realClock;
+  const base: Clock = virtual ?? (typeof resolved.clock === 'object' ? resolved.clock : realClock);
   // Trace entries carry the endpoint's time; waitFor() timeouts always run in real time.
-  const trace = new TraceRecorder(resolved.trace.enabled, resolved.trace.maxEntries, clock, realClock, resolved.seed);
+  const trace = new TraceRecorder(resolved.trace.enabled, resolved.trace.maxEntries, base, realClock, resolved.seed);
+  // A timer callback that throws ends in the trace (internal-error), never in the host or the clock's caller.
+  const clock: Clock = {
+    now: () => base.now(),
+    setTimeout: (fn, ms) =>
+      base.setTimeout(() => {
+        try {
+          fn();
+        } catch (error) {
+          trace.internalError('timer', error);
+        }
+      }, ms),
+  };
   const broker = new Broker(resolved.profile, clock, trace, resolved.seed);
   if (resolved.chaos) broker.chaos = new ChaosEngine(resolved.chaos, resolved.seed);
   const connections = new Set<Dispatcher>();
@@ -174,10 +187,10 @@ export async function startFakeIot(options?: FakeIotOptions): Promise<FakeIot> {
       toScript: () => broker.chaos?.toScript() ?? [],
     },
     clock: {
-      mode: resolved.clock,
+      mode: typeof resolved.clock === 'string' ? resolved.clock : 'custom',
       now: () => clock.now(),
       advance(ms) {
-        if (!virtual) throw new FakeIotError('INVALID_ARGUMENT', "iot.clock.advance() needs a virtual clock: start the endpoint with clock: 'virtual'.");
+        if (!virtual) throw new FakeIotError('INVALID_ARGUMENT', "iot.clock.advance() needs the built-in virtual clock: start the endpoint with clock: 'virtual' (a custom clock is advanced by its owner).");
         if (typeof ms !== 'number' || !Number.isFinite(ms) || ms < 0) throw new FakeIotError('INVALID_ARGUMENT', `iot.clock.advance(ms): ms must be a number >= 0 (got ${String(ms)}).`);
         virtual.advance(ms);
       },

@@ -106,3 +106,42 @@ describe('failures inside the endpoint end in the trace, never in the host', () 
     await expect(iot.close()).rejects.toMatchObject({ code: 'CALLBACK_FAILED', message: expect.stringContaining('listener bug') });
   });
 });
+
+describe('options.clock accepts a Clock object', () => {
+  test("the endpoint's timers run on the given clock: keep-alive expires when its owner moves time", async () => {
+    let now = 1_700_000_000_000;
+    const timers: { due: number; fn: () => void; cancelled: boolean }[] = [];
+    const clock = {
+      now: () => now,
+      setTimeout(fn: () => void, ms: number) {
+        const t = { due: now + ms, fn, cancelled: false };
+        timers.push(t);
+        return { cancel: () => void (t.cancelled = true) };
+      },
+    };
+    const advance = (ms: number) => {
+      now += ms;
+      for (const t of timers.splice(0).sort((a, b) => a.due - b.due)) {
+        if (t.cancelled) continue;
+        if (t.due <= now) t.fn();
+        else timers.push(t);
+      }
+    };
+    const iot = await endpoint({ clock });
+    expect(iot.clock.mode).toBe('custom');
+    expect(iot.clock.now()).toBe(now);
+    expect(() => iot.clock.advance(1)).toThrow(/virtual clock/);
+    const c = await raw(iot);
+    await c.connect('timed', { keepalive: 30 });
+    advance(44_000); // below 1.5 × 30 s
+    c.send({ cmd: 'pingreq' });
+    await iot.trace.waitFor({ direction: 'out', clientId: 'timed', packet: { cmd: 'pingresp' } });
+    advance(45_001); // 45 s after the PINGREQ
+    const gone = await iot.trace.waitFor({ event: 'disconnect', clientId: 'timed' });
+    expect(gone.reason).toBe('MQTT_KEEP_ALIVE_TIMEOUT');
+  });
+
+  test('a value that is not a clock is refused, naming the option', async () => {
+    await expect(endpoint({ clock: { now: () => 0 } as never })).rejects.toMatchObject({ code: 'INVALID_OPTION', message: expect.stringContaining('options.clock') });
+  });
+});

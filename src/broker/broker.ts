@@ -86,8 +86,8 @@ interface ClientHistory {
   sessions: number;
 }
 
-/** Client ids whose history is remembered; the least recently connected are forgotten first. */
-const MAX_CLIENT_HISTORY = 65_536;
+/** Client ids whose history is remembered by default; the least recently connected are forgotten first. */
+export const MAX_CLIENT_HISTORY = 65_536;
 
 /** Topic names remembered as valid (the profile never changes while the endpoint runs). */
 const MAX_VALID_TOPICS = 10_000;
@@ -114,6 +114,8 @@ export class Broker {
     readonly clock: Clock,
     readonly trace: TraceRecorder,
     private readonly seed: number,
+    /** Bound on the per-client history (a client forgotten starts again at versionNumber 0). */
+    private readonly maxClientHistory = MAX_CLIENT_HISTORY,
   ) {
     this.assignedIds = streamFor(seed, 'assigned-client-ids');
     this.index = new TopicIndex<Session>({ hashMatchesParent: profile.reactions.hashMatchesParent });
@@ -355,7 +357,7 @@ export class Broker {
     if (h) this.history.delete(clientId); // re-inserted below: the map stays in least-recently-used order
     else h = { version: -1, sessions: 0 };
     this.history.set(clientId, h);
-    if (this.history.size > MAX_CLIENT_HISTORY) this.history.delete(this.history.keys().next().value!);
+    if (this.history.size > this.maxClientHistory) this.history.delete(this.history.keys().next().value!);
     return h;
   }
 

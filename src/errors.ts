@@ -13,6 +13,8 @@ export type FakeIotErrorCode =
   | 'ENDPOINT_CLOSED'
   /** trace.waitFor() saw no matching entry within its timeout. */
   | 'TRACE_TIMEOUT'
+  /** iot.settled() found work still pending when its timeout ran out. */
+  | 'SETTLE_TIMEOUT'
   /** A trace method that needs recorded entries was used on an endpoint started with `trace: false`. */
   | 'TRACE_DISABLED'
   /** close(): a callback the test gave the endpoint (a trace listener) threw while the endpoint ran. */

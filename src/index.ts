@@ -1,5 +1,5 @@
 export { startFakeIot } from './start-fake-iot';
-export type { FakeIot, PublishOptions, DisconnectOptions, ChaosControl, FakeIotClock } from './start-fake-iot';
+export type { FakeIot, PublishOptions, DisconnectOptions, SettledOptions, ChaosControl, FakeIotClock } from './start-fake-iot';
 export type { Clock, TimerHandle } from './clock/clock';
 export type {
   ChaosOptions,

@@ -10,12 +10,20 @@ import { VirtualClock } from './clock/virtual';
 import { asyncDispose } from './dispose';
 import { FakeIotError } from './errors';
 import { type FakeIotOptions, resolveOptions } from './options';
-import { type Trace, TraceRecorder } from './trace/recorder';
+import { DEFAULT_WAIT_TIMEOUT_MS, type Trace, TraceRecorder, seedHint } from './trace/recorder';
+
+/** How often settled() looks again, in real milliseconds. */
+const SETTLE_POLL_MS = 2;
 import { listenTcp } from './transport/tcp';
 
 export interface PublishOptions {
   /** 0 (default) or 1. AWS IoT has no QoS 2. */
   qos?: 0 | 1;
+}
+
+export interface SettledOptions {
+  /** How long to wait, in real milliseconds. Default 3000. */
+  timeoutMs?: number;
 }
 
 export interface DisconnectOptions {
@@ -74,6 +82,14 @@ export interface FakeIot extends AsyncDisposable {
   disconnect(clientId: string, options?: DisconnectOptions): boolean;
   /** The connected clients, with their subscriptions. */
   clients(): ClientInfo[];
+  /**
+   * Resolves once the endpoint has nothing left to deliver: no packet held back or delayed by chaos, no
+   * chaos re-send still to come, no subscription waiting to start, no QoS 1 message unacknowledged or
+   * queued for a connected client, no bytes waiting in a socket. With `clock: 'virtual'` only what is due
+   * now counts: timers in the virtual future wait for `iot.clock.advance()`. Rejects with code
+   * `SETTLE_TIMEOUT` (saying what is still pending, with the end of the trace) after `timeoutMs`.
+   */
+  settled(options?: SettledOptions): Promise<void>;
   /** Closes every connection and the listener, and cancels every timer. Safe to call more than once. */
   close(): Promise<void>;
 }
@@ -196,6 +212,30 @@ export async function startFakeIot(options?: FakeIotOptions): Promise<FakeIot> {
       },
     },
     clients: () => broker.clients(),
+    settled(opts = {}) {
+      assertOpen('settled()');
+      const timeoutMs = opts.timeoutMs ?? DEFAULT_WAIT_TIMEOUT_MS;
+      if (typeof timeoutMs !== 'number' || !(timeoutMs >= 0)) {
+        return Promise.reject(new FakeIotError('INVALID_ARGUMENT', `iot.settled(): options.timeoutMs must be a number of milliseconds >= 0 (got ${String(timeoutMs)}).`));
+      }
+      // Under the virtual clock, nothing still to come fires without advance(): only real timers are waited for.
+      const countTimers = !virtual;
+      const pending = () => [...broker.pendingWork(countTimers), ...[...connections].flatMap((c) => c.pendingWork(countTimers))];
+      const deadline = realClock.now() + timeoutMs;
+      return new Promise<void>((resolve, reject) => {
+        const check = () => {
+          if (closing) return reject(new FakeIotError('ENDPOINT_CLOSED', 'iot.settled(): the endpoint was closed while waiting.'));
+          const work = pending();
+          if (work.length === 0) return resolve();
+          if (realClock.now() >= deadline) {
+            return reject(new FakeIotError('SETTLE_TIMEOUT', `iot.settled(): still busy after ${timeoutMs} ms:\n${work.map((w) => `  - ${w}`).join('\n')}\n  ${seedHint(resolved.seed)}\n  last entries:\n${trace.excerpt()}`));
+          }
+          realClock.setTimeout(check, SETTLE_POLL_MS);
+        };
+        // First look after this turn's writes were flushed (they are corked until the next tick).
+        realClock.setTimeout(check, 0);
+      });
+    },
     close,
     [asyncDispose]: close,
   };

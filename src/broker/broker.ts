@@ -384,6 +384,18 @@ export class Broker {
     for (const session of [...this.sessions.values()]) this.dropSession(session);
   }
 
+  /** What connected clients still have coming: unacknowledged and queued QoS 1, subscriptions not active yet. */
+  pendingWork(countTimers: boolean): string[] {
+    const work: string[] = [];
+    for (const { session: s, live } of this.online.values()) {
+      if (!live) continue;
+      if (s.inflight.size > 0) work.push(`${s.clientId}: ${s.inflight.size} QoS 1 message(s) not acknowledged`);
+      if (s.pending.length > 0) work.push(`${s.clientId}: ${s.pending.length} QoS 1 message(s) queued`);
+      if (countTimers && s.activations.size > 0) work.push(`${s.clientId}: ${s.activations.size} subscription(s) not active yet`);
+    }
+    return work;
+  }
+
   // ---- the handle's view ----------------------------------------------------------------------
 
   clients(): ClientInfo[] {

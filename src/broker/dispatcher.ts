@@ -208,6 +208,16 @@ export class Dispatcher implements ClientLink, ConnectContext, ConnectionEvents 
     }));
   }
 
+  /** What this connection still has to send: held or delayed packets (when timers count), unwritten bytes. */
+  pendingWork(countTimers: boolean): string[] {
+    const who = `c${this.connectionId} ${this.clientId ?? '(before CONNECT)'}`;
+    const work: string[] = [];
+    const held = this.outbound?.pending ?? 0;
+    if (countTimers && held > 0) work.push(`${who}: ${held} packet(s) held back or delayed by chaos`);
+    if (this.state !== 'closed' && this.io.writableLength > 0) work.push(`${who}: ${this.io.writableLength} bytes not yet taken by the client`);
+    return work;
+  }
+
   // ---- ending ---------------------------------------------------------------------------------
 
   ignored(rule: string, message: string): void {

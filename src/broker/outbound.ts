@@ -75,6 +75,11 @@ export class Outbound {
     this.timers.add(timer);
   }
 
+  /** Packets held back or delayed, and re-sends still to come. */
+  get pending(): number {
+    return this.timers.size;
+  }
+
   /** The connection closed: packets still held are not sent. */
   close(): void {
     for (const t of this.timers) t.cancel();

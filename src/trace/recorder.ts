@@ -231,14 +231,16 @@ export class TraceRecorder implements Trace {
     this.waiters.delete(w);
   }
 
-  private failure(code: 'TRACE_TIMEOUT' | 'ENDPOINT_CLOSED', match: TraceMatch, why: string): FakeIotError {
+  /** The end of the trace, indented, for failure messages. */
+  excerpt(): string {
     const all = this.entries;
     const tail = all.slice(-EXCERPT_LINES);
-    const excerpt = all.length === 0 ? '  (the trace is empty)' : this.format(tail).replace(/^/gm, '  ');
+    if (all.length === 0) return this.enabled ? '  (the trace is empty)' : '  (the trace is off: trace: false)';
     const skipped = all.length > tail.length ? `  … ${all.length - tail.length} earlier entries not shown\n` : '';
-    return new FakeIotError(
-      code,
-      `trace.waitFor: ${why}.\n  wanted: ${describeMatch(match)}\n  ${seedHint(this.seed)}\n  last entries:\n${skipped}${excerpt}`,
-    );
+    return `${skipped}${this.format(tail).replace(/^/gm, '  ')}`;
+  }
+
+  private failure(code: 'TRACE_TIMEOUT' | 'ENDPOINT_CLOSED', match: TraceMatch, why: string): FakeIotError {
+    return new FakeIotError(code, `trace.waitFor: ${why}.\n  wanted: ${describeMatch(match)}\n  ${seedHint(this.seed)}\n  last entries:\n${this.excerpt()}`);
   }
 }

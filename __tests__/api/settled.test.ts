@@ -1,0 +1,59 @@
+/**
+ * iot.settled(): the one wait a test needs under chaos, instead of a sleep.
+ */
+import { deliveries } from '../chaos/helpers';
+import { client, endpoint, raw } from '../helpers';
+
+describe('iot.settled()', () => {
+  test('waits for chaos re-sends and held packets on the real clock: the copies are in the trace when it resolves', async () => {
+    const iot = await endpoint({
+      seed: 11,
+      chaos: { resendWithNewPacketId: { probability: 1, minDelayMs: 30, maxDelayMs: 60 }, reorder: { probability: 0.5, maxHoldMs: 40 } },
+    });
+    const sub = await client(iot, 'dev-s');
+    await sub.subscribeAsync('t/#', { qos: 1 });
+    for (let i = 0; i < 5; i++) iot.publish(`t/${i}`, `m${i}`, { qos: 1 });
+    await iot.settled();
+    // Every message was sent once and re-sent once, and the client acknowledged all ten.
+    const out = deliveries(iot, 'dev-s');
+    expect(out.filter((e) => e.chaos?.fault === 'resendWithNewPacketId')).toHaveLength(5);
+    expect(out).toHaveLength(10);
+    expect(iot.clients()[0]).toMatchObject({ inflight: 0, queued: 0 });
+  });
+
+  test('with the virtual clock only what is due counts: a packet held in the virtual future does not block it', async () => {
+    const iot = await endpoint({ seed: 5, clock: 'virtual', chaos: { reorder: { probability: 1, maxHoldMs: 500 } } });
+    const sub = await raw(iot);
+    await sub.connect('dev-v');
+    sub.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 't', qos: 0 }] });
+    await iot.trace.waitFor({ event: 'subscription-active', clientId: 'dev-v' });
+    iot.clock.advance(500); // the SUBACK was held too
+    await iot.trace.waitFor({ direction: 'out', clientId: 'dev-v', packet: { cmd: 'suback' } });
+    iot.publish('t', 'held');
+    await iot.settled();
+    expect(deliveries(iot, 'dev-v')).toHaveLength(0);
+    iot.clock.advance(500);
+    await iot.settled();
+    expect(deliveries(iot, 'dev-v')).toHaveLength(1);
+  });
+
+  test('rejects with SETTLE_TIMEOUT, naming what is pending, when a client never acknowledges a QoS 1 message', async () => {
+    const iot = await endpoint({ seed: 1 });
+    const c = await raw(iot);
+    await c.connect('no-ack');
+    c.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'jobs', qos: 1 }] });
+    await iot.trace.waitFor({ direction: 'out', clientId: 'no-ack', packet: { cmd: 'suback' } });
+    iot.publish('jobs', 'job-1', { qos: 1 });
+    await expect(iot.settled({ timeoutMs: 100 })).rejects.toMatchObject({
+      code: 'SETTLE_TIMEOUT',
+      message: expect.stringMatching(/no-ack: 1 QoS 1 message\(s\) not acknowledged[\s\S]*seed 1[\s\S]*PUBLISH/),
+    });
+    c.send({ cmd: 'puback', messageId: 1 });
+    await iot.settled();
+  });
+
+  test('validates its options', async () => {
+    const iot = await endpoint();
+    await expect(iot.settled({ timeoutMs: -1 })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+  });
+});

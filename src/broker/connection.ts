@@ -26,6 +26,8 @@ export class Connection {
   /** Set by the dispatcher once known; stamps the trace entries. */
   clientId: string | undefined;
   readonly remoteAddress: string;
+  /** The endpoint's port this socket came in on. */
+  readonly localPort: number;
   /** Number of the socket read being handled (a packet read together with CONNECT was sent before CONNACK). */
   chunk = 0;
   private open = true;
@@ -45,6 +47,7 @@ export class Connection {
     private readonly events: ConnectionEvents,
   ) {
     this.remoteAddress = (socket.remoteAddress ?? '').replace(/^::ffff:/, '');
+    this.localPort = socket.localPort ?? 0;
     this.decoder = createDecoder({
       maxPacketBytes,
       onPacket: (packet) => this.open && this.received(packet),

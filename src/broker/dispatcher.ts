@@ -122,6 +122,13 @@ export class Dispatcher implements ClientLink, ConnectContext, ConnectionEvents 
       this.send({ cmd: 'connack', returnCode: CONNACK.unacceptableProtocol, sessionPresent: false });
       return this.violation({ rule: 'MQTT-3.1.2-2', message: `unsupported protocol level (${error.message})` });
     }
+    if (error.kind === 'tls-on-plain-port') {
+      // A client that was pointed at the wrong URL: say so in one line rather than "malformed packet".
+      return this.violation({ rule: 'transport.tls-on-plain-port', message: `${error.message}: port ${this.io.localPort} speaks plain MQTT over TCP — connect with mqtt://, not mqtts:// (fake-aws-iot serves no TLS here)` });
+    }
+    if (error.kind === 'http-on-plain-port') {
+      return this.violation({ rule: 'transport.http-on-plain-port', message: `${error.message}: port ${this.io.localPort} speaks plain MQTT over TCP — connect with mqtt://, not ws:// or http:// (fake-aws-iot serves no WebSockets here)` });
+    }
     this.violation({ rule: 'malformed-packet', message: `malformed packet: ${error.message}` });
   }
 

@@ -1,14 +1,20 @@
 import { checkKnownKeys, fail, show } from './validate';
+import { DEFAULT_TRACE_MAX_BYTES } from './trace/recorder';
 import { type Limits, type Profile, type ProfileName, type Reactions, profiles } from './aws/profile';
 import { type ResolvedChaos, resolveChaos } from './chaos/options';
 import { isSeed, randomSeed } from './chaos/prng';
 import type { ChaosOptions } from './chaos/types';
 import type { Clock } from './clock/clock';
 
-/** Trace settings: `{ maxEntries }` bounds memory; the oldest entries are dropped first. */
+/** Trace settings: memory is bounded in entries and in payload bytes. */
 export interface TraceOptions {
   /** How many of the most recent entries are kept. Default 10,000. */
   maxEntries?: number;
+  /**
+   * Payload bytes the kept entries may hold. Beyond it, the oldest payloads are cut to their first 64 bytes
+   * (the entry then has `truncated: { payloadBytes }`). Default 8 MiB.
+   */
+  maxBytes?: number;
 }
 
 export const DEFAULT_TRACE_MAX_ENTRIES = 10_000;
@@ -58,7 +64,7 @@ export interface ResolvedOptions {
   port: number;
   host: string;
   seed: number;
-  trace: { enabled: boolean; maxEntries: number };
+  trace: { enabled: boolean; maxEntries: number; maxBytes: number };
   profile: Profile;
   chaos: ResolvedChaos | undefined;
   clock: 'real' | 'virtual' | Clock;
@@ -120,11 +126,14 @@ export function resolveOptions(options: FakeIotOptions | undefined): ResolvedOpt
   else if (isSeed(o.seed)) seed = o.seed;
   else fail(`options.seed must be an integer from 0 to 4294967295 (got ${show(o.seed)}). Use the seed a failing run printed to replay it.`);
 
-  const trace = { enabled: true, maxEntries: DEFAULT_TRACE_MAX_ENTRIES };
+  const trace = { enabled: true, maxEntries: DEFAULT_TRACE_MAX_ENTRIES, maxBytes: DEFAULT_TRACE_MAX_BYTES };
   if (o.trace === false) trace.enabled = false;
   else if (o.trace !== undefined && o.trace !== true) {
     checkPlainObject(o.trace, 'options.trace');
-    checkKnownKeys(o.trace, ['maxEntries'], 'options.trace.');
+    checkKnownKeys(o.trace, ['maxEntries', 'maxBytes'], 'options.trace.');
+    if (o.trace.maxBytes !== undefined) {
+      trace.maxBytes = checkInteger(o.trace.maxBytes, 'options.trace.maxBytes', 0, Number.MAX_SAFE_INTEGER);
+    }
     if (o.trace.maxEntries !== undefined) {
       trace.maxEntries = checkInteger(o.trace.maxEntries, 'options.trace.maxEntries', 1, 10_000_000, ' Use trace: false to turn the trace off.');
     }

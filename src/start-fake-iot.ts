@@ -106,7 +106,7 @@ export async function startFakeIot(options?: FakeIotOptions): Promise<FakeIot> {
   const virtual = resolved.clock === 'virtual' ? new VirtualClock(realClock.now()) : undefined;
   const base: Clock = virtual ?? (typeof resolved.clock === 'object' ? resolved.clock : realClock);
   // Trace entries carry the endpoint's time; waitFor() timeouts always run in real time.
-  const trace = new TraceRecorder(resolved.trace.enabled, resolved.trace.maxEntries, base, realClock, resolved.seed);
+  const trace = new TraceRecorder(resolved.trace.enabled, resolved.trace.maxEntries, base, realClock, resolved.seed, resolved.trace.maxBytes);
   // A timer callback that throws ends in the trace (internal-error), never in the host or the clock's caller.
   const clock: Clock = {
     now: () => base.now(),

@@ -11,7 +11,7 @@ describe('startFakeIot() options are validated up front', () => {
     [{ seed: 'abc' }, /options\.seed must be an integer/],
     [{ trace: 'yes' }, /options\.trace must be an object/],
     [{ trace: { maxEntries: 0 } }, /options\.trace\.maxEntries must be an integer from 1/],
-    [{ trace: { max: 5 } }, /unknown option options\.trace\.max\. Did you mean "maxEntries"\?/],
+    [{ trace: { maxEntry: 5 } }, /unknown option options\.trace\.maxEntry\. Did you mean "maxEntries"\?/],
     [{ limits: { maxPayloadByte: 10 } }, /unknown option options\.limits\.maxPayloadByte\. Did you mean "maxPayloadBytes"\?/],
     [{ limits: { maxPayloadBytes: 0 } }, /options\.limits\.maxPayloadBytes must be an integer from 1/],
     [{ limits: { minKeepAliveSeconds: 100, maxKeepAliveSeconds: 50 } }, /minKeepAliveSeconds \(100\) must not exceed options\.limits\.maxKeepAliveSeconds \(50\)/],

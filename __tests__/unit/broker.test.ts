@@ -11,6 +11,7 @@ function link(clientId: string, connectionId: number) {
     clientId,
     connectionId,
     remoteAddress: '127.0.0.1',
+    bufferedBytes: 0,
     sent,
     sendPublish: (m, id) => void sent.push([m, id]),
     close(reason) {

@@ -1,10 +1,15 @@
-import { DROPPED, QUEUED, Session } from '../../src/session/session';
+import { ByteBudget, DROPPED, QUEUED, Session } from '../../src/session/session';
+
+const MB = 1024 * 1024;
+/** A session with the given bounds (bytes generous unless said). */
+const session = (maxInflight: number, maxQueued: number, queueOfflineQos0 = false, maxBytes = 64 * MB, budget = new ByteBudget(64 * MB)) =>
+  new Session('c', true, 'sid', { maxInflight, maxQueued, maxBytes }, budget, queueOfflineQos0);
 
 const message = (n: number, qos: 0 | 1 = 1) => ({ topic: 't', payload: Buffer.from(String(n)), qos });
 
 describe('Session', () => {
   test('packet ids count up from 1 and wrap from 65535 to 1, skipping ids still in flight', () => {
-    const s = new Session('c', true, 'sid', 100_000, 10, false);
+    const s = session(100_000, 10, false);
     expect(s.offer(message(0), true)).toBe(1); // stays in flight: 1 must be skipped after the wrap
     const ids: number[] = [];
     for (let i = 1; i <= 65536; i++) {
@@ -19,7 +24,7 @@ describe('Session', () => {
   });
 
   test('QoS 1 beyond maxInflight is queued, and released in order as acks make room', () => {
-    const s = new Session('c', true, 'sid', 2, 10, false);
+    const s = session(2, 10, false);
     expect([s.offer(message(1), true), s.offer(message(2), true), s.offer(message(3), true)]).toEqual([1, 2, QUEUED]);
     expect(s.takeReady()).toBeUndefined();
     expect(s.ack(1)).toBe(true);
@@ -28,21 +33,40 @@ describe('Session', () => {
   });
 
   test('offline: QoS 0 is dropped unless the profile queues it; the queue is bounded', () => {
-    const drop = new Session('c', true, 'sid', 10, 1, false);
+    const drop = session(10, 1, false);
     expect(drop.offer(message(1, 0), false)).toBe(DROPPED);
     expect(drop.offer(message(2), false)).toBe(QUEUED);
     expect(drop.offer(message(3), false)).toBe(DROPPED);
-    const queue = new Session('c', true, 'sid', 10, 5, true);
+    const queue = session(10, 5, true);
     expect(queue.offer(message(1, 0), false)).toBe(QUEUED);
   });
 
   test('a lent id (chaos re-send) is never one in flight, and is free again once acknowledged', () => {
-    const s = new Session('c', true, 'sid', 10, 10, false);
+    const s = session(10, 10, false);
     expect(s.offer(message(1), true)).toBe(1);
     const lent = s.lendId();
     expect(lent).toBe(2);
     expect(s.offer(message(2), true)).toBe(3);
     expect(s.ack(lent)).toBe(true);
     expect(s.ack(lent)).toBe(false);
+  });
+
+  test('bounded in bytes: per client (queued + in flight + socket-buffered) and for the endpoint', () => {
+    const kb = (n: number) => ({ topic: 't', payload: Buffer.alloc(n * 1024), qos: 1 as const });
+    const budget = new ByteBudget(11 * 1024);
+    const s = session(2, 100, false, 5 * 1024 + 10, budget);
+    expect(s.offer(kb(2), true)).toBe(1);
+    expect(s.offer(kb(2), true, 1024)).toBe(2); // 4 KB held + 1 KB in the socket
+    expect(s.offer(kb(2), true, 1024)).toBe(DROPPED); // over the client's 5 KB
+    expect(s.offer(kb(1), false)).toBe(QUEUED);
+    expect(budget.used).toBe(5 * 1024 + 3);
+    const other = session(2, 100, false, 64 * MB, budget);
+    expect(other.offer(kb(5), true)).toBe(1);
+    expect(other.offer(kb(1), true)).toBe(DROPPED); // the endpoint's 11 KB are taken
+    expect(s.ack(1)).toBe(true);
+    expect(budget.used).toBe(3 * 1024 + 2 + 5 * 1024 + 1);
+    s.release();
+    other.release();
+    expect(budget.used).toBe(0);
   });
 });

@@ -28,6 +28,17 @@ export interface Limits {
   /** Most QoS 1 messages waiting for one client (offline, or beyond maxInflightMessages); newer ones are dropped. */
   maxQueuedMessages: number;
   /**
+   * Bytes one client may hold in the broker: its QoS 1 messages in flight and queued, plus what waits in its
+   * socket. A new message beyond it is dropped (`dropped` event). Not an AWS number: it keeps a consumer
+   * that stops reading from costing the host more than this.
+   */
+  maxQueuedBytes: number;
+  /**
+   * Bytes the endpoint may hold for all its clients together: QoS 1 in flight and queued, and what waits in
+   * sockets. Beyond it new messages are dropped. Not an AWS number.
+   */
+  maxTotalQueuedBytes: number;
+  /**
    * Bytes the broker lets pile up in a client's socket buffer before it drops QoS 0 messages to that
    * client (a consumer that stops reading). Not an AWS number: QoS 0 is "zero or more times" there.
    */
@@ -105,6 +116,8 @@ export const classicProfile: Readonly<Profile> = Object.freeze({
     sessionExpirySeconds: 3600,
     maxInflightMessages: 100,
     maxQueuedMessages: 10_000,
+    maxQueuedBytes: 4 * 1024 * 1024,
+    maxTotalQueuedBytes: 32 * 1024 * 1024,
     maxBufferedBytes: 1024 * 1024,
   }),
   reactions: Object.freeze({

@@ -18,7 +18,7 @@ import type { ChaosEngine } from '../chaos/engine';
 import { streamFor } from '../chaos/prng';
 import type { ChaosTag } from '../chaos/types';
 import type { Clock } from '../clock/clock';
-import { DROPPED, type Message, Session } from '../session/session';
+import { ByteBudget, DROPPED, type Message, Session } from '../session/session';
 import { TopicIndex } from '../topics/topic-index';
 import { type TopicProblem, checkTopicName } from '../topics/validate';
 import type { DisconnectReason } from '../trace/entry';
@@ -30,6 +30,8 @@ export interface ClientLink {
   /** Set before the client attaches. */
   readonly clientId: string | undefined;
   readonly remoteAddress: string;
+  /** Bytes written to the client and not yet taken by it. */
+  readonly bufferedBytes: number;
   /** Sends a PUBLISH to the client. The broker never sets DUP (AWS: "the MQTT DUP flag is not supported"). */
   sendPublish(message: Message, messageId: number | undefined): void;
   /** Ends the connection from the server side. The connection then reports back with `detach()`. */
@@ -105,6 +107,8 @@ export class Broker {
   private readonly history = new Map<string, ClientHistory>();
   private readonly validTopics = new Set<string>();
   private readonly assignedIds;
+  /** What sessions and sockets together may hold (limits.maxTotalQueuedBytes). */
+  readonly budget: ByteBudget;
   /** The chaos engine, once chaos was configured; undefined means no chaos work at all. */
   chaos: ChaosEngine | undefined;
   private closed = false;
@@ -118,6 +122,7 @@ export class Broker {
     private readonly maxClientHistory = MAX_CLIENT_HISTORY,
   ) {
     this.assignedIds = streamFor(seed, 'assigned-client-ids');
+    this.budget = new ByteBudget(profile.limits.maxTotalQueuedBytes);
     this.index = new TopicIndex<Session>({ hashMatchesParent: profile.reactions.hashMatchesParent });
   }
 
@@ -261,10 +266,12 @@ export class Broker {
       const message: Message = { topic, payload, qos: qos < granted ? qos : granted };
       const client = this.online.get(session.clientId);
       const live = client !== undefined && client.live;
-      const id = session.offer(message, live);
+      const id = session.offer(message, live, live ? client.link.bufferedBytes : 0);
       if (id >= 0) client!.link.sendPublish(message, id === 0 ? undefined : id);
-      else if (id === DROPPED && message.qos === 1) {
-        this.trace.record({ kind: 'event', event: 'dropped', clientId: session.clientId, topic, reason: 'queue-full' });
+      else if (id === DROPPED && (message.qos === 1 || live)) {
+        // QoS 1 that cannot be kept is dropped, as AWS drops messages over a session's quota; QoS 0 to a
+        // client that stopped reading is "zero or more times".
+        this.trace.record({ kind: 'event', event: 'dropped', clientId: session.clientId, topic, reason: message.qos === 1 ? 'queue-full' : 'slow-consumer' });
       }
     }
   }
@@ -317,8 +324,8 @@ export class Broker {
       clientId,
       !cleanSession,
       streamFor(this.seed, `session:${clientId}:${history.sessions}`).uuid(),
-      limits.maxInflightMessages,
-      limits.maxQueuedMessages,
+      { maxInflight: limits.maxInflightMessages, maxQueued: limits.maxQueuedMessages, maxBytes: limits.maxQueuedBytes },
+      this.budget,
       reactions.offlineQos0 === 'queue',
     );
     this.sessions.set(clientId, session);
@@ -342,6 +349,7 @@ export class Broker {
   }
 
   private dropSession(session: Session): void {
+    session.release();
     session.expiry?.cancel();
     session.expiry = undefined;
     for (const filter of session.activations.keys()) session.cancelActivation(filter);

@@ -7,6 +7,7 @@ import type { Socket } from 'node:net';
 import type { ChaosTag } from '../chaos/types';
 import { realClock } from '../clock/clock';
 import { type DecodeError, type Decoder, type Packet, createDecoder, encode } from '../codec/codec';
+import type { ByteBudget } from '../session/session';
 import type { TraceRecorder } from '../trace/recorder';
 
 /** How long a closing connection may take to flush what was written to it. */
@@ -38,12 +39,26 @@ export class Connection {
     this.corked = false;
     this.socket.uncork();
   };
+  /** Sizes of the writes the socket has not handed to the kernel yet, oldest first (from `flushHead`). */
+  private unflushed: number[] = [];
+  private flushHead = 0;
+  /** Counts a write out of the endpoint's byte budget once the socket has passed it on. */
+  private readonly flushed = () => {
+    if (this.flushHead >= this.unflushed.length) return;
+    this.budget.used -= this.unflushed[this.flushHead++]!;
+    if (this.flushHead === this.unflushed.length) {
+      this.unflushed.length = 0;
+      this.flushHead = 0;
+    }
+  };
 
   constructor(
     readonly connectionId: number,
     private readonly socket: Socket,
     maxPacketBytes: number,
     private readonly trace: TraceRecorder,
+    /** The endpoint's byte budget: bytes waiting in sockets count toward it. */
+    private readonly budget: ByteBudget,
     private readonly events: ConnectionEvents,
   ) {
     this.remoteAddress = (socket.remoteAddress ?? '').replace(/^::ffff:/, '');
@@ -60,7 +75,10 @@ export class Connection {
       this.guard(() => this.decoder.push(chunk));
     });
     socket.on('error', () => this.guard(() => this.events.lost()));
-    socket.on('close', () => this.guard(() => this.events.lost()));
+    socket.on('close', () => {
+      while (this.flushHead < this.unflushed.length) this.flushed();
+      this.guard(() => this.events.lost());
+    });
   }
 
   /** Runs input handling; an unexpected failure is reported once, and the socket goes if even that fails. */
@@ -103,7 +121,9 @@ export class Connection {
       this.socket.cork();
       process.nextTick(this.uncork);
     }
-    this.socket.write(bytes);
+    this.unflushed.push(bytes.length);
+    this.budget.used += bytes.length;
+    this.socket.write(bytes, this.flushed);
     return seq;
   }
 

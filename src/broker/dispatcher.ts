@@ -61,7 +61,7 @@ export class Dispatcher implements ClientLink, ConnectContext, ConnectionEvents 
     private readonly onClosed: (d: Dispatcher) => void,
   ) {
     const { limits } = broker.profile;
-    this.io = new Connection(connectionId, socket, limits.maxPayloadBytes + limits.maxTopicBytes + PACKET_OVERHEAD_BYTES, broker.trace, this);
+    this.io = new Connection(connectionId, socket, limits.maxPayloadBytes + limits.maxTopicBytes + PACKET_OVERHEAD_BYTES, broker.trace, broker.budget, this);
   }
 
   get clientId(): string | undefined {
@@ -70,6 +70,10 @@ export class Dispatcher implements ClientLink, ConnectContext, ConnectionEvents 
 
   get remoteAddress(): string {
     return this.io.remoteAddress;
+  }
+
+  get bufferedBytes(): number {
+    return this.io.writableLength;
   }
 
   get profile(): Profile {

@@ -20,6 +20,17 @@ export interface Message {
 export const QUEUED = -1;
 export const DROPPED = -2;
 
+/** Bytes an endpoint may hold for its clients: messages in flight and queued, and bytes waiting in sockets. */
+export class ByteBudget {
+  used = 0;
+  constructor(readonly max: number) {}
+}
+
+/** What a message costs to keep: its payload and topic. */
+export function messageBytes(message: Message): number {
+  return message.payload.length + message.topic.length;
+}
+
 /** The last packet id MQTT can carry; ids wrap around to 1 after it. */
 const MAX_PACKET_ID = 65535;
 
@@ -35,14 +46,17 @@ export class Session {
   /** Packet ids lent out for copies that are not session messages (chaos re-sends), until acknowledged. */
   private readonly lent = new Set<number>();
   expiry: TimerHandle | undefined;
+  /** Bytes of the messages in flight and queued. */
+  bytes = 0;
   private nextId = 1;
 
   constructor(
     readonly clientId: string,
     public persistent: boolean,
     readonly sessionIdentifier: string,
-    private readonly maxInflight: number,
-    private readonly maxQueued: number,
+    private readonly limits: { maxInflight: number; maxQueued: number; maxBytes: number },
+    /** The endpoint-wide bound on what sessions hold. */
+    private readonly budget: ByteBudget,
     /** AWS stores no QoS 0 messages for an offline client (profile: reactions.offlineQos0). */
     private readonly queueOfflineQos0: boolean,
   ) {}
@@ -50,29 +64,53 @@ export class Session {
   /**
    * Takes a message for the client. Returns what to do now: a packet id (> 0) to send a QoS 1 message
    * with, 0 to send a QoS 0 message, QUEUED when it waits, DROPPED when it cannot be kept.
+   * `buffered`: bytes already waiting in the client's socket; they count toward the client's byte limit.
    */
-  offer(message: Message, online: boolean): number {
+  offer(message: Message, online: boolean, buffered = 0): number {
+    const size = messageBytes(message);
+    // Bounded in bytes, per client and for the endpoint: a consumer that stops reading costs at most this much.
+    if (this.bytes + buffered + size > this.limits.maxBytes) return DROPPED;
     if (online) {
+      if (this.budget.used + size > this.budget.max) return DROPPED;
       if (message.qos === 0) return 0;
-      if (this.inflight.size < this.maxInflight && this.pending.length === 0) return this.assign(message);
+      if (this.inflight.size < this.limits.maxInflight && this.pending.length === 0) return this.assign(message, size);
     } else if (message.qos === 0 && !this.queueOfflineQos0) {
       return DROPPED;
     }
-    if (this.pending.length >= this.maxQueued) return DROPPED;
+    if (this.pending.length >= this.limits.maxQueued || this.budget.used + size > this.budget.max) return DROPPED;
     this.pending.push(message);
+    this.hold(size);
     return QUEUED;
   }
 
   /** The client acknowledged `messageId`. False when no message (or lent id) waited for it. */
   ack(messageId: number): boolean {
-    return this.inflight.delete(messageId) || this.lent.delete(messageId);
+    const message = this.inflight.get(messageId);
+    if (message) {
+      this.inflight.delete(messageId);
+      this.hold(-messageBytes(message));
+      return true;
+    }
+    return this.lent.delete(messageId);
+  }
+
+  /** The session ends: what it held is given back to the endpoint's budget. */
+  release(): void {
+    this.inflight.clear();
+    this.pending.length = 0;
+    this.hold(-this.bytes);
+  }
+
+  private hold(delta: number): void {
+    this.bytes += delta;
+    this.budget.used += delta;
   }
 
   /** The next waiting message that fits in flight now, with its new packet id; undefined when none. */
   takeReady(): [number, Message] | undefined {
-    if (this.pending.length === 0 || this.inflight.size >= this.maxInflight) return undefined;
+    if (this.pending.length === 0 || this.inflight.size >= this.limits.maxInflight) return undefined;
     const message = this.pending.shift()!;
-    return [this.assign(message), message];
+    return [this.assign(message, 0), message]; // its bytes were counted when it was queued
   }
 
   /**
@@ -96,9 +134,10 @@ export class Session {
     this.activations.delete(filter);
   }
 
-  private assign(message: Message): number {
+  private assign(message: Message, newBytes: number): number {
     const id = this.freeId();
     this.inflight.set(id, message);
+    if (newBytes > 0) this.hold(newBytes);
     return id;
   }
 

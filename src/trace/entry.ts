@@ -22,6 +22,8 @@ interface EntryBase {
   connectionId?: number;
   /** The client id, once the connection's CONNECT was read. */
   clientId?: string;
+  /** Set when the trace's byte budget (trace.maxBytes) cut this entry's payload to its first 64 bytes. */
+  truncated?: { payloadBytes: number };
 }
 
 /** A packet that crossed the wire: `in` from the client, `out` to the client. */

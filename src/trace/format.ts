@@ -51,7 +51,8 @@ function formatTag(tag: ChaosTag | undefined): string {
 
 export function formatEntry(e: TraceEntry, t0: number): string {
   const head = `#${String(e.seq).padEnd(4)} +${String(e.at - t0).padStart(5)}ms ${e.connectionId !== undefined ? `c${e.connectionId}`.padEnd(4) : '    '} ${(e.clientId ?? '-').padEnd(12)}`;
-  if (e.kind === 'packet') return `${head} ${e.direction === 'in' ? 'in ' : 'out'} ${formatPacket(e.packet)}${formatTag(e.chaos)}`;
+  const cut = e.truncated ? ` [payload of ${e.truncated.payloadBytes} B cut by trace.maxBytes]` : '';
+  if (e.kind === 'packet') return `${head} ${e.direction === 'in' ? 'in ' : 'out'} ${formatPacket(e.packet)}${cut}${formatTag(e.chaos)}`;
   switch (e.event) {
     case 'connect':
       return `${head} *** connect clean=${e.cleanSession ? 1 : 0} sessionPresent=${e.sessionPresent ? 1 : 0} keepAlive=${e.keepAliveSeconds}s`;
@@ -64,7 +65,7 @@ export function formatEntry(e: TraceEntry, t0: number): string {
     case 'ignored':
       return `${head} *** ignored ${e.rule}: ${e.message}`;
     case 'publish':
-      return `${head} *** ${e.origin} publish ${e.topic} q${e.qos} ${preview(e.payload)}`;
+      return `${head} *** ${e.origin} publish ${e.topic} q${e.qos} ${preview(e.payload)}${cut}`;
     case 'session-ended':
       return `${head} *** session ${e.reason}`;
     case 'dropped':

@@ -11,6 +11,32 @@ export interface WaitForOptions {
 
 export const DEFAULT_WAIT_TIMEOUT_MS = 3000;
 
+/** Payload bytes a trace keeps whole by default (8 MiB); see TraceOptions.maxBytes. */
+export const DEFAULT_TRACE_MAX_BYTES = 8 * 1024 * 1024;
+
+/** How much of a payload a trace keeps once it is over its byte budget. */
+const TRUNCATED_PAYLOAD_BYTES = 64;
+
+function payloadOf(entry: TraceEntry): Buffer | undefined {
+  if (entry.kind === 'packet') return entry.packet.cmd === 'publish' ? (entry.packet.payload as Buffer) : undefined;
+  return entry.event === 'publish' ? entry.payload : undefined;
+}
+
+function payloadSize(entry: TraceEntry): number {
+  return entry.truncated ? 0 : (payloadOf(entry)?.length ?? 0);
+}
+
+/** Cuts an entry's payload to its first bytes (a copy, so the whole one can be freed) and notes its length. */
+function truncatePayload(entry: TraceEntry): void {
+  const payload = payloadOf(entry);
+  if (!payload || entry.truncated) return;
+  const kept = Buffer.from(payload.subarray(0, TRUNCATED_PAYLOAD_BYTES));
+  entry.truncated = { payloadBytes: payload.length };
+  // A new packet object: the original may still be in use (a chaos re-send holds it).
+  if (entry.kind === 'packet') entry.packet = { ...entry.packet, payload: kept } as typeof entry.packet;
+  else if (entry.event === 'publish') entry.payload = kept;
+}
+
 /** How failure messages tell the reader to replay a run. */
 export function seedHint(seed: number): string {
   return `seed ${seed} (startFakeIot({ seed: ${seed} }) replays this run)`;
@@ -68,8 +94,32 @@ export class TraceRecorder implements Trace {
     private readonly timers: Clock,
     /** The endpoint's seed, quoted in failure messages so a run can be replayed. */
     readonly seed: number,
+    /** Payload bytes the kept entries may hold; older payloads beyond it are cut to their first bytes. */
+    private readonly maxBytes = DEFAULT_TRACE_MAX_BYTES,
   ) {
     this.t0 = clock.now();
+  }
+
+  /** Entries whose payload is still whole, oldest first (from `wholeHead` on), and those payloads' bytes. */
+  private whole: TraceEntry[] = [];
+  private wholeHead = 0;
+  private payloadBytes = 0;
+
+  /** Keeps the trace's payloads within maxBytes: the oldest whole payloads are cut first. */
+  private holdPayload(entry: TraceEntry): void {
+    const size = payloadSize(entry);
+    if (size <= TRUNCATED_PAYLOAD_BYTES) return;
+    this.whole.push(entry);
+    this.payloadBytes += size;
+    while (this.payloadBytes > this.maxBytes && this.wholeHead < this.whole.length) {
+      const oldest = this.whole[this.wholeHead++]!;
+      this.payloadBytes -= payloadSize(oldest);
+      truncatePayload(oldest);
+    }
+    if (this.wholeHead > 1024 && this.wholeHead * 2 > this.whole.length) {
+      this.whole = this.whole.slice(this.wholeHead);
+      this.wholeHead = 0;
+    }
   }
 
   /** Whether recording does anything: callers skip building entries when it does not. */
@@ -85,6 +135,7 @@ export class TraceRecorder implements Trace {
     entry.at = this.clock.now();
     if (this.enabled) {
       this.items.push(entry);
+      if (entry.kind === 'packet' ? entry.packet.cmd === 'publish' : entry.event === 'publish') this.holdPayload(entry);
       if (this.items.length >= this.maxEntries + Math.min(this.maxEntries, 1024)) {
         this.items = this.items.slice(this.items.length - this.maxEntries);
       }
@@ -206,6 +257,9 @@ export class TraceRecorder implements Trace {
 
   clear(): void {
     this.items = [];
+    this.whole = [];
+    this.wholeHead = 0;
+    this.payloadBytes = 0;
   }
 
   subscribe(listener: (entry: TraceEntry) => void): () => void {

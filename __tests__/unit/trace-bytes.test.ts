@@ -1,0 +1,26 @@
+import { realClock } from '../../src/clock/clock';
+import { TraceRecorder } from '../../src/trace/recorder';
+
+const publish = (payload: Buffer) => ({ kind: 'packet' as const, connectionId: 1, direction: 'in' as const, packet: { cmd: 'publish' as const, topic: 't', payload, qos: 0 as const, dup: false, retain: false } });
+
+describe('the trace is bounded in payload bytes', () => {
+  test('beyond maxBytes the oldest payloads are cut to 64 bytes, with their length noted; the newest stay whole', () => {
+    const trace = new TraceRecorder(true, 1000, realClock, realClock, 1, 3000);
+    const original = publish(Buffer.alloc(1000, 1)).packet;
+    trace.record({ ...publish(Buffer.alloc(1000, 1)), packet: original });
+    for (let i = 0; i < 3; i++) trace.record(publish(Buffer.alloc(1000, 2)));
+    const entries = trace.entries;
+    expect(entries.map((e) => e.truncated?.payloadBytes)).toEqual([1000, undefined, undefined, undefined]);
+    const cut = entries[0]!;
+    expect(cut.kind === 'packet' && (cut.packet as { payload: Buffer }).payload.length).toBe(64);
+    // The packet object the broker may still hold (a chaos re-send) keeps its whole payload.
+    expect(original.payload.length).toBe(1000);
+    expect(trace.format()).toContain('[payload of 1000 B cut by trace.maxBytes]');
+  });
+
+  test('small payloads are never cut', () => {
+    const trace = new TraceRecorder(true, 1000, realClock, realClock, 1, 0);
+    trace.record(publish(Buffer.alloc(64, 1)));
+    expect(trace.entries[0]!.truncated).toBeUndefined();
+  });
+});

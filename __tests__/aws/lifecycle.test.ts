@@ -56,11 +56,12 @@ describe('lifecycle events', () => {
   });
 
   test('disconnectReason follows what happened: keep-alive timeout', async () => {
-    const iot = await endpoint({ limits: { minKeepAliveSeconds: 1 } });
+    const iot = await endpoint({ clock: 'virtual' });
     const { events } = await observer(iot);
     const r = await raw(iot);
-    await r.connect('sleepy', { keepalive: 1 });
-    await iot.trace.waitFor({ direction: 'out', clientId: 'observer', packet: { cmd: 'publish', topic: '$aws/events/presence/disconnected/sleepy' } }, { timeoutMs: 5000 });
+    await r.connect('sleepy', { keepalive: 30 });
+    iot.clock.advance(45_000); // 1.5 × keep-alive of silence (the observer's own keep-alive is 60 s)
+    await iot.trace.waitFor({ direction: 'out', clientId: 'observer', packet: { cmd: 'publish', topic: '$aws/events/presence/disconnected/sleepy' } });
     await iot.trace.waitFor(() => events('sleepy').length === 2);
     expect(events('sleepy')[1]).toMatchObject({ clientInitiatedDisconnect: false, disconnectReason: 'MQTT_KEEP_ALIVE_TIMEOUT' });
   });

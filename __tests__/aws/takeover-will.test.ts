@@ -33,7 +33,7 @@ describe('client-id takeover', () => {
 
 describe('will messages', () => {
   async function setup() {
-    const iot = await endpoint({ limits: { minKeepAliveSeconds: 1 } });
+    const iot = await endpoint({ clock: 'virtual' });
     const watcher = await client(iot, 'watcher');
     await watcher.subscribeAsync('wills/+', { qos: 1 });
     return { iot, watcher };
@@ -62,8 +62,9 @@ describe('will messages', () => {
   test('is published after a keep-alive timeout', async () => {
     const { iot } = await setup();
     const r = await raw(iot);
-    await r.connect('sleepy', { keepalive: 1, ...will('sleepy') });
-    await iot.trace.waitFor({ event: 'disconnect', clientId: 'sleepy', reason: 'MQTT_KEEP_ALIVE_TIMEOUT', willPublished: true }, { timeoutMs: 5000 });
+    await r.connect('sleepy', { keepalive: 30, ...will('sleepy') });
+    iot.clock.advance(45_000); // 1.5 × keep-alive of silence (the watcher's own keep-alive is 60 s)
+    await iot.trace.waitFor({ event: 'disconnect', clientId: 'sleepy', reason: 'MQTT_KEEP_ALIVE_TIMEOUT', willPublished: true });
     const published = (await iot.trace.waitFor({ event: 'publish', origin: 'will' })) as PublishEvent;
     expect(published).toMatchObject({ topic: 'wills/sleepy', qos: 1, clientId: 'sleepy' });
   });

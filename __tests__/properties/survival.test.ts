@@ -122,35 +122,47 @@ test('2b. a client that assumes messages arrive in order is caught, and the shru
 });
 
 describe('3. request/response right after SUBSCRIBE', () => {
+  // A virtual clock: subscription delays end when the test moves time, whatever the machine's load.
+  const endpoint = { clock: 'virtual' as const };
   const chaos = chaosArbitrary({ faults: ['subscriptionDelay'], minDelayMs: 50, maxDelayMs: 200 });
+  const DEADLINE_MS = 400;
 
   /** A cloud-side service answering req/<id> on res/<id>, ready before the device starts. */
   async function service(iot: FakeIot): Promise<MqttClient> {
     const svc = await connect(iot, 'service');
     svc.on('message', (topic, payload) => svc.publish(topic.replace(/^req\//, 'res/'), `answer to ${payload.toString()}`, { qos: 1 }));
     await svc.subscribeAsync('req/+', { qos: 1 });
-    await iot.trace.waitFor({ event: 'subscription-active', clientId: 'service' }, { timeoutMs: 2000 });
+    iot.clock.advance(200); // the longest delay chaos may put on the service's own subscription
+    await iot.trace.waitFor({ event: 'subscription-active', clientId: 'service' });
     return svc;
   }
 
-  /** The device: subscribes to its response topic, sends the request, waits for the answer. */
+  /**
+   * The device: subscribes to its response topic, sends the request, and waits up to 400 ms (virtual) for
+   * the answer, sending the request again every `retryEveryMs` if given.
+   */
   async function request(iot: FakeIot, retryEveryMs: number | undefined): Promise<string> {
     const device = await connect(iot, 'dev-1');
     try {
       const answer = new Promise<string>((resolve) => device.once('message', (_t, p) => resolve(p.toString())));
       await device.subscribeAsync('res/dev-1', { qos: 1 });
       let tries = 0;
-      const send = () => device.publish('req/dev-1', `question ${++tries}`, { qos: 1 });
-      send();
-      const retry = retryEveryMs ? setInterval(send, retryEveryMs) : undefined;
-      let timer: NodeJS.Timeout | undefined;
-      const timeout = new Promise<never>((_r, reject) => (timer = setTimeout(() => reject(new Error('no answer within 400 ms')), 400)));
-      try {
-        return await Promise.race([answer, timeout]);
-      } finally {
-        clearInterval(retry);
-        clearTimeout(timer);
+      const ask = async () => {
+        await device.publishAsync('req/dev-1', `question ${++tries}`, { qos: 1 });
+        // The broker routes the service's answer (to dev-1, or nowhere) before it acknowledges it.
+        const sent = await iot.trace.waitFor({ direction: 'in', clientId: 'service', packet: { cmd: 'publish', payload: `answer to question ${tries}` } });
+        await iot.trace.waitFor({ direction: 'out', clientId: 'service', packet: { cmd: 'puback', messageId: sent.packet.messageId } });
+      };
+      const delivered = () => iot.trace.find({ direction: 'out', clientId: 'dev-1', packet: { cmd: 'publish', topic: 'res/dev-1' } }) !== undefined;
+      await ask();
+      for (let waited = 0; !delivered(); ) {
+        if (waited >= DEADLINE_MS) throw new Error(`no answer within ${DEADLINE_MS} ms`);
+        const step = Math.min(retryEveryMs ?? DEADLINE_MS, DEADLINE_MS - waited);
+        iot.clock.advance(step);
+        waited += step;
+        if (retryEveryMs !== undefined) await ask();
       }
+      return await answer;
     } finally {
       device.end(true);
     }
@@ -162,6 +174,7 @@ describe('3. request/response right after SUBSCRIBE', () => {
         seed: 301,
         numRuns: 5,
         chaos,
+        endpoint,
         scenario: async ({ iot }) => {
           const svc = await service(iot);
           try {
@@ -181,6 +194,7 @@ describe('3. request/response right after SUBSCRIBE', () => {
       seed: 302,
       numRuns: 5,
       chaos,
+      endpoint,
       scenario: async ({ iot }) => {
         const svc = await service(iot);
         try {

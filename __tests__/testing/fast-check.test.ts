@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { classicProfile, startFakeIot } from 'fake-aws-iot';
+import { type ChaosOptions, classicProfile, startFakeIot } from 'fake-aws-iot';
 import { assertClientSurvives, chaosArbitrary, chaosScriptArbitrary, payloadArbitrary, topicArbitrary } from 'fake-aws-iot/fast-check';
 import { checkTopicName } from '../../src/topics/validate';
 
@@ -23,13 +23,58 @@ describe('fake-aws-iot/fast-check arbitraries', () => {
     expect(new Set(chaos.flatMap((c) => Object.keys(c))).size).toBe(7);
   });
 
-  test('chaosArbitrary() shrinks toward fewer and milder faults', () => {
-    const result = fc.check(
-      fc.property(chaosArbitrary(), (c) => !(c.reorder && c.reorder.probability >= 0.2)),
-      { seed: 4, numRuns: 200 },
-    );
-    expect(result.failed).toBe(true);
-    expect(result.counterexample![0]).toEqual({ reorder: { probability: 0.2, maxHoldMs: 1 } });
+  describe('chaosArbitrary() shrinks toward fewer and milder faults', () => {
+    type Knobs = Record<string, Record<string, unknown>>;
+    /** `c` has no knob `than` lacks, and no number above `than`'s (probabilities, delays, holds, copies). */
+    const noHarsher = (c: Knobs, than: Knobs) =>
+      Object.entries(c).every(([knob, settings]) => knob in than && Object.entries(settings).every(([k, v]) => typeof v !== 'number' || v <= (than[knob]![k] as number)));
+
+    /**
+     * Runs a property that fails on `fails` and watches the shrinking: fast-check tries the shrinks of the
+     * latest failing value, so each value tried after a failure is compared with that failure.
+     */
+    function shrinking(fails: (c: ChaosOptions) => boolean, seed: number) {
+      let latest: Knobs | undefined;
+      let first: Knobs | undefined;
+      let tried = 0;
+      const harsher: { tried: Knobs; from: Knobs }[] = [];
+      const result = fc.check(
+        fc.property(chaosArbitrary(), (c) => {
+          const knobs = c as unknown as Knobs;
+          if (latest) {
+            tried++;
+            if (!noHarsher(knobs, latest)) harsher.push({ tried: knobs, from: latest });
+          }
+          if (!fails(c)) return true;
+          first ??= knobs;
+          latest = knobs;
+          return false;
+        }),
+        { seed, numRuns: 500 },
+      );
+      expect(result.failed).toBe(true);
+      expect(tried).toBeGreaterThan(0);
+      expect(harsher).toEqual([]);
+      const shrunk = result.counterexample![0];
+      expect(fails(shrunk)).toBe(true);
+      expect(noHarsher(shrunk as unknown as Knobs, first!)).toBe(true);
+      expect(shrunk).not.toEqual(first);
+      return shrunk;
+    }
+
+    test('a failure that needs one knob shrinks to that knob alone, never trying a harsher value', () => {
+      const shrunk = shrinking((c) => Boolean(c.reorder && c.reorder.probability >= 0.2), 4);
+      expect(Object.keys(shrunk)).toEqual(['reorder']);
+    });
+
+    test.each([5, 6, 7, 8, 9])('a failure that needs every knob: shrinking each knob\'s settings never tries a harsher value (seed %i)', (seed) => {
+      shrinking(
+        (c) =>
+          (c.reorder?.probability ?? 0) >= 0.2 && (c.duplicateQos0?.maxCopies ?? 0) >= 2 &&
+          (c.subscriptionDelay?.maxMs ?? 0) >= 100 && (c.resendWithNewPacketId?.maxDelayMs ?? 0) >= 100,
+        seed,
+      );
+    });
   });
 
   test('constraints are checked', () => {

@@ -62,6 +62,22 @@ describe('fake-aws-iot/jest matchers (registered in jest.setup.ts)', () => {
 
   test('anything else than an endpoint or a trace is refused with a clear error', () => {
     expect(() => expect({}).toHaveDelivered({ clientId: 'x', topic: 't' })).toThrow(/fake-aws-iot matchers take an endpoint from startFakeIot\(\) or its trace/);
-    expect(typeof fakeIotMatchers.toHaveDelivered).toBe('function');
+    expect(() => fakeIotMatchers.toHaveDelivered.call({ isNot: false }, 42 as never, { clientId: 'x', topic: 't' })).toThrow(/take an endpoint from startFakeIot\(\) or its trace \(got number\)/);
+  });
+
+  test('the exported fakeIotMatchers (for expect.extend() by hand) judge the trace like the registered ones', async () => {
+    const iot = await endpoint({ seed: 6 });
+    const dev = await client(iot, 'dev-1');
+    await dev.subscribeAsync('cmd/dev-1', { qos: 0 });
+    iot.publish('cmd/dev-1', 'hello');
+    await iot.trace.waitFor({ direction: 'out', clientId: 'dev-1', packet: { cmd: 'publish' } });
+    const { toHaveDelivered, toHaveReceivedFrom, toHaveDisconnected, toContainEntry } = fakeIotMatchers;
+    const ctx = { isNot: false };
+    expect(toHaveDelivered.call(ctx, iot, { clientId: 'dev-1', topic: 'cmd/dev-1', payload: 'hello', times: 1 }).pass).toBe(true);
+    expect(toHaveDelivered.call(ctx, iot.trace, { clientId: 'dev-1', topic: 'cmd/other' }).pass).toBe(false);
+    expect(toHaveReceivedFrom.call(ctx, iot, 'dev-1', { topic: 'cmd/dev-1' }).pass).toBe(false);
+    expect(toHaveDisconnected.call(ctx, iot, 'dev-1').pass).toBe(false);
+    expect(toContainEntry.call(ctx, iot, { event: 'subscription-active', topic: 'cmd/dev-1' }).pass).toBe(true);
+    expect(toHaveDelivered.call(ctx, iot, { clientId: 'dev-1', topic: 'cmd/dev-1', qos: 1 }).message()).toContain('Expected at least one PUBLISH on cmd/dev-1 at QoS 1 sent to dev-1, found 0.');
   });
 });

@@ -24,6 +24,20 @@ const DECISION_PARAM: Record<ScriptableFault, 'copies' | 'delayMs' | 'holdMs' | 
   takeover: undefined,
 };
 
+/**
+ * Which jump of a connection's stream each fault draws from: fixed numbers (not FAULTS' order), so
+ * adding a fault never moves another's draws. Jumped streams cannot overlap.
+ */
+const STREAM_JUMPS: Record<FaultName, number> = {
+  duplicateQos0: 1,
+  resendWithNewPacketId: 2,
+  subscriptionDelay: 3,
+  reorder: 4,
+  latency: 5,
+  dropConnection: 6,
+  takeover: 7,
+};
+
 /** Defaults for what a script step does when it does not say. */
 const SCRIPT_DEFAULTS = { copies: 1, resendDelayMs: 0, subscriptionDelayMs: 100, holdMs: 10 } as const;
 
@@ -84,7 +98,8 @@ export class ChaosEngine {
   attach(clientId: string, connectionId: number): ConnectionChaos {
     const n = (this.connectionCounts.get(clientId) ?? 0) + 1;
     this.connectionCounts.set(clientId, n);
-    return new ConnectionChaos(this, clientId, connectionId, (fault) => streamFor(this.seed, `chaos:${clientId}:${n}:${fault}`));
+    const base = streamFor(this.seed, `chaos:${clientId}:${n}`);
+    return new ConnectionChaos(this, clientId, connectionId, (fault) => base.jumped(STREAM_JUMPS[fault]));
   }
 
   private resetScript(): void {

@@ -24,20 +24,63 @@ const DECISION_PARAM: Record<ScriptableFault, 'copies' | 'delayMs' | 'holdMs' | 
   takeover: undefined,
 };
 
+/**
+ * Which jump of a connection's stream each fault draws from: fixed numbers (not FAULTS' order), so
+ * adding a fault never moves another's draws. Jumped streams cannot overlap.
+ */
+const STREAM_JUMPS: Record<FaultName, number> = {
+  duplicateQos0: 1,
+  resendWithNewPacketId: 2,
+  subscriptionDelay: 3,
+  reorder: 4,
+  latency: 5,
+  dropConnection: 6,
+  takeover: 7,
+};
+
 /** Defaults for what a script step does when it does not say. */
 const SCRIPT_DEFAULTS = { copies: 1, resendDelayMs: 0, subscriptionDelayMs: 100, holdMs: 10 } as const;
+
+/** Bounds on what the engine remembers. */
+export interface ChaosEngineLimits {
+  /** Decisions kept in the log, the most recent ones; older ones are dropped and counted. Default 10,000. */
+  maxDecisions?: number;
+  /**
+   * Client ids whose counts (connections, eligible events) are remembered. Beyond it the client that
+   * connected least recently is forgotten: if it comes back, it counts (and draws) from the start again.
+   * Default 10,000.
+   */
+  maxClients?: number;
+}
+
+export const DEFAULT_MAX_DECISIONS = 10_000;
+export const DEFAULT_MAX_CLIENTS = 10_000;
+
+/** What the engine counts per client id: what a script's `nth` and a connection's stream key rest on. */
+interface ClientCounts {
+  connections: number;
+  events: Partial<Record<ScriptableFault, number>>;
+}
 
 export class ChaosEngine {
   private config: ResolvedChaos;
   private paused = false;
-  private readonly decisions: ChaosDecision[] = [];
-  private readonly connectionCounts = new Map<string, number>();
-  private readonly eventCounts = new Map<string, number>();
+  /** The most recent decisions (trimmed to maxDecisions now and then, so a push stays cheap). */
+  private decisions: ChaosDecision[] = [];
+  /** Decisions taken since the engine started, kept or not. */
+  private taken = 0;
+  /** Per client id, least recently connected first. */
+  private readonly clients = new Map<string, ClientCounts>();
+  private forgotten = 0;
   private scriptSeen: number[] = [];
   private scriptDone: boolean[] = [];
+  private readonly maxDecisions: number;
+  private readonly maxClients: number;
 
-  constructor(config: ResolvedChaos, private readonly seed: number) {
+  constructor(config: ResolvedChaos, private readonly seed: number, limits: ChaosEngineLimits = {}) {
     this.config = config;
+    this.maxDecisions = limits.maxDecisions ?? DEFAULT_MAX_DECISIONS;
+    this.maxClients = limits.maxClients ?? DEFAULT_MAX_CLIENTS;
     this.resetScript();
   }
 
@@ -47,6 +90,16 @@ export class ChaosEngine {
 
   get isPaused(): boolean {
     return this.paused;
+  }
+
+  /** Decisions dropped from the front of the log to keep it within maxDecisions. */
+  get dropped(): number {
+    return this.taken - Math.min(this.decisions.length, this.maxDecisions);
+  }
+
+  /** Client ids forgotten to stay within maxClients (a run with none replays exactly). */
+  get forgottenClients(): number {
+    return this.forgotten;
   }
 
   /** Replaces every knob and the script (a script starts counting afresh). */
@@ -63,13 +116,17 @@ export class ChaosEngine {
     this.paused = false;
   }
 
+  /** The kept decisions, oldest first: `log()[i]` is decision number `dropped + i`. */
   log(): ChaosDecision[] {
-    return this.decisions.map((d) => ({ ...d }));
+    return this.kept().map((d) => ({ ...d }));
   }
 
-  /** The log as script steps: replaying them (same seed or not) forces the same faults at the same places. */
+  /**
+   * The log as script steps: replaying them (same seed or not) forces the same faults at the same places.
+   * Exact while nothing was dropped or forgotten.
+   */
   toScript(): ScriptStep[] {
-    return this.decisions.map((d) => {
+    return this.kept().map((d) => {
       const step: ScriptStep = { fault: d.fault, client: d.clientId, nth: d.nth };
       const param = DECISION_PARAM[d.fault];
       if (param) step[param] = d[param];
@@ -77,14 +134,27 @@ export class ChaosEngine {
     });
   }
 
+  private kept(): ChaosDecision[] {
+    const extra = this.decisions.length - this.maxDecisions;
+    return extra > 0 ? this.decisions.slice(extra) : this.decisions;
+  }
+
   /**
    * The chaos state of a new connection. Each connection, numbered per client id, draws from its own
    * streams — one per fault, so turning one knob off (as shrinking does) leaves the others' draws alone.
    */
   attach(clientId: string, connectionId: number): ConnectionChaos {
-    const n = (this.connectionCounts.get(clientId) ?? 0) + 1;
-    this.connectionCounts.set(clientId, n);
-    return new ConnectionChaos(this, clientId, connectionId, (fault) => streamFor(this.seed, `chaos:${clientId}:${n}:${fault}`));
+    let counts = this.clients.get(clientId);
+    if (counts) this.clients.delete(clientId); // re-inserted below: now the most recently connected
+    else counts = { connections: 0, events: {} };
+    this.clients.set(clientId, counts);
+    if (this.clients.size > this.maxClients) {
+      this.clients.delete(this.clients.keys().next().value!);
+      this.forgotten++;
+    }
+    const n = ++counts.connections;
+    const base = streamFor(this.seed, `chaos:${clientId}:${n}`);
+    return new ConnectionChaos(this, clientId, connectionId, counts, (fault) => base.jumped(STREAM_JUMPS[fault]));
   }
 
   private resetScript(): void {
@@ -100,18 +170,22 @@ export class ChaosEngine {
     fault: F,
     ctx: ConnectionChaos,
     packet: { topic?: string; cmd?: string },
-    draw: (knob: policy.Knob<F>, rng: RandomStream) => number | boolean | undefined,
+    draw: (knob: policy.Knob<F>, rng: RandomStream) => number | policy.Cut | undefined,
     fromScript: (step: ScriptStep) => number,
   ): Decided | undefined {
-    const key = `${ctx.clientId}\u0000${fault}`;
-    const nth = (this.eventCounts.get(key) ?? 0) + 1;
-    this.eventCounts.set(key, nth);
+    const nth = (ctx.counts.events[fault] = (ctx.counts.events[fault] ?? 0) + 1);
     if (this.paused) return undefined;
 
-    let value: number | boolean | undefined;
-    const knob = this.config[fault] as policy.Knob<F> | undefined;
-    if (knob && inScope(knob.scope, ctx.clientId, packet.topic)) value = draw(knob, ctx.stream(fault));
+    let value: number | undefined;
     let source: ChaosDecision['source'] = 'random';
+    const knob = this.config[fault] as policy.Knob<F> | undefined;
+    if (knob && inScope(knob.scope, ctx.clientId, packet.topic)) {
+      const drawn = draw(knob, ctx.stream(fault));
+      if (typeof drawn === 'string') {
+        value = 0;
+        source = drawn;
+      } else value = drawn;
+    }
     const script = this.config.script;
     for (let i = 0; i < script.length; i++) {
       const step = script[i]!;
@@ -124,15 +198,23 @@ export class ChaosEngine {
         source = 'script';
       }
     }
-    if (value === undefined || value === false) return undefined;
-    const num = value === true ? 0 : value;
+    if (value === undefined) return undefined;
     const decision: ChaosDecision = { fault, clientId: ctx.clientId, connectionId: ctx.connectionId, nth, source };
     if (packet.topic !== undefined) decision.topic = packet.topic;
     if (packet.cmd !== undefined) decision.cmd = packet.cmd;
     const param = DECISION_PARAM[fault];
-    if (param) decision[param] = num;
+    if (param) decision[param] = value;
+    this.record(decision);
+    return { value, tag: { fault, decision: this.taken - 1 } };
+  }
+
+  private record(decision: ChaosDecision): void {
+    this.taken++;
     this.decisions.push(decision);
-    return { value: num, tag: { fault, decision: this.decisions.length - 1 } };
+    // Trim in batches: the log stays within maxDecisions (as log() shows it) without a copy per decision.
+    if (this.decisions.length >= this.maxDecisions + Math.min(this.maxDecisions, 1024)) {
+      this.decisions = this.decisions.slice(this.decisions.length - this.maxDecisions);
+    }
   }
 }
 
@@ -148,6 +230,8 @@ export class ConnectionChaos {
     private readonly engine: ChaosEngine,
     readonly clientId: string,
     readonly connectionId: number,
+    /** The client's counts (held here, so a live connection keeps counting even if the engine forgets the client). */
+    readonly counts: ClientCounts,
     private readonly makeStream: (fault: FaultName) => RandomStream,
   ) {}
 

@@ -81,7 +81,8 @@ export function resolveChaos(input: unknown, where: string): ResolvedChaos {
       if (!Array.isArray(v.clients) || v.clients.length === 0 || !v.clients.every((c) => typeof c === 'string' || c instanceof RegExp)) {
         fail(`${name}.clients must be a non-empty array of client ids or RegExps (got ${show(v.clients)}).`);
       }
-      s.clients = v.clients as (string | RegExp)[];
+      // A RegExp's g or y flag makes test() resume at lastIndex: the same id would match only every other time.
+      s.clients = (v.clients as (string | RegExp)[]).map((c) => (typeof c === 'string' || !/[gy]/.test(c.flags) ? c : new RegExp(c.source, c.flags.replace(/[gy]/g, ''))));
     }
     return s;
   };

@@ -34,8 +34,15 @@ export function latency(k: Knob<'latency'>, rng: RandomStream): number {
   return k.minMs === k.maxMs ? k.minMs : rng.int(k.minMs, k.maxMs);
 }
 
-/** dropConnection / takeover: whether the connection ends after the client's `packets`-th packet. */
-export function cutAfter(k: Knob<'dropConnection'>, rng: RandomStream, packets: number): boolean {
+/** Why a connection is cut: a draw under `probability`, or the count `afterPackets` reached. */
+export type Cut = 'random' | 'afterPackets';
+
+/**
+ * dropConnection / takeover: whether the connection ends after the client's `packets`-th packet, and why.
+ * The stream is drawn from on every packet while probability > 0, so `afterPackets` never shifts later draws.
+ */
+export function cutAfter(k: Knob<'dropConnection'>, rng: RandomStream, packets: number): Cut | undefined {
   const random = k.probability > 0 && rng.next() < k.probability;
-  return random || k.afterPackets === packets;
+  if (k.afterPackets === packets) return 'afterPackets';
+  return random ? 'random' : undefined;
 }

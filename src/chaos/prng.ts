@@ -2,8 +2,16 @@
  * The only source of randomness in the endpoint. Everything random is drawn from a stream derived
  * from the endpoint's seed and a key (a client id, say), so one client's traffic never shifts the
  * numbers another client sees, and a seed replays a run exactly.
+ *
+ * The generator is pure-rand's xoroshiro128+ (the one fast-check uses). A key picks the generator's
+ * 128-bit starting state through SHA-256 of (seed, key); `jumped(n)` gives sub-streams that cannot
+ * overlap (each 2^64 draws further on).
  */
-import { randomInt } from 'node:crypto';
+import { createHash, randomInt } from 'node:crypto';
+import { uniformFloat64 } from 'pure-rand/distribution/uniformFloat64';
+import { uniformInt } from 'pure-rand/distribution/uniformInt';
+import { xoroshiro128plusFromState } from 'pure-rand/generator/xoroshiro128plus';
+import type { JumpableRandomGenerator } from 'pure-rand/types/JumpableRandomGenerator';
 
 export const MAX_SEED = 0xffff_ffff;
 
@@ -13,53 +21,60 @@ export function isSeed(value: unknown): value is number {
 
 /** A fresh seed for an endpoint started without one. */
 export function randomSeed(): number {
-  return randomInt(0, MAX_SEED);
+  return randomInt(0, MAX_SEED + 1);
 }
 
-/** FNV-1a over the UTF-16 code units of `key`, mixed with the seed: a 32-bit stream id. */
-function hashKey(seed: number, key: string): number {
-  let h = (0x811c9dc5 ^ seed) >>> 0;
-  for (let i = 0; i < key.length; i++) {
-    h ^= key.charCodeAt(i);
-    h = Math.imul(h, 0x01000193) >>> 0;
-  }
-  return h;
+/** The generator's starting state for (seed, key): the first 128 bits of SHA-256 over both. */
+function stateFor(seed: number, key: string): number[] {
+  const head = Buffer.alloc(4);
+  head.writeUInt32BE(seed >>> 0);
+  // UTF-16 code units, so distinct strings (even with lone surrogates) never share a state.
+  const digest = createHash('sha256').update(head).update(key, 'utf16le').digest();
+  const state = [0, 4, 8, 12].map((i) => digest.readInt32BE(i));
+  if ((state[0]! | state[1]! | state[2]! | state[3]!) === 0) state[0] = 1; // the all-zero state is xoroshiro's one fixed point
+  return state;
 }
 
-/** A deterministic stream of numbers (sfc32-like mixing of mulberry32 output). */
-export class RandomStream {
-  private state: number;
+/** A deterministic stream of numbers. */
+export interface RandomStream {
+  /** A float in [0, 1) (53 random bits). */
+  next(): number;
+  /** A whole number in [min, max], each equally likely. Fractional bounds are rounded inwards; when no whole number lies between them, `min` itself. */
+  int(min: number, max: number): number;
+  /** A version-4-shaped UUID. */
+  uuid(): string;
+  /** An independent copy `n` jumps (n × 2^64 draws) ahead of this stream's current place; this stream is left as it is. */
+  jumped(n: number): RandomStream;
+}
 
-  constructor(seed: number) {
-    this.state = seed >>> 0;
-  }
+class Xoroshiro128PlusStream implements RandomStream {
+  constructor(private readonly gen: JumpableRandomGenerator) {}
 
-  /** A float in [0, 1). */
   next(): number {
-    // mulberry32
-    let t = (this.state = (this.state + 0x6d2b79f5) >>> 0);
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+    return uniformFloat64(this.gen);
   }
 
-  /** An integer in [min, max]. */
   int(min: number, max: number): number {
-    return min + Math.floor(this.next() * (max - min + 1));
+    const lo = Math.ceil(min);
+    const hi = Math.floor(max);
+    return hi < lo ? min : uniformInt(this.gen, lo, hi);
   }
 
-  /** A version-4-shaped UUID drawn from this stream. */
   uuid(): string {
-    const hex: string[] = [];
-    for (let i = 0; i < 32; i++) hex.push(this.int(0, 15).toString(16));
-    hex[12] = '4';
-    hex[16] = (8 + this.int(0, 3)).toString(16);
-    const s = hex.join('');
-    return `${s.slice(0, 8)}-${s.slice(8, 12)}-${s.slice(12, 16)}-${s.slice(16, 20)}-${s.slice(20)}`;
+    let hex = '';
+    for (let i = 0; i < 4; i++) hex += (this.gen.next() >>> 0).toString(16).padStart(8, '0');
+    const variant = ((parseInt(hex[16]!, 16) & 0x3) | 0x8).toString(16);
+    return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-4${hex.slice(13, 16)}-${variant}${hex.slice(17, 20)}-${hex.slice(20)}`;
+  }
+
+  jumped(n: number): RandomStream {
+    const gen = this.gen.clone();
+    for (let i = 0; i < n; i++) gen.jump();
+    return new Xoroshiro128PlusStream(gen);
   }
 }
 
 /** The stream for `key` under `seed`: the same pair always gives the same numbers. */
 export function streamFor(seed: number, key: string): RandomStream {
-  return new RandomStream(hashKey(seed, key));
+  return new Xoroshiro128PlusStream(xoroshiro128plusFromState(stateFor(seed, key)));
 }

@@ -49,9 +49,9 @@ export type LatencyOptions = ChaosScope & ({ ms: number } | { minMs: number; max
 
 /** The server closes the connection (AWS: deployments, scaling — reason SERVER_INITIATED_DISCONNECT). */
 export interface DropConnectionOptions extends ChaosScope {
-  /** Chance, per packet in or out, that the connection is closed after it (0..1). */
+  /** Chance, per packet the client sends after CONNECT, that the connection is closed after it (0..1). */
   probability?: number;
-  /** Close the connection after this many packets in and out (after CONNACK). */
+  /** Close the connection after the client's nth packet after CONNECT (packets the server sends do not count). */
   afterPackets?: number;
 }
 
@@ -92,7 +92,10 @@ export interface ChaosOptions {
 /** On a trace entry: the fault that produced or moved it. */
 export interface ChaosTag {
   fault: FaultName;
-  /** Index of the decision in `iot.chaos.log()` (absent for latency, which is not logged). */
+  /**
+   * The decision's number, counting from 0 (absent for latency, which is not logged): its index in
+   * `iot.chaos.log()` until the log overflows, then that index plus the number of decisions dropped.
+   */
   decision?: number;
   /** For copies (duplicateQos0, resendWithNewPacketId): the `seq` of the original delivery's trace entry. */
   of?: number;
@@ -111,8 +114,8 @@ export interface ChaosDecision {
   topic?: string;
   /** The packet type concerned, for packet-level faults. */
   cmd?: string;
-  /** Whether the seeded random stream or a script step took it. */
-  source: 'random' | 'script';
+  /** What took it: the seeded random stream, a knob's `afterPackets` count, or a script step. */
+  source: 'random' | 'afterPackets' | 'script';
   copies?: number;
   delayMs?: number;
   holdMs?: number;

@@ -1,7 +1,17 @@
 /**
  * The only door to time. The broker asks a Clock for "now" and for timers, so a virtual clock can
- * later stand in for the real one.
+ * stand in for the real one.
+ *
+ * The real clock uses timer functions a test's fake timers cannot replace: `jest.useFakeTimers()` (and
+ * @sinonjs/fake-timers in general) swaps the globals `setTimeout`, `Date`, `performance`, `queueMicrotask`
+ * and `process.nextTick`, so the fake would otherwise stop dead (a `trace.waitFor` timeout never firing)
+ * in a test that fakes time for its own code. Instead: `setTimeout`/`clearTimeout` from `node:timers`
+ * and the time from `node:perf_hooks`, both taken when this module loads (newer fake-timers also patch
+ * the `node:timers` module when installed on the real global; references taken before that stay real).
  */
+import { performance } from 'node:perf_hooks';
+import * as timers from 'node:timers';
+
 export interface TimerHandle {
   cancel(): void;
 }
@@ -13,25 +23,56 @@ export interface Clock {
   setTimeout(fn: () => void, ms: number): TimerHandle;
 }
 
-/**
- * Wraps a timer callback so a failure inside the fake surfaces as a process warning instead of an
- * uncaught exception in the host's test process.
- */
-export function guarded(fn: () => void): () => void {
+/** Where a failure inside a timer callback goes. */
+export type ErrorSink = (error: unknown) => void;
+
+export interface RealClockOptions {
+  /** Called with whatever a timer callback throws. Default: a process warning. */
+  onError?: ErrorSink;
+}
+
+const realSetTimeout = timers.setTimeout;
+const realClearTimeout = timers.clearTimeout;
+const timeOrigin = performance.timeOrigin;
+const perfNow = performance.now.bind(performance);
+
+/** The default sink: a process warning, never an exception in the host's process. */
+export function warnError(error: unknown): void {
+  process.emitWarning(`[fake-aws-iot] internal error in a timer: ${(error as Error)?.stack ?? String(error)}`);
+}
+
+/** Wraps a timer callback so what it throws goes to `onError` (and, should the sink throw too, to a warning). */
+export function guarded(fn: () => void, onError: ErrorSink): () => void {
   return () => {
     try {
       fn();
     } catch (error) {
-      process.emitWarning(`[fake-aws-iot] internal error in a timer: ${(error as Error)?.stack ?? String(error)}`);
+      try {
+        onError(error);
+      } catch {
+        warnError(error);
+      }
     }
   };
 }
 
-export const realClock: Clock = {
-  now: () => Date.now(),
-  setTimeout(fn, ms) {
-    const t = setTimeout(guarded(fn), ms);
-    t.unref();
-    return { cancel: () => clearTimeout(t) };
-  },
-};
+/** Runs `fn` once the current synchronous work is done, by a promise job: no fake timer can hold it back. */
+export function microtask(fn: () => void, onError: ErrorSink = warnError): void {
+  void Promise.resolve().then(guarded(fn, onError));
+}
+
+/** A clock on real time. `now()` is whole milliseconds: the process's start time plus a monotonic count. */
+export function createRealClock(options: RealClockOptions = {}): Clock {
+  const onError = options.onError ?? warnError;
+  return {
+    now: () => Math.floor(timeOrigin + perfNow()),
+    setTimeout(fn, ms) {
+      const t = realSetTimeout(guarded(fn, onError), ms);
+      t.unref();
+      return { cancel: () => realClearTimeout(t) };
+    },
+  };
+}
+
+/** The real clock for code that has no endpoint to report to: failures become process warnings. */
+export const realClock: Clock = createRealClock();

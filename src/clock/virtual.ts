@@ -1,11 +1,23 @@
-import { type Clock, type TimerHandle, guarded } from './clock';
+import { FakeIotError } from '../errors';
+import { type Clock, type ErrorSink, type TimerHandle, guarded, warnError } from './clock';
+
+export interface VirtualClockOptions {
+  /** Called with whatever a timer callback throws. Default: a process warning. */
+  onError?: ErrorSink;
+  /** Most timers one `advance()` may run before it gives up on a runaway loop. Default 1000. */
+  loopLimit?: number;
+}
+
+export const DEFAULT_LOOP_LIMIT = 1000;
 
 interface Timer {
   due: number;
   order: number;
   fn: () => void;
-  cancelled: boolean;
 }
+
+/** Whether timer `a` runs before timer `b`: earlier due time first, then the order they were set in. */
+const before = (a: Timer, b: Timer) => a.due < b.due || (a.due === b.due && a.order < b.order);
 
 /**
  * A clock that only moves when told to: `advance(ms)` runs every timer that falls due, in time order
@@ -14,10 +26,15 @@ interface Timer {
 export class VirtualClock implements Clock {
   private t: number;
   private order = 0;
+  /** Waiting timers, sorted by (due, order). */
   private timers: Timer[] = [];
+  private readonly onError: ErrorSink;
+  private readonly loopLimit: number;
 
-  constructor(start: number) {
+  constructor(start: number, options: VirtualClockOptions = {}) {
     this.t = start;
+    this.onError = options.onError ?? warnError;
+    this.loopLimit = options.loopLimit ?? DEFAULT_LOOP_LIMIT;
   }
 
   now(): number {
@@ -25,31 +42,29 @@ export class VirtualClock implements Clock {
   }
 
   setTimeout(fn: () => void, ms: number): TimerHandle {
-    const timer: Timer = { due: this.t + Math.max(0, ms), order: ++this.order, fn: guarded(fn), cancelled: false };
-    // Keep the list sorted by (due, order); new timers usually go at the end.
-    let i = this.timers.length;
-    while (i > 0 && (this.timers[i - 1]!.due > timer.due)) i--;
-    this.timers.splice(i, 0, timer);
-    return {
-      cancel: () => {
-        timer.cancelled = true;
-      },
-    };
+    const timer: Timer = { due: this.t + Math.max(0, ms), order: ++this.order, fn: guarded(fn, this.onError) };
+    this.timers.splice(this.indexFor(timer), 0, timer);
+    return { cancel: () => this.remove(timer) };
   }
 
-  /** Timers waiting to run. */
-  pending(): number {
-    return this.timers.filter((t) => !t.cancelled).length;
-  }
-
+  /**
+   * Moves time forward by `ms`, running every timer due by then. Throws (code INVALID_ARGUMENT) when
+   * that takes more than `loopLimit` timers — a timer re-arming itself without end — with time left
+   * at the instant reached and the remaining timers still set.
+   */
   advance(ms: number): void {
     const target = this.t + ms;
-    for (;;) {
-      const next = this.timers[0];
-      if (!next || next.due > target) break;
+    let ran = 0;
+    for (let next = this.timers[0]; next && next.due <= target; next = this.timers[0]) {
+      if (ran === this.loopLimit) {
+        throw new FakeIotError(
+          'INVALID_ARGUMENT',
+          `iot.clock.advance(${ms}) stopped after running ${this.loopLimit} timers (loopLimit): a timer probably re-arms itself without end. Virtual time stays at +${this.t - (target - ms)} ms.`,
+        );
+      }
       this.timers.shift();
-      if (next.cancelled) continue;
       this.t = next.due;
+      ran++;
       next.fn();
     }
     this.t = target;
@@ -57,7 +72,23 @@ export class VirtualClock implements Clock {
 
   /** Drops every timer (endpoint shutdown). */
   clear(): void {
-    for (const t of this.timers) t.cancelled = true;
     this.timers = [];
+  }
+
+  /** Where `timer` goes in the sorted list (binary search; a new timer usually goes last). */
+  private indexFor(timer: Timer): number {
+    let lo = 0;
+    let hi = this.timers.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (before(this.timers[mid]!, timer)) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+
+  private remove(timer: Timer): void {
+    const i = this.indexFor(timer);
+    if (this.timers[i] === timer) this.timers.splice(i, 1);
   }
 }

@@ -73,19 +73,6 @@ type RawPacket = mqttPacket.Packet & { bridgeMode?: boolean };
 const MQTT_3_1_1 = 4;
 const LEVEL_NAMES: Record<number, string> = { 3: 'MQTT 3.1', 5: 'MQTT 5' };
 
-/** Remaining lengths fixed by MQTT 3.1.1 (mqtt-packet accepts other lengths for these and reads what it can). */
-const FIXED_REMAINING_LENGTH: Partial<Record<string, number>> = {
-  connack: 2,
-  puback: 2,
-  pubrec: 2,
-  pubrel: 2,
-  pubcomp: 2,
-  unsuback: 2,
-  pingreq: 0,
-  pingresp: 0,
-  disconnect: 0,
-};
-
 function unsupportedProtocol(protocolVersion: number, bridgeMode: boolean | undefined): DecodeError {
   // mqtt-packet splits the level byte: the top bit (mosquitto's "bridge" flag) and the rest.
   const level = protocolVersion + (bridgeMode ? 0x80 : 0);
@@ -120,12 +107,30 @@ function check(packet: RawPacket, readTo: number, maxPacketBytes: number): Decod
   // mqtt-packet does not stop at the end of a packet that is too short for its fields: a missing packet id
   // reads as -1 when no bytes follow, and from the next packet's bytes when some do.
   if (packet.messageId === -1 || readTo > length) return malformed(`${packet.cmd.toUpperCase()} is shorter than its fields`);
-  if (packet.cmd === 'connect') return checkConnect(packet);
-  const fixed = FIXED_REMAINING_LENGTH[packet.cmd];
-  if (fixed !== undefined && length !== fixed) {
-    return malformed(`${packet.cmd.toUpperCase()} has remaining length ${length}; MQTT 3.1.1 fixes it at ${fixed}`);
+  switch (packet.cmd) {
+    case 'publish':
+      return undefined;
+    case 'connect':
+      return checkConnect(packet);
+    // Remaining lengths MQTT 3.1.1 fixes; mqtt-packet accepts others for these and reads what it can.
+    case 'connack':
+    case 'puback':
+    case 'pubrec':
+    case 'pubrel':
+    case 'pubcomp':
+    case 'unsuback':
+      return length === 2 ? undefined : wrongLength(packet.cmd, length, 2);
+    case 'pingreq':
+    case 'pingresp':
+    case 'disconnect':
+      return length === 0 ? undefined : wrongLength(packet.cmd, length, 0);
+    default:
+      return undefined;
   }
-  return undefined;
+}
+
+function wrongLength(cmd: string, length: number, fixed: number): DecodeError {
+  return malformed(`${cmd.toUpperCase()} has remaining length ${length}; MQTT 3.1.1 fixes it at ${fixed}`);
 }
 
 /** Classifies an error mqtt-packet emitted while reading `inProgress`. */

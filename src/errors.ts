@@ -13,6 +13,8 @@ export type FakeIotErrorCode =
   | 'ENDPOINT_CLOSED'
   /** trace.waitFor() saw no matching entry within its timeout. */
   | 'TRACE_TIMEOUT'
+  /** iot.clock.advance(): timers kept setting new timers that fell due (a runaway loop), past the clock's loopLimit. */
+  | 'CLOCK_LOOP_LIMIT'
   /** iot.settled() found work still pending when its timeout ran out. */
   | 'SETTLE_TIMEOUT'
   /** A trace method that needs recorded entries was used on an endpoint started with `trace: false`. */

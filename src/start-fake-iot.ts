@@ -41,8 +41,10 @@ export interface ChaosControl {
   pause(): void;
   resume(): void;
   readonly paused: boolean;
-  /** Every decision taken so far, in order. */
+  /** The decisions taken so far, in order: the most recent 10,000 (see `droppedDecisions`). */
   log(): ChaosDecision[];
+  /** How many older decisions the log let go to stay bounded (0 in most tests; toScript() is exact while 0). */
+  readonly droppedDecisions: number;
   /** The log as a script: `startFakeIot({ chaos: { script } })` forces the same faults at the same places. */
   toScript(): ScriptStep[];
 }
@@ -200,6 +202,9 @@ export async function startFakeIot(options?: FakeIotOptions): Promise<FakeIot> {
         return broker.chaos?.isPaused ?? false;
       },
       log: () => broker.chaos?.log() ?? [],
+      get droppedDecisions() {
+        return broker.chaos?.dropped ?? 0;
+      },
       toScript: () => broker.chaos?.toScript() ?? [],
     },
     clock: {

@@ -2,15 +2,30 @@ import type { ChaosDecision, ChaosOptions, FakeIot } from '../../src';
 import { client, endpoint, raw } from '../helpers';
 import { deliveries } from './helpers';
 
-/** A fixed scenario: dev-1 subscribes at QoS 0 and 1 and gets 200 messages from the cloud side. */
+/**
+ * A fixed scenario: dev-1 subscribes at QoS 0 and 1 and gets 200 messages from the cloud side. On a virtual
+ * clock, held packets and re-sends go out only when the scenario moves time, in an order that does not
+ * depend on how the real network interleaves them with the client's acknowledgements.
+ */
 async function scenario(iot: FakeIot, extraTraffic = false): Promise<void> {
+  const virtual = iot.clock.mode === 'virtual';
   const dev = await client(iot, 'dev-1');
-  await dev.subscribeAsync({ 'cmd/dev-1/0': { qos: 0 }, 'cmd/dev-1/1': { qos: 1 } });
+  const subscribed = dev.subscribeAsync({ 'cmd/dev-1/0': { qos: 0 }, 'cmd/dev-1/1': { qos: 1 } });
+  if (virtual) {
+    await iot.trace.waitFor({ direction: 'in', clientId: 'dev-1', packet: { cmd: 'subscribe' } });
+    iot.clock.advance(20); // the SUBACK may be held (≤ 10 ms); subscriptionDelay is at most 20 ms
+  }
+  await subscribed;
   await iot.trace.waitFor(() => iot.trace.filter({ event: 'subscription-active', clientId: 'dev-1' }).length === 2);
   let other;
   if (extraTraffic) {
     other = await client(iot, 'dev-2');
-    await other.subscribeAsync('cmd/dev-2/#', { qos: 0 });
+    const also = other.subscribeAsync('cmd/dev-2/#', { qos: 0 });
+    if (virtual) {
+      await iot.trace.waitFor({ direction: 'in', clientId: 'dev-2', packet: { cmd: 'subscribe' } });
+      iot.clock.advance(20);
+    }
+    await also;
     await iot.trace.waitFor({ event: 'subscription-active', clientId: 'dev-2' });
   }
   for (let i = 0; i < 100; i++) {
@@ -18,6 +33,7 @@ async function scenario(iot: FakeIot, extraTraffic = false): Promise<void> {
     if (extraTraffic) for (let j = 0; j < 3; j++) iot.publish('cmd/dev-2/x', `noise${i}-${j}`, { qos: 0 });
     iot.publish('cmd/dev-1/1', `b${i}`, { qos: 1 });
   }
+  if (virtual) iot.clock.advance(100); // holds (≤ 10 ms), re-sends (≤ 5 ms) and the holds of re-sends
   // Settled: every original went out, and every re-send that chaos scheduled.
   const originals = () => deliveries(iot, 'dev-1').filter((e) => !e.chaos || e.chaos.fault === 'reorder').length;
   await iot.trace.waitFor(() => originals() === 200, { timeoutMs: 5000 });
@@ -35,26 +51,26 @@ const forClient = (log: ChaosDecision[], id: string) => log.filter((d) => d.clie
 
 describe('reproducible', () => {
   test('the same seed and the same traffic give the same decision log', async () => {
-    const a = await endpoint({ seed: 1234, chaos });
+    const a = await endpoint({ seed: 1234, chaos, clock: 'virtual' });
     await scenario(a);
-    const b = await endpoint({ seed: 1234, chaos });
+    const b = await endpoint({ seed: 1234, chaos, clock: 'virtual' });
     await scenario(b);
     expect(a.chaos.log().length).toBeGreaterThan(40);
     expect(b.chaos.log()).toEqual(a.chaos.log());
   });
 
   test('a different seed gives different decisions', async () => {
-    const a = await endpoint({ seed: 1, chaos });
+    const a = await endpoint({ seed: 1, chaos, clock: 'virtual' });
     await scenario(a);
-    const b = await endpoint({ seed: 2, chaos });
+    const b = await endpoint({ seed: 2, chaos, clock: 'virtual' });
     await scenario(b);
     expect(b.chaos.log()).not.toEqual(a.chaos.log());
   });
 
   test("extra traffic from a second client does not change the first client's decisions", async () => {
-    const quiet = await endpoint({ seed: 77, chaos });
+    const quiet = await endpoint({ seed: 77, chaos, clock: 'virtual' });
     await scenario(quiet);
-    const busy = await endpoint({ seed: 77, chaos });
+    const busy = await endpoint({ seed: 77, chaos, clock: 'virtual' });
     await scenario(busy, true);
     expect(forClient(busy.chaos.log(), 'dev-2').length).toBeGreaterThan(10);
     expect(forClient(busy.chaos.log(), 'dev-1')).toEqual(forClient(quiet.chaos.log(), 'dev-1'));
@@ -100,11 +116,11 @@ describe('scripts force one fault at a precise place', () => {
   });
 
   test('toScript() replays the same faults at the same places, whatever the seed', async () => {
-    const original = await endpoint({ seed: 99, chaos });
+    const original = await endpoint({ seed: 99, chaos, clock: 'virtual' });
     await scenario(original);
     const script = original.chaos.toScript();
     expect(script.length).toBeGreaterThan(20);
-    const replay = await endpoint({ seed: 5, chaos: { script } });
+    const replay = await endpoint({ seed: 5, chaos: { script }, clock: 'virtual' });
     await scenario(replay);
     const strip = (log: ChaosDecision[]) => log.map(({ source: _s, ...rest }) => rest);
     expect(strip(replay.chaos.log())).toEqual(strip(original.chaos.log()));
@@ -182,7 +198,7 @@ describe('chaos options are validated', () => {
   });
 
   test('clock must be real or virtual; advance() needs the virtual one', async () => {
-    await expect(endpoint({ clock: 'fast' as never })).rejects.toMatchObject({ code: 'INVALID_OPTION', message: expect.stringMatching(/options\.clock must be "real" or "virtual"/) });
+    await expect(endpoint({ clock: 'fast' as never })).rejects.toMatchObject({ code: 'INVALID_OPTION', message: expect.stringMatching(/options\.clock must be "real", "virtual" or a Clock object/) });
     const iot = await endpoint();
     expect(() => iot.clock.advance(10)).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT', message: expect.stringMatching(/clock: 'virtual'/) }));
   });

@@ -116,7 +116,7 @@ describe('VirtualClock', () => {
       } catch (e) {
         error = e;
       }
-      expect(error).toMatchObject({ name: 'FakeIotError', code: 'INVALID_ARGUMENT' });
+      expect(error).toMatchObject({ name: 'FakeIotError', code: 'CLOCK_LOOP_LIMIT' });
       expect((error as Error).message).toMatch(/^\[fake-aws-iot\] iot\.clock\.advance\(10\) stopped after running 1000 timers \(loopLimit\)/);
       expect(runs).toBe(1000);
       expect(clock.now()).toBe(START + 5); // time stays where the loop was

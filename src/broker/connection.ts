@@ -5,7 +5,7 @@
  */
 import type { Socket } from 'node:net';
 import type { ChaosTag } from '../chaos/types';
-import { realClock } from '../clock/clock';
+import { microtask, realClock } from '../clock/clock';
 import { type DecodeError, type Decoder, type Packet, createDecoder, encode } from '../codec/codec';
 import type { ByteBudget } from '../session/session';
 import type { TraceRecorder } from '../trace/recorder';
@@ -119,7 +119,7 @@ export class Connection {
     if (!this.corked) {
       this.corked = true;
       this.socket.cork();
-      process.nextTick(this.uncork);
+      microtask(this.uncork); // not process.nextTick: a test's fake timers may replace that one
     }
     this.unflushed.push(bytes.length);
     this.budget.used += bytes.length;

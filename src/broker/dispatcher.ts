@@ -124,7 +124,7 @@ export class Dispatcher implements ClientLink, ConnectContext, ConnectionEvents 
     if (error.kind === 'unsupported-protocol' && this.state === 'awaiting-connect') {
       // [MQTT-3.1.2-2] an unsupported protocol level gets CONNACK 0x01 before the connection closes.
       this.send({ cmd: 'connack', returnCode: CONNACK.unacceptableProtocol, sessionPresent: false });
-      return this.violation({ rule: 'MQTT-3.1.2-2', message: `unsupported protocol level (${error.message})` });
+      return this.violation({ rule: 'MQTT-3.1.2-2', message: error.message });
     }
     if (error.kind === 'tls-on-plain-port') {
       // A client that was pointed at the wrong URL: say so in one line rather than "malformed packet".
@@ -133,7 +133,7 @@ export class Dispatcher implements ClientLink, ConnectContext, ConnectionEvents 
     if (error.kind === 'http-on-plain-port') {
       return this.violation({ rule: 'transport.http-on-plain-port', message: `${error.message}: port ${this.io.localPort} speaks plain MQTT over TCP — connect with mqtt://, not ws:// or http:// (fake-aws-iot serves no WebSockets here)` });
     }
-    this.violation({ rule: 'malformed-packet', message: `malformed packet: ${error.message}` });
+    this.violation({ rule: 'malformed-packet', message: error.message });
   }
 
   lost(): void {

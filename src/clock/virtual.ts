@@ -48,7 +48,7 @@ export class VirtualClock implements Clock {
   }
 
   /**
-   * Moves time forward by `ms`, running every timer due by then. Throws (code INVALID_ARGUMENT) when
+   * Moves time forward by `ms`, running every timer due by then. Throws (code CLOCK_LOOP_LIMIT) when
    * that takes more than `loopLimit` timers — a timer re-arming itself without end — with time left
    * at the instant reached and the remaining timers still set.
    */
@@ -58,7 +58,7 @@ export class VirtualClock implements Clock {
     for (let next = this.timers[0]; next && next.due <= target; next = this.timers[0]) {
       if (ran === this.loopLimit) {
         throw new FakeIotError(
-          'INVALID_ARGUMENT',
+          'CLOCK_LOOP_LIMIT',
           `iot.clock.advance(${ms}) stopped after running ${this.loopLimit} timers (loopLimit): a timer probably re-arms itself without end. Virtual time stays at +${this.t - (target - ms)} ms.`,
         );
       }

@@ -19,7 +19,7 @@ export function formatPacket(p: Packet): string {
       return `${name} clientId=${JSON.stringify(p.clientId)} clean=${p.clean ? 1 : 0} keepalive=${p.keepalive ?? 0}` +
         `${p.protocolVersion !== 4 ? ` level=${p.protocolVersion}` : ''}${p.will ? ` will=${p.will.topic} q${p.will.qos ?? 0}${p.will.retain ? ' retain' : ''}` : ''}`;
     case 'connack':
-      return `${name} rc=${p.returnCode ?? p.reasonCode ?? 0} sessionPresent=${p.sessionPresent ? 1 : 0}`;
+      return `${name} rc=${p.returnCode} sessionPresent=${p.sessionPresent ? 1 : 0}`;
     case 'publish':
       return `${name} ${p.topic} q${p.qos}${p.qos > 0 ? ` id=${p.messageId}` : ''}${p.dup ? ' DUP' : ''}${p.retain ? ' RETAIN' : ''} ${preview(p.payload)}`;
     case 'puback':
@@ -39,7 +39,7 @@ export function formatPacket(p: Packet): string {
   }
 }
 
-/** `  [chaos reorder #3 held 12ms]`: the fault, its decision in iot.chaos.log(), and what it did. */
+/** `  [chaos reorder #3 held 12ms]`: the fault, the decision's number (see iot.chaos.droppedDecisions), and what it did. */
 function formatTag(tag: ChaosTag | undefined): string {
   if (!tag) return '';
   const parts = [`chaos ${tag.fault}`];

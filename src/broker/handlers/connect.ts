@@ -10,11 +10,8 @@ export const CONNACK = { accepted: 0, unacceptableProtocol: 1, identifierRejecte
 export function handleConnect(ctx: ConnectContext, packet: ConnectPacket): void {
   const { limits, reactions } = ctx.profile;
   const refuse = (returnCode: number) => ctx.send({ cmd: 'connack', returnCode, sessionPresent: false });
-  if (packet.protocolVersion !== 4) {
-    // [MQTT-3.1.2-2] only protocol level 4 (MQTT 3.1.1) is served: CONNACK 0x01, then close.
-    refuse(CONNACK.unacceptableProtocol);
-    return ctx.violation({ rule: 'MQTT-3.1.2-2', message: `protocol level ${packet.protocolVersion} is not MQTT 3.1.1 (level 4)` });
-  }
+  // Protocol levels other than 4 (MQTT 3.1.1) never get here: the codec reports them, and the dispatcher
+  // answers CONNACK 0x01 [MQTT-3.1.2-2].
   const clean = packet.clean !== false;
   let clientId = packet.clientId;
   if (clientId === '') {

@@ -9,6 +9,6 @@ export function handleUnsubscribe(ctx: HandlerContext, packet: UnsubscribePacket
   // [MQTT-1.5.3-1] malformed UTF-8 closes the connection.
   if (packet.unsubscriptions.some(hasInvalidUtf8)) return ctx.violation(invalidUtf8('topic filter'));
   ctx.broker.unsubscribe(ctx.link, packet.unsubscriptions);
-  ctx.send({ cmd: 'unsuback', messageId: packet.messageId, granted: [] });
+  ctx.send({ cmd: 'unsuback', messageId: packet.messageId });
   ctx.broker.subscriptionsChanged(ctx.link, 'unsubscribed', packet.unsubscriptions);
 }

@@ -1,7 +1,8 @@
 /**
  * `fake-aws-iot/fast-check`: arbitraries for chaos and AWS-valid topics and payloads, and a harness that
- * runs a client scenario against fresh endpoints under random chaos and reports a failure so it can be
- * replayed (fast-check seed and path, endpoint seed, the chaos as a script, the trace).
+ * runs a client scenario against fresh endpoints under random chaos, within a time limit that fits the Jest
+ * test, and reports a failure so it can be replayed (fast-check seed and path, endpoint seed, the chaos as a
+ * script, the trace).
  */
 import { relative, sep } from 'node:path';
 import * as fc from 'fast-check';
@@ -259,9 +260,9 @@ function checkOptions(options: SurvivalOptions): void {
 const DEFAULT_TIME_LIMIT_MS = 4000;
 
 /** 80% of the time the test has left, and at least 1 s less; half of it when less than 2 s are left. */
-function defaultTimeLimit(jest: JestTestContext, now: number): number {
-  if (jest.endsAt === undefined) return DEFAULT_TIME_LIMIT_MS;
-  const left = jest.endsAt - now;
+function defaultTimeLimit(test: JestTestContext, now: number): number {
+  if (test.endsAt === undefined) return DEFAULT_TIME_LIMIT_MS;
+  const left = test.endsAt - now;
   return Math.max(1, left >= 2000 ? Math.min(left * 0.8, left - 1000) : left / 2);
 }
 
@@ -269,11 +270,11 @@ const shellQuote = (s: string) => (/^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replac
 const escapeRegExp = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 /** `FAKE_IOT_SEED=... FAKE_IOT_PROPERTY=... npx jest <file> -t '^<test name>$'`, as far as the names are known. */
-function replayLine(fcSeed: number, path: string, property: string | undefined, jest: JestTestContext): string {
+function replayLine(fcSeed: number, path: string, property: string | undefined, test: JestTestContext): string {
   const vars = [`FAKE_IOT_SEED=${fcSeed}${path ? `:${path}` : ''}`, ...(property ? [`FAKE_IOT_PROPERTY=${shellQuote(property)}`] : [])].join(' ');
-  if (!jest.name) return vars;
-  const file = jest.testPath ? ` ${shellQuote(relative(process.cwd(), jest.testPath).split(sep).join('/'))}` : '';
-  return `${vars} npx jest${file} -t ${shellQuote(`^${escapeRegExp(jest.name)}$`)}`;
+  if (!test.name) return vars;
+  const file = test.testPath ? ` ${shellQuote(relative(process.cwd(), test.testPath).split(sep).join('/'))}` : '';
+  return `${vars} npx jest${file} -t ${shellQuote(`^${escapeRegExp(test.name)}$`)}`;
 }
 
 const STOPPED = Symbol('stopped');
@@ -306,16 +307,16 @@ function delay(ms: number): { promise: Promise<void>; cancel(): void } {
  */
 export async function assertClientSurvives(options: SurvivalOptions): Promise<SurvivalReport> {
   checkOptions(options);
-  const jest = currentJestTest();
+  const running = currentJestTest();
   const startedAt = realClock.now();
-  const name = options.name ?? jest.name;
+  const name = options.name ?? running.name;
   const label = name ? `property ${JSON.stringify(name)}` : 'assertClientSurvives()';
   const plan = fromEnvironment(options, name);
-  const limitMs = options.timeLimitMs ?? defaultTimeLimit(jest, startedAt);
+  const limitMs = options.timeLimitMs ?? defaultTimeLimit(running, startedAt);
   // Runs stop this much before the limit, so stopping the run in progress fits in it too.
   const windDownMs = Math.min(500, limitMs / 4);
   const deadline = startedAt + limitMs - windDownMs;
-  const outOfTime = () => realClock.now() >= deadline || !jest.isCurrent();
+  const outOfTime = () => realClock.now() >= deadline || !running.isCurrent();
 
   const chaosArb = options.chaos ?? chaosArbitrary();
   const records = new Map<string, RunRecord>();
@@ -372,13 +373,13 @@ export async function assertClientSurvives(options: SurvivalOptions): Promise<Su
   }
   if (setupError !== undefined) throw setupError;
 
-  const stillRunning = unfinished ? ` (${unfinished} stopped run(s) did not finish ${windDownMs} ms after their endpoint closed: end the client on ctx.signal)` : '';
+  const stillRunning = unfinished ? ` (${unfinished} stopped run(s) did not finish ${Math.round(windDownMs)} ms after their endpoint closed: end the client on ctx.signal)` : '';
   const timeUp = `the time limit (${Math.round(limitMs)} ms${options.timeLimitMs === undefined ? ', from the Jest test timeout' : ''}) ended it`;
   if (!details.failed) {
     if (!details.interrupted) return { numRuns: details.numRuns, seed: details.seed };
     const note = `${label}: ${timeUp} after ${details.numRuns} of ${plan.numRuns} run(s), with no failure${stillRunning}.`;
     if (options.failOnTimeLimit) throw new FakeIotError('PROPERTY_TIME_LIMIT', `${note} Raise the test's timeout, or lower numRuns.`);
-    if (jest.isCurrent()) console.warn(`[fake-aws-iot] ${note} It passes with those runs; raise the test's timeout for all of them.`);
+    if (running.isCurrent()) console.warn(`[fake-aws-iot] ${note} It passes with those runs; raise the test's timeout for all of them.`);
     return { numRuns: details.numRuns, seed: details.seed, timeLimitReached: true };
   }
   if (!details.counterexample) {
@@ -394,7 +395,7 @@ export async function assertClientSurvives(options: SurvivalOptions): Promise<Su
     fcSeed: details.seed,
     path,
     ...(name ? { property: name } : {}),
-    replay: replayLine(details.seed, path, name, jest),
+    replay: replayLine(details.seed, path, name, running),
     endpointSeed,
     chaos,
     script: record.script,

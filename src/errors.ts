@@ -22,7 +22,13 @@ export type FakeIotErrorCode =
   /** close(): a callback the test gave the endpoint (a trace listener) threw while the endpoint ran. */
   | 'CALLBACK_FAILED'
   /** assertClientSurvives(): the scenario failed for some drawn chaos. */
-  | 'CLIENT_DID_NOT_SURVIVE';
+  | 'CLIENT_DID_NOT_SURVIVE'
+  /** assertClientSurvives(): the time limit ended the property before any run finished (or, with failOnTimeLimit, before every run finished). */
+  | 'PROPERTY_TIME_LIMIT'
+  /** assertClientSurvives(): fast-check could not replay the given seed and path (FAKE_IOT_SEED, or the seed/path options) on this property. */
+  | 'PROPERTY_REPLAY_FAILED'
+  /** assertClientSurvives(): fast-check itself failed outside the scenario (for example, the chaos arbitrary threw). */
+  | 'PROPERTY_ERROR';
 
 export class FakeIotError extends Error {
   readonly code: FakeIotErrorCode;

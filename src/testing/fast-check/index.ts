@@ -1,16 +1,20 @@
 /**
  * `fake-aws-iot/fast-check`: arbitraries for chaos and AWS-valid topics and payloads, and a harness that
- * runs a client scenario against fresh endpoints under random chaos and reports a failure so it can be
- * replayed (fast-check seed and path, endpoint seed, the chaos as a script, the trace).
+ * runs a client scenario against fresh endpoints under random chaos, within a time limit that fits the Jest
+ * test, and reports a failure so it can be replayed (fast-check seed and path, endpoint seed, the chaos as a
+ * script, the trace).
  */
+import { relative, sep } from 'node:path';
 import * as fc from 'fast-check';
 import { classicProfile } from '../../aws/profile';
 import { MAX_SEED } from '../../chaos/prng';
 import type { ChaosOptions, FaultName, ScriptStep, ScriptableFault } from '../../chaos/types';
 import { FakeIotError } from '../../errors';
+import { type TimerHandle, realClock } from '../../clock/clock';
 import type { FakeIotOptions } from '../../options';
 import { type FakeIot, startFakeIot } from '../../start-fake-iot';
 import { formatEntry } from '../../trace/format';
+import { type JestTestContext, currentJestTest } from './jest-context';
 
 /** The four misbehaviours the AWS developer guide documents. */
 export const AWS_FAULTS = ['duplicateQos0', 'resendWithNewPacketId', 'subscriptionDelay', 'reorder'] as const;
@@ -142,6 +146,11 @@ export interface ScenarioContext {
   seed: number;
   /** The drawn chaos options. */
   chaos: ChaosOptions;
+  /**
+   * Aborted when the time limit (or the end of the Jest test) stops this run; the endpoint is closed right
+   * after, which rejects pending `iot.trace.waitFor()` calls. Stop anything else the scenario waits on here.
+   */
+  signal: AbortSignal;
 }
 
 export interface SurvivalOptions {
@@ -157,12 +166,25 @@ export interface SurvivalOptions {
   seed?: number;
   /** fast-check path of a counterexample, to replay exactly that run. */
   path?: string;
+  /**
+   * Milliseconds for the whole property: runs, shrinking, and stopping the run in progress when time is up.
+   * Default: 80% of what is left of the Jest test's timeout, and at least 1 s less (4 s of Jest's default
+   * 5 s); 4 s when that timeout can't be read.
+   */
+  timeLimitMs?: number;
+  /** Reject (code PROPERTY_TIME_LIMIT) when the time limit ends the runs early, instead of passing with the runs that finished. */
+  failOnTimeLimit?: boolean;
+  /** The property's name, which FAKE_IOT_PROPERTY selects and the replay line prints. Default: the Jest test's full name. */
+  name?: string;
 }
 
 export interface SurvivalReport {
+  /** Runs that finished. */
   numRuns: number;
   /** The fast-check seed used. */
   seed: number;
+  /** Set when the time limit ended the runs before `numRuns` of the options: the property passed with fewer. */
+  timeLimitReached?: true;
 }
 
 /** What a failed assertClientSurvives() attaches to its error. */
@@ -170,10 +192,16 @@ export interface SurvivalFailure {
   /** fast-check seed and counterexample path: FAKE_IOT_SEED=`${fcSeed}:${path}` replays the failing run. */
   fcSeed: number;
   path: string;
+  /** The property's name (the `name` option, else the Jest test's name), if known. */
+  property?: string;
+  /** Shell line that replays the failing run, and only this property. */
+  replay: string;
   /** The failing run's endpoint seed and chaos, and that chaos as a replayable script. */
   endpointSeed: number;
   chaos: ChaosOptions;
   script: ScriptStep[];
+  /** True when the time limit stopped shrinking: `chaos` is the smallest counterexample found by then. */
+  timeLimitReached: boolean;
   /** The end of the failing run's trace, formatted. */
   trace: string;
   /** What the scenario threw. */
@@ -185,61 +213,193 @@ interface RunRecord {
   trace: string;
 }
 
-function fromEnvironment(options: SurvivalOptions): { seed?: number; path?: string; numRuns: number } {
+interface Plan {
+  seed?: number;
+  path?: string;
+  numRuns: number;
+  /** Where a replayed path came from, for the error when it can't be replayed. */
+  replaying?: string;
+}
+
+/**
+ * FAKE_IOT_SEED applies to every property, or, with FAKE_IOT_PROPERTY set, only to the property of that name
+ * (the others run as if it were unset). FAKE_IOT_RUNS applies to every property.
+ */
+function fromEnvironment(options: SurvivalOptions, name: string | undefined): Plan {
   const env = process.env;
   let seed = options.seed;
   let path = options.path;
-  if (env.FAKE_IOT_SEED) {
+  let replaying = path ? `seed ${String(seed)} and path '${path}'` : undefined;
+  const scope = env.FAKE_IOT_PROPERTY;
+  if (env.FAKE_IOT_SEED && (!scope || scope === name)) {
     const m = /^(-?\d+)(?::([\d:]+))?$/.exec(env.FAKE_IOT_SEED.trim());
     if (!m) throw new FakeIotError('INVALID_ARGUMENT', `FAKE_IOT_SEED must be <seed> or <seed>:<path>, as a failure printed it (got ${JSON.stringify(env.FAKE_IOT_SEED)}).`);
     seed = Number(m[1]);
     path = m[2];
+    replaying = path ? `FAKE_IOT_SEED=${env.FAKE_IOT_SEED.trim()}${scope ? '' : ' (FAKE_IOT_PROPERTY is not set, so it applies to every property)'}` : undefined;
   }
   let numRuns = options.numRuns ?? 20;
   if (env.FAKE_IOT_RUNS) {
     numRuns = Number(env.FAKE_IOT_RUNS);
     if (!Number.isInteger(numRuns) || numRuns < 1) throw new FakeIotError('INVALID_ARGUMENT', `FAKE_IOT_RUNS must be a whole number >= 1 (got ${JSON.stringify(env.FAKE_IOT_RUNS)}).`);
   }
-  return { seed, path, numRuns };
+  return { seed, path, numRuns, replaying };
+}
+
+function checkOptions(options: SurvivalOptions): void {
+  if (typeof options?.scenario !== 'function') throw new FakeIotError('INVALID_ARGUMENT', 'assertClientSurvives({ scenario }): scenario must be an async function ({ iot, seed, chaos, signal }) => { ... }.');
+  const { timeLimitMs, failOnTimeLimit, name } = options;
+  if (timeLimitMs !== undefined && !(typeof timeLimitMs === 'number' && Number.isFinite(timeLimitMs) && timeLimitMs > 0)) {
+    throw new FakeIotError('INVALID_ARGUMENT', `assertClientSurvives({ timeLimitMs }): timeLimitMs must be a number of milliseconds > 0 (got ${String(timeLimitMs)}).`);
+  }
+  if (failOnTimeLimit !== undefined && typeof failOnTimeLimit !== 'boolean') throw new FakeIotError('INVALID_ARGUMENT', `assertClientSurvives({ failOnTimeLimit }): failOnTimeLimit must be true or false (got ${String(failOnTimeLimit)}).`);
+  if (name !== undefined && !(typeof name === 'string' && name.length > 0)) throw new FakeIotError('INVALID_ARGUMENT', `assertClientSurvives({ name }): name must be a non-empty string (got ${JSON.stringify(name)}).`);
+}
+
+/** Used when Jest's timeout for the test can't be read: fits Jest's default of 5 s. */
+const DEFAULT_TIME_LIMIT_MS = 4000;
+
+/** 80% of the time the test has left, and at least 1 s less; half of it when less than 2 s are left. */
+function defaultTimeLimit(test: JestTestContext, now: number): number {
+  if (test.endsAt === undefined) return DEFAULT_TIME_LIMIT_MS;
+  const left = test.endsAt - now;
+  return Math.max(1, left >= 2000 ? Math.min(left * 0.8, left - 1000) : left / 2);
+}
+
+const shellQuote = (s: string) => (/^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`);
+const escapeRegExp = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+/** `FAKE_IOT_SEED=... FAKE_IOT_PROPERTY=... npx jest <file> -t '^<test name>$'`, as far as the names are known. */
+function replayLine(fcSeed: number, path: string, property: string | undefined, test: JestTestContext): string {
+  const vars = [`FAKE_IOT_SEED=${fcSeed}${path ? `:${path}` : ''}`, ...(property ? [`FAKE_IOT_PROPERTY=${shellQuote(property)}`] : [])].join(' ');
+  if (!test.name) return vars;
+  const file = test.testPath ? ` ${shellQuote(relative(process.cwd(), test.testPath).split(sep).join('/'))}` : '';
+  return `${vars} npx jest${file} -t ${shellQuote(`^${escapeRegExp(test.name)}$`)}`;
+}
+
+const STOPPED = Symbol('stopped');
+
+/** Resolves once `stop()` holds, checked at `deadline` and every 250 ms before it (the Jest test may end first). */
+function whenStopped(deadline: number, stop: () => boolean): { promise: Promise<typeof STOPPED>; cancel(): void } {
+  let timer: TimerHandle | undefined;
+  const promise = new Promise<typeof STOPPED>((resolve) => {
+    const check = () => {
+      if (stop()) return resolve(STOPPED);
+      timer = realClock.setTimeout(check, Math.max(1, Math.min(250, deadline - realClock.now())));
+    };
+    check();
+  });
+  return { promise, cancel: () => timer?.cancel() };
+}
+
+function delay(ms: number): { promise: Promise<void>; cancel(): void } {
+  let timer: TimerHandle | undefined;
+  const promise = new Promise<void>((resolve) => {
+    timer = realClock.setTimeout(resolve, ms);
+  });
+  return { promise, cancel: () => timer?.cancel() };
 }
 
 /**
- * Runs `scenario` against fresh endpoints with drawn chaos. Resolves when it survives every run; rejects
- * (code CLIENT_DID_NOT_SURVIVE) with the shrunk counterexample, how to replay it, and its trace.
+ * Runs `scenario` against fresh endpoints with drawn chaos, within a time limit. Resolves when it survives
+ * every run (or every run that fit in the time limit); rejects (code CLIENT_DID_NOT_SURVIVE) with the shrunk
+ * counterexample, how to replay it, and its trace.
  */
 export async function assertClientSurvives(options: SurvivalOptions): Promise<SurvivalReport> {
-  if (typeof options?.scenario !== 'function') throw new FakeIotError('INVALID_ARGUMENT', 'assertClientSurvives({ scenario }): scenario must be an async function ({ iot, seed, chaos }) => { ... }.');
-  const { seed, path, numRuns } = fromEnvironment(options);
+  checkOptions(options);
+  const running = currentJestTest();
+  const startedAt = realClock.now();
+  const name = options.name ?? running.name;
+  const label = name ? `property ${JSON.stringify(name)}` : 'assertClientSurvives()';
+  const plan = fromEnvironment(options, name);
+  const limitMs = options.timeLimitMs ?? defaultTimeLimit(running, startedAt);
+  // Runs stop this much before the limit, so stopping the run in progress fits in it too.
+  const windDownMs = Math.min(500, limitMs / 4);
+  const deadline = startedAt + limitMs - windDownMs;
+  const outOfTime = () => realClock.now() >= deadline || !running.isCurrent();
+
   const chaosArb = options.chaos ?? chaosArbitrary();
   const records = new Map<string, RunRecord>();
   const key = (chaos: ChaosOptions, endpointSeed: number) => JSON.stringify([chaos, endpointSeed]);
+  let setupError: unknown;
+  let unfinished = 0; // stopped runs whose scenario was still going after its endpoint closed
 
+  // A run that can't start or finish in time ends the property: fast-check treats an interrupting
+  // precondition failure as "stop here", neither a pass nor a counterexample.
   const property = fc.asyncProperty(chaosArb, fc.noShrink(fc.integer({ min: 0, max: MAX_SEED })), async (chaos, endpointSeed) => {
-    const iot = await startFakeIot({ ...options.endpoint, seed: endpointSeed, chaos });
+    if (outOfTime()) throw new fc.PreconditionFailure(true);
+    let iot: FakeIot;
     try {
-      await options.scenario({ iot, seed: endpointSeed, chaos });
+      iot = await startFakeIot({ ...options.endpoint, seed: endpointSeed, chaos });
     } catch (error) {
-      const entries = iot.trace.entries;
-      const t0 = entries[0]?.at ?? 0;
-      records.set(key(chaos, endpointSeed), { script: iot.chaos.toScript(), trace: entries.slice(-40).map((e) => `    ${formatEntry(e, t0)}`).join('\n') });
-      throw error;
+      setupError = error;
+      throw new fc.PreconditionFailure(true);
+    }
+    const controller = new AbortController();
+    const stopped = whenStopped(deadline, outOfTime);
+    const scenario = (async () => options.scenario({ iot, seed: endpointSeed, chaos, signal: controller.signal }))();
+    try {
+      const outcome = await Promise.race([scenario.then(() => undefined, (error: unknown) => ({ error })), stopped.promise]);
+      if (outcome === STOPPED) {
+        controller.abort(new FakeIotError('PROPERTY_TIME_LIMIT', `${label}: the time limit stopped this run.`));
+        await iot.close();
+        const grace = delay(windDownMs);
+        const finished = await Promise.race([scenario.then(() => true, () => true), grace.promise.then(() => false)]);
+        grace.cancel();
+        if (!finished) unfinished++;
+        throw new fc.PreconditionFailure(true);
+      }
+      if (outcome) {
+        const entries = iot.trace.entries;
+        const t0 = entries[0]?.at ?? 0;
+        records.set(key(chaos, endpointSeed), { script: iot.chaos.toScript(), trace: entries.slice(-40).map((e) => `    ${formatEntry(e, t0)}`).join('\n') });
+        throw outcome.error;
+      }
     } finally {
+      stopped.cancel();
       await iot.close();
     }
   });
 
-  const details = await fc.check(property, { numRuns, ...(seed !== undefined ? { seed } : {}), ...(path ? { path } : {}) });
-  if (!details.failed) return { numRuns: details.numRuns, seed: details.seed };
+  let details: fc.RunDetails<[ChaosOptions, number]>;
+  try {
+    details = await fc.check(property, { numRuns: plan.numRuns, ...(plan.seed !== undefined ? { seed: plan.seed } : {}), ...(plan.path ? { path: plan.path } : {}) });
+  } catch (error) {
+    const why = error instanceof Error ? error.message : String(error);
+    if (plan.replaying) {
+      throw new FakeIotError('PROPERTY_REPLAY_FAILED', `${label}: fast-check could not replay ${plan.replaying}: ${why}. The path fits only the property that printed it, as that property was then; its replay line sets FAKE_IOT_PROPERTY to scope it.`, { cause: error });
+    }
+    throw new FakeIotError('PROPERTY_ERROR', `${label}: fast-check failed outside the scenario: ${why}`, { cause: error });
+  }
+  if (setupError !== undefined) throw setupError;
 
-  const [chaos, endpointSeed] = details.counterexample!;
+  const stillRunning = unfinished ? ` (${unfinished} stopped run(s) did not finish ${Math.round(windDownMs)} ms after their endpoint closed: end the client on ctx.signal)` : '';
+  const timeUp = `the time limit (${Math.round(limitMs)} ms${options.timeLimitMs === undefined ? ', from the Jest test timeout' : ''}) ended it`;
+  if (!details.failed) {
+    if (!details.interrupted) return { numRuns: details.numRuns, seed: details.seed };
+    const note = `${label}: ${timeUp} after ${details.numRuns} of ${plan.numRuns} run(s), with no failure${stillRunning}.`;
+    if (options.failOnTimeLimit) throw new FakeIotError('PROPERTY_TIME_LIMIT', `${note} Raise the test's timeout, or lower numRuns.`);
+    if (running.isCurrent()) console.warn(`[fake-aws-iot] ${note} It passes with those runs; raise the test's timeout for all of them.`);
+    return { numRuns: details.numRuns, seed: details.seed, timeLimitReached: true };
+  }
+  if (!details.counterexample) {
+    if (details.interrupted) throw new FakeIotError('PROPERTY_TIME_LIMIT', `${label}: ${timeUp} before any run finished${stillRunning}. Raise the test's timeout, or shorten the scenario.`);
+    throw new FakeIotError('PROPERTY_ERROR', `${label}: fast-check ended without a counterexample after skipping ${details.numSkips} run(s).`);
+  }
+
+  const [chaos, endpointSeed] = details.counterexample;
   const record = records.get(key(chaos, endpointSeed)) ?? { script: [], trace: '    (not recorded)' };
   const cause = details.errorInstance;
+  const path = details.counterexamplePath ?? '';
   const failure: SurvivalFailure = {
     fcSeed: details.seed,
-    path: details.counterexamplePath ?? '',
+    path,
+    ...(name ? { property: name } : {}),
+    replay: replayLine(details.seed, path, name, running),
     endpointSeed,
     chaos,
     script: record.script,
+    timeLimitReached: details.interrupted,
     trace: record.trace,
     cause,
   };
@@ -248,11 +408,13 @@ export async function assertClientSurvives(options: SurvivalOptions): Promise<Su
     'CLIENT_DID_NOT_SURVIVE',
     [
       `the client did not survive chaos: failed after ${details.numRuns} run(s), shrunk ${details.numShrinks} time(s).`,
+      ...(details.interrupted ? [`  shrinking stopped: ${timeUp}${stillRunning}; below is the smallest counterexample found by then.`] : []),
       `  scenario error: ${why.split('\n').join('\n    ')}`,
       `  chaos (shrunk): ${JSON.stringify(chaos)}`,
       `  endpoint seed: ${endpointSeed}`,
       `  as a script: startFakeIot({ seed: ${endpointSeed}, chaos: { script: ${JSON.stringify(record.script)} } })`,
-      `  replay this run: FAKE_IOT_SEED=${failure.fcSeed}:${failure.path} (or assertClientSurvives({ ..., seed: ${failure.fcSeed}, path: '${failure.path}' }))`,
+      `  replay this run: ${failure.replay}`,
+      `    (or assertClientSurvives({ ..., seed: ${failure.fcSeed}, path: '${failure.path}' }))`,
       `  trace of the failing run (last 40 entries):`,
       record.trace,
     ].join('\n'),

@@ -2,7 +2,7 @@
 /**
  * `fake-aws-iot` — runs the fake endpoint as a process, for test suites in other languages and for CI.
  */
-import { createWriteStream, readFileSync } from 'node:fs';
+import { createWriteStream, openSync, readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { FakeIotError } from './errors';
 import type { FakeIotOptions } from './options';
@@ -14,16 +14,23 @@ const USAGE = `Usage: fake-aws-iot [options]
 A fake AWS IoT Core MQTT endpoint (MQTT 3.1.1 over TCP).
 
 Options:
-  --port <n>           port to listen on (default 1883; 0 picks a free one)
-  --host <addr>        interface to listen on (default 127.0.0.1)
-  --seed <n>           seed for everything random (default: random, printed at start)
-  --trace-file <path>  append every trace entry to <path> as one JSON object per line
-  --config <path>      JSON file with startFakeIot() options (flags given here win)
-  --verbose            print every trace entry to stdout as it happens
-  -h, --help           show this help
-  --version            print the version
+  --port <n>              port to listen on (default 1883; 0 picks a free one)
+  --host <addr>           interface to listen on (default 127.0.0.1)
+  --seed <n>              seed for everything random (default: random, printed at start)
+  --trace-file <path>     write every trace entry to <path>, one JSON object per line, after a
+                          header line for the run: {"kind":"run", version, seed, options, startedAt, ...}
+  --trace-file-mode <m>   append (default; runs follow each other, each after its header) or truncate
+  --config <path>         JSON file with startFakeIot() options (flags given here win)
+  --exit-with-parent      stop when the process that started this one goes away (npm start uses it)
+  --verbose               print every trace entry to stdout as it happens
+  -h, --help              show this help
+  --version               print the version
 
 Stops cleanly on SIGINT or SIGTERM.`;
+
+/** The process that started this one, read before anything can be awaited. */
+const PARENT = process.ppid;
+const VERSION = (require('../package.json') as { version: string }).version;
 
 function fail(message: string, code = 2): never {
   process.stderr.write(`${message.startsWith('[fake-aws-iot]') ? message : `[fake-aws-iot] ${message}`}\n`);
@@ -46,7 +53,9 @@ async function main(argv: string[]): Promise<void> {
         host: { type: 'string' },
         seed: { type: 'string' },
         'trace-file': { type: 'string' },
+        'trace-file-mode': { type: 'string' },
         config: { type: 'string' },
+        'exit-with-parent': { type: 'boolean' },
         verbose: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
         version: { type: 'boolean' },
@@ -61,21 +70,38 @@ async function main(argv: string[]): Promise<void> {
     return;
   }
   if (v.version) {
-    process.stdout.write(`${(require('../package.json') as { version: string }).version}\n`);
+    process.stdout.write(`${VERSION}\n`);
     return;
   }
 
   let options: FakeIotOptions = {};
   if (v.config !== undefined) {
+    let parsedConfig: unknown;
     try {
-      options = JSON.parse(readFileSync(v.config, 'utf8')) as FakeIotOptions;
+      parsedConfig = JSON.parse(readFileSync(v.config, 'utf8'));
     } catch (error) {
       fail(`cannot read --config ${v.config}: ${(error as Error).message}`);
     }
+    if (typeof parsedConfig !== 'object' || parsedConfig === null || Array.isArray(parsedConfig)) fail(`--config ${v.config} must hold a JSON object of startFakeIot() options.`);
+    options = parsedConfig as FakeIotOptions;
+    // A virtual clock only moves when iot.clock.advance() is called, and nothing outside this process can call it.
+    if (options.clock === 'virtual') fail(`--config ${v.config}: "clock": "virtual" is not available from the CLI: nothing outside the process can advance a virtual clock, so keep-alive, delays and chaos timers would never fire. Remove it (the CLI runs on real time).`);
   }
   options = { ...options, port: v.port !== undefined ? integer('port', v.port) : (options.port ?? 1883) };
   if (v.host !== undefined) options.host = v.host;
   if (v.seed !== undefined) options.seed = integer('seed', v.seed);
+
+  const mode = v['trace-file-mode'];
+  if (mode !== undefined && mode !== 'append' && mode !== 'truncate') fail(`--trace-file-mode must be append or truncate (got ${JSON.stringify(mode)}).`);
+  if (mode !== undefined && v['trace-file'] === undefined) fail('--trace-file-mode needs --trace-file.');
+  let traceFd: number | undefined;
+  if (v['trace-file'] !== undefined) {
+    try {
+      traceFd = openSync(v['trace-file'], mode === 'truncate' ? 'w' : 'a');
+    } catch (error) {
+      fail(`cannot open --trace-file ${v['trace-file']}: ${(error as Error).message}`);
+    }
+  }
 
   let iot;
   try {
@@ -85,17 +111,18 @@ async function main(argv: string[]): Promise<void> {
     throw error;
   }
 
-  const traceFile = v['trace-file'] !== undefined ? createWriteStream(v['trace-file'], { flags: 'a' }) : undefined;
+  const traceFile = traceFd !== undefined ? createWriteStream('', { fd: traceFd }) : undefined;
   traceFile?.on('error', (error) => process.stderr.write(`[fake-aws-iot] cannot write --trace-file: ${error.message}\n`));
   const t0 = iot.clock.now();
+  // Marks where this run starts in a file that several runs append to (each run's seq starts at 1).
+  const header = { kind: 'run', version: VERSION, startedAt: new Date().toISOString(), at: t0, seed: iot.seed, url: iot.url, profile: iot.profile.name, options, argv };
+  traceFile?.write(`${JSON.stringify(header)}\n`);
   if (traceFile || v.verbose) {
     iot.trace.subscribe((entry) => {
       traceFile?.write(`${JSON.stringify(entryToJSON(entry))}\n`);
       if (v.verbose) process.stdout.write(`${formatEntry(entry, t0)}\n`);
     });
   }
-
-  process.stdout.write(`fake-aws-iot listening on ${iot.url} (seed ${iot.seed}, profile ${iot.profile.name})\n`);
 
   let stopping = false;
   const stop = async (signal: string) => {
@@ -108,6 +135,20 @@ async function main(argv: string[]): Promise<void> {
   };
   process.on('SIGINT', () => void stop('SIGINT'));
   process.on('SIGTERM', () => void stop('SIGTERM'));
+
+  // A parent that dies without passing a signal on (npm's `sh -c` wrapper, a killed runner) leaves this
+  // process re-parented: its ppid changes.
+  if (v['exit-with-parent']) {
+    setInterval(() => {
+      if (process.ppid !== PARENT) void stop('parent exited');
+    }, 200).unref();
+  }
+
+  // Last: whoever waits for the banner may signal right away, and the handlers above must be in place.
+  process.stdout.write(`fake-aws-iot listening on ${iot.url} (seed ${iot.seed}, profile ${iot.profile.name})\n`);
 }
+
+// A reader that went away (a killed parent holding our stdout) must not crash the shutdown.
+process.stdout.on('error', () => {});
 
 main(process.argv.slice(2)).catch((error: unknown) => fail(`unexpected error: ${(error as Error)?.stack ?? String(error)}`, 1));

@@ -3,6 +3,7 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import * as net from 'node:net';
 import * as path from 'node:path';
 
 export const CLI = path.resolve(__dirname, '../../dist/cli.js');
@@ -18,10 +19,87 @@ export interface RunningCli {
 }
 
 const running = new Set<ChildProcess>();
+/** Process groups of detached children: killing the group also reaches what they started (orphans included). */
+const groups = new Set<number>();
 afterEach(() => {
   for (const c of running) c.kill('SIGKILL');
   running.clear();
+  for (const pgid of groups) {
+    try {
+      process.kill(-pgid, 'SIGKILL');
+    } catch {
+      // the group is gone already
+    }
+  }
+  groups.clear();
 });
+
+export interface Spawned {
+  child: ChildProcess;
+  stdout: () => string;
+  stderr: () => string;
+  /** Resolves with the first match of `pattern` in stdout; rejects after `timeoutMs`. */
+  waitForOutput(pattern: RegExp, timeoutMs?: number): Promise<RegExpMatchArray>;
+  /**
+   * Resolves when stdout and stderr have closed: every process holding them (the child and anything it
+   * started with the same stdio) has exited. Rejects after `timeoutMs`.
+   */
+  outputClosed(timeoutMs?: number): Promise<void>;
+  /** The child's exit code (null when a signal ended it). */
+  exited: Promise<number | null>;
+}
+
+/**
+ * Spawns `cmd` in a process group of its own (killed with everything in it after the test), with its
+ * output collected.
+ */
+export function spawnGroup(cmd: string, args: string[], options: { cwd?: string } = {}): Spawned {
+  const child = spawn(cmd, args, { cwd: options.cwd, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  groups.add(child.pid!);
+  let out = '';
+  let err = '';
+  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const closed = Promise.all([new Promise((r) => child.stdout!.once('close', r)), new Promise((r) => child.stderr!.once('close', r))]);
+  const within = <T>(promise: Promise<T>, timeoutMs: number, what: string) =>
+    new Promise<T>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`${what} within ${timeoutMs} ms; stdout: ${out}; stderr: ${err}`)), timeoutMs);
+      promise.then((v) => resolve(v), reject).finally(() => clearTimeout(timer));
+    });
+  return {
+    child,
+    stdout: () => out,
+    stderr: () => err,
+    waitForOutput: (pattern, timeoutMs = 10_000) =>
+      within(
+        new Promise<RegExpMatchArray>((resolve) => {
+          const check = () => {
+            const m = pattern.exec(out);
+            if (m) {
+              child.stdout!.off('data', check);
+              resolve(m);
+            }
+          };
+          child.stdout!.on('data', check);
+          check();
+        }),
+        timeoutMs,
+        `no ${pattern} in the output`,
+      ),
+    outputClosed: (timeoutMs = 10_000) => within(closed.then(() => undefined), timeoutMs, 'the output did not close (a process still holds it)'),
+    exited,
+  };
+}
+
+/** Whether `port` on 127.0.0.1 can be listened on (nothing holds it). */
+export function portIsFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = net.createServer();
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+  });
+}
 
 export async function startCli(args: string[] = []): Promise<RunningCli> {
   if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run "npm run build" first (npm test does it for you).`);

@@ -3,7 +3,7 @@
  * from CommonJS, from ESM, from TypeScript (types) and through its `bin`.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 
@@ -12,6 +12,7 @@ const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
 let dir: string;
 let tarball: string;
 
+const tsc = require.resolve('typescript/bin/tsc', { paths: [root] });
 const sh = (cmd: string, args: string[], cwd = dir) => execFileSync(cmd, args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 120_000 });
 
 beforeAll(() => {
@@ -20,8 +21,10 @@ beforeAll(() => {
   sh(npm, ['pack', '--silent', '--ignore-scripts', '--pack-destination', dir], root);
   tarball = path.join(dir, readdirSync(dir).find((f) => f.endsWith('.tgz'))!);
   writeFileSync(path.join(dir, 'package.json'), JSON.stringify({ name: 'scratch', version: '1.0.0', private: true }));
-  // fast-check is an optional peer of fake-aws-iot/fast-check: a user of that entry installs it.
-  sh(npm, ['install', '--no-audit', '--no-fund', '--prefer-offline', tarball, `fast-check@${require('fast-check/package.json').version}`]);
+  // fast-check is an optional peer of fake-aws-iot/fast-check: a user of that entry installs it. The Jest
+  // type packages are what a Jest + TypeScript project has (the versions this repository tests with).
+  const same = (name: string) => `${name}@${(require(`${name}/package.json`) as { version: string }).version}`;
+  sh(npm, ['install', '--no-audit', '--no-fund', '--prefer-offline', tarball, ...['fast-check', '@jest/globals', '@types/jest', '@types/node'].map(same)]);
 }, 180_000);
 
 afterAll(() => { if (!process.env.KEEP_PACK_DIR) rmSync(dir, { recursive: true, force: true }); });
@@ -66,7 +69,7 @@ test('the subpath exports fake-aws-iot/jest and fake-aws-iot/fast-check work fro
   expect(sh(process.execPath, ['kit.mjs']).trim()).toBe('function function true true');
 });
 
-test('TypeScript sees the types from both module systems', () => {
+test('TypeScript sees the types from both module systems, declarations included (no skipLibCheck)', () => {
   const body = `
     const iot: FakeIot = await startFakeIot({ limits: { maxPayloadBytes: 10 }, qos2: 'disconnect' });
     const entry: TraceEntry = await iot.trace.waitFor({ event: 'connect', clientId: 'x' }, { timeoutMs: 1 }).catch(() => iot.trace.entries[0]!);
@@ -80,14 +83,93 @@ test('TypeScript sees the types from both module systems', () => {
     await assertClientSurvives({ chaos, numRuns: 1, scenario: async ({ iot: other, seed }) => { void other.url; void seed; } });
     void fakeIotMatchers.toHaveDelivered;
   `;
+  // The matchers from both homes of `expect`: the global one in CommonJS, @jest/globals' one in ESM.
+  const matchers = `
+    expect.extend(fakeIotMatchers);
+    expect(iot).not.toHaveDisconnected('dev-1', { reason: 'CLIENT_INITIATED_DISCONNECT' });
+  `;
   const imports = `import { startFakeIot, type FakeIot, type TraceEntry, type ChaosOptions } from 'fake-aws-iot';
 import { fakeIotMatchers } from 'fake-aws-iot/jest';
 import { assertClientSurvives, chaosArbitrary } from 'fake-aws-iot/fast-check';
 import type * as fc from 'fast-check';`;
-  writeFileSync(path.join(dir, 'check.mts'), `${imports}\n${body}${kit}\nexport {};\n`);
-  writeFileSync(path.join(dir, 'check.cts'), `${imports}\nexport async function main() {${body}${kit}}\n`);
-  const tsc = require.resolve('typescript/bin/tsc', { paths: [root] });
-  sh(process.execPath, [tsc, '--noEmit', '--strict', '--module', 'nodenext', '--moduleResolution', 'nodenext', '--target', 'es2022', '--lib', 'es2022,esnext.disposable', '--types', 'node', '--typeRoots', path.join(root, 'node_modules/@types'), 'check.mts', 'check.cts']);
+  writeFileSync(path.join(dir, 'check.mts'), `import { expect } from '@jest/globals';\n${imports}\n${body}${kit}${matchers}\nexport {};\n`);
+  writeFileSync(path.join(dir, 'check.cts'), `${imports}\nexport async function main() {${body}${kit}${matchers}}\n`);
+  // Without --skipLibCheck: the package's declarations themselves must check.
+  sh(process.execPath, [tsc, '--noEmit', '--strict', '--module', 'nodenext', '--moduleResolution', 'nodenext', '--target', 'es2022', '--lib', 'es2022,esnext.disposable', '--types', 'node,jest', 'check.mts', 'check.cts']);
+});
+
+/**
+ * A Jest + TypeScript project as users set one up: a setup file with `import 'fake-aws-iot/jest'` and a test
+ * that uses the matchers and both subpaths. One tsconfig per cell of moduleResolution × module system ×
+ * where `expect` comes from, all checked by one `tsc -b`.
+ */
+describe('TypeScript types in a Jest project', () => {
+  const resolutions = {
+    node10: { cjs: 'commonjs', esm: 'esnext' },
+    node16: { cjs: 'node16', esm: 'node16' },
+    bundler: { cjs: 'preserve', esm: 'esnext' },
+  } as const;
+  type Cell = { name: string; resolution: keyof typeof resolutions; system: 'cjs' | 'esm'; expectFrom: 'global' | '@jest/globals' };
+  const cells: Cell[] = [];
+  for (const resolution of Object.keys(resolutions) as (keyof typeof resolutions)[]) {
+    for (const system of ['cjs', 'esm'] as const) {
+      for (const expectFrom of ['global', '@jest/globals'] as const) cells.push({ name: `${resolution}-${system}-${expectFrom === 'global' ? 'global' : 'jest-globals'}`, resolution, system, expectFrom });
+    }
+  }
+  const errors = new Map<string, string>();
+
+  function writeCell({ name, resolution, system, expectFrom }: Cell): string {
+    const cellDir = path.join(dir, 'types', name);
+    mkdirSync(cellDir, { recursive: true });
+    // node16 picks the module system by extension; bundler's CommonJS is `import x = require()` under module: preserve.
+    const ext = resolution === 'node16' ? (system === 'cjs' ? '.cts' : '.mts') : '.ts';
+    const requireStyle = resolution === 'bundler' && system === 'cjs';
+    writeFileSync(path.join(cellDir, `setup${ext}`), `import 'fake-aws-iot/jest';\n`);
+    writeFileSync(path.join(cellDir, `device.test${ext}`), `${expectFrom === '@jest/globals' ? "import { expect, test } from '@jest/globals';\n" : ''}${
+      requireStyle
+        ? "import iotKit = require('fake-aws-iot');\nimport jestKit = require('fake-aws-iot/jest');\nimport fcKit = require('fake-aws-iot/fast-check');\nconst { startFakeIot } = iotKit;\nconst { fakeIotMatchers } = jestKit;\nconst { chaosArbitrary } = fcKit;"
+        : "import { startFakeIot } from 'fake-aws-iot';\nimport { fakeIotMatchers } from 'fake-aws-iot/jest';\nimport { chaosArbitrary } from 'fake-aws-iot/fast-check';"
+    }
+expect.extend(fakeIotMatchers);
+test('the matchers are typed', async () => {
+  const iot = await startFakeIot({ seed: 1 });
+  void chaosArbitrary({ faults: ['reorder'] });
+  expect(iot).toHaveDelivered({ clientId: 'dev-1', topic: /^cmd/, qos: 1, times: 1 });
+  expect(iot).toHaveReceivedFrom('dev-1', { topic: 'state/dev-1' });
+  expect(iot).not.toHaveDisconnected('dev-1', { reason: 'CLIENT_INITIATED_DISCONNECT' });
+  expect(iot.trace).toContainEntry({ event: 'connect' });
+  // @ts-expect-error the client id is a string (the matcher types are real, not any)
+  expect(iot).toHaveDisconnected(42);
+  await iot.close();
+});
+`);
+    const compilerOptions = {
+      module: resolutions[resolution][system], moduleResolution: resolution, target: 'es2022', lib: ['es2022', 'esnext.disposable'],
+      strict: true, noEmit: true, skipLibCheck: true, types: expectFrom === 'global' ? ['node', 'jest'] : ['node'],
+    };
+    writeFileSync(path.join(cellDir, 'tsconfig.json'), JSON.stringify({ compilerOptions, files: [`setup${ext}`, `device.test${ext}`] }, null, 2));
+    return cellDir;
+  }
+
+  beforeAll(() => {
+    const projects = cells.map(writeCell);
+    let out: string;
+    try {
+      out = sh(process.execPath, [tsc, '-b', '--verbose', '--pretty', 'false', ...projects]);
+    } catch (error) {
+      out = (error as { stdout: string }).stdout;
+    }
+    // --verbose announces each project before its errors.
+    for (const part of out.split(/Building project '/).slice(1)) {
+      const project = part.slice(0, part.indexOf("'"));
+      const lines = part.split('\n').slice(1).filter((l) => /error TS\d+/.test(l));
+      errors.set(path.basename(path.dirname(project)), lines.join('\n'));
+    }
+  }, 120_000);
+
+  test.each(cells.map((c) => [c.name, c] as const))('%s: `import "fake-aws-iot/jest"` types the matchers, and every subpath resolves', (name) => {
+    expect(errors.get(name)).toBe('');
+  });
 });
 
 test('the bin runs', () => {

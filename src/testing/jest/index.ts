@@ -9,6 +9,10 @@
  *
  * On failure the message shows the relevant part of the trace and the seed that replays the run.
  */
+// Brings the `expect` package's types into this build, for the augmentation below to merge into (an
+// augmentation alone does not load its module). Erased from the output: users' programs load them through
+// @jest/globals or @types/jest.
+import type {} from 'expect';
 import { FakeIotError } from '../../errors';
 import type { FakeIot } from '../../start-fake-iot';
 import type { DisconnectReason, TraceEntry } from '../../trace/entry';
@@ -40,24 +44,37 @@ export interface DisconnectExpectation {
 
 type Subject = FakeIot | Trace;
 
+/** The matchers `import 'fake-aws-iot/jest'` registers, as types. */
+export interface FakeIotMatchers<R> {
+  /** The endpoint sent a matching PUBLISH to `clientId` (at least once, or exactly `times` times). */
+  toHaveDelivered(expected: DeliveredExpectation): R;
+  /** `clientId` published a matching PUBLISH to the endpoint. */
+  toHaveReceivedFrom(clientId: string, expected: ReceivedExpectation): R;
+  /** `clientId`'s connection ended (with that lifecycle reason, if given). */
+  toHaveDisconnected(clientId: string, expected?: DisconnectExpectation): R;
+  /** Some trace entry matches (a pattern or a predicate, as for `trace.waitFor`). */
+  toContainEntry(match: TraceMatch): R;
+}
+
+// Two homes for matcher types: the global `expect` (@types/jest) reads `jest.Matchers`; the `expect` from
+// @jest/globals reads the `expect` package's `Matchers`.
 declare global {
   // eslint-disable-next-line @typescript-eslint/no-namespace
   namespace jest {
-    interface Matchers<R> {
-      /** The endpoint sent a matching PUBLISH to `clientId` (at least once, or exactly `times` times). */
-      toHaveDelivered(expected: DeliveredExpectation): R;
-      /** `clientId` published a matching PUBLISH to the endpoint. */
-      toHaveReceivedFrom(clientId: string, expected: ReceivedExpectation): R;
-      /** `clientId`'s connection ended (with that lifecycle reason, if given). */
-      toHaveDisconnected(clientId: string, expected?: DisconnectExpectation): R;
-      /** Some trace entry matches (a pattern or a predicate, as for `trace.waitFor`). */
-      toContainEntry(match: TraceMatch): R;
-    }
+    // eslint-disable-next-line @typescript-eslint/no-empty-interface
+    interface Matchers<R> extends FakeIotMatchers<R> {}
   }
 }
 
+declare module 'expect' {
+  // eslint-disable-next-line @typescript-eslint/no-empty-interface
+  interface Matchers<R> extends FakeIotMatchers<R> {}
+}
+
+// `expect`'s MatcherState has `isNot?: boolean`: an optional field keeps `expect.extend(fakeIotMatchers)`
+// type-correct for @jest/globals' `expect`.
 interface MatcherContext {
-  isNot: boolean;
+  isNot?: boolean;
 }
 
 interface MatcherResult {

@@ -96,7 +96,8 @@ client.loop_forever()
     expect(await cli.stop('SIGTERM')).toBe(0);
     expect(cli.stdout()).toContain('fake-aws-iot stopped (SIGTERM)');
     const lines = readFileSync(file, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
-    expect(lines[0]).toMatchObject({ seq: 1, kind: 'packet', direction: 'in', clientId: 'traced', packet: { cmd: 'connect' } });
+    expect(lines[0]).toMatchObject({ kind: 'run', seed: 77 });
+    expect(lines[1]).toMatchObject({ seq: 1, kind: 'packet', direction: 'in', clientId: 'traced', packet: { cmd: 'connect' } });
     expect(lines).toContainEqual(expect.objectContaining({ direction: 'in', packet: expect.objectContaining({ cmd: 'publish', topic: 't', payload: 'payload-text' }) }));
     expect(lines).toContainEqual(expect.objectContaining({ event: 'disconnect', reason: 'CLIENT_INITIATED_DISCONNECT' }));
   });

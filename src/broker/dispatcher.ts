@@ -43,7 +43,9 @@ const HANDLERS: Partial<Record<Packet['cmd'], Handler>> = {
 };
 
 export class Dispatcher implements ClientLink, ConnectContext, ConnectionEvents {
-  private state: 'awaiting-connect' | 'connected' | 'closed' = 'awaiting-connect';
+  /** `authenticating`: the CONNECT was accepted, the CONNACK waits (chaos: connackDelay). */
+  private state: 'awaiting-connect' | 'authenticating' | 'connected' | 'closed' = 'awaiting-connect';
+  private connackTimer: TimerHandle | undefined;
   private readonly io: Connection;
   private hasWill = false;
   private keepAliveMs = 0;
@@ -95,9 +97,13 @@ export class Dispatcher implements ClientLink, ConnectContext, ConnectionEvents 
       return handleConnect(this, packet);
     }
     // AWS: the client must wait for CONNACK before it sends anything else (reactions.packetBeforeConnack).
-    // A packet that arrived in the same read as its CONNECT was sent before the client could have seen the CONNACK.
-    if (this.io.chunk === this.connectChunk && this.profile.reactions.packetBeforeConnack === 'disconnect') {
-      return this.violation({ rule: 'aws.wait-for-connack', message: `${packet.cmd.toUpperCase()} was sent before CONNACK was received` });
+    // A packet that arrived while the CONNACK was held back, or in the same read as its CONNECT, was sent
+    // before the client could have seen the CONNACK.
+    if (this.state === 'authenticating' || this.io.chunk === this.connectChunk) {
+      if (this.profile.reactions.packetBeforeConnack === 'disconnect') {
+        return this.violation({ rule: 'aws.wait-for-connack', message: `${packet.cmd.toUpperCase()} was sent before CONNACK was received` });
+      }
+      if (this.state === 'authenticating') return void this.early.push(packet); // handled once the CONNACK is out
     }
     this.lastActivity = this.broker.clock.now();
     const handler = HANDLERS[packet.cmd];
@@ -153,11 +159,26 @@ export class Dispatcher implements ClientLink, ConnectContext, ConnectionEvents 
   }
 
   accept(a: Acceptance): void {
+    // Chaos: AWS authenticates before it answers, so the CONNACK may come a while after the CONNECT.
+    const delay = this.chaos(a.clientId)?.connackDelay();
+    if (!delay) return this.attach(a, undefined);
+    this.state = 'authenticating';
+    this.connackTimer = this.broker.clock.setTimeout(() => {
+      this.attach(a, { ...delay.tag, heldMs: delay.value });
+      for (const packet of this.early.splice(0)) this.packet(packet);
+    }, delay.value);
+  }
+
+  /** Packets that arrived while the CONNACK was held back, under packetBeforeConnack: 'allow'. */
+  private readonly early: Packet[] = [];
+
+  private attach(a: Acceptance, tag: ChaosTag | undefined): void {
+    if (this.state === 'closed') return;
     this.hasWill = a.will !== undefined;
     const { sessionPresent } = this.broker.attach(this, { clientId: a.clientId, cleanSession: a.cleanSession, will: a.will });
     this.state = 'connected';
-    // Written directly: chaos never delays or reorders the CONNACK.
-    this.io.write({ cmd: 'connack', returnCode: CONNACK.accepted, sessionPresent }, undefined);
+    // Written directly: chaos never reorders the CONNACK (connackDelay held it back before the broker saw the client).
+    this.io.write({ cmd: 'connack', returnCode: CONNACK.accepted, sessionPresent }, tag);
     const trace = this.broker.trace;
     if (trace.active) {
       trace.record({
@@ -168,7 +189,6 @@ export class Dispatcher implements ClientLink, ConnectContext, ConnectionEvents 
     this.keepAliveMs = a.keepAliveSeconds * 1000 * KEEP_ALIVE_FACTOR;
     this.lastActivity = this.broker.clock.now();
     this.armKeepAlive(this.keepAliveMs);
-    this.chaos(); // each connection's chaos streams are numbered per client id, in connect order
     this.broker.ready(this);
   }
 
@@ -185,7 +205,7 @@ export class Dispatcher implements ClientLink, ConnectContext, ConnectionEvents 
   /** Sends a packet: straight to the socket, or through the chaos pipeline when chaos is on. */
   send(packet: Packet, tag?: ChaosTag): void {
     if (this.state === 'closed') return;
-    const outbound = this.outbound ?? (this.broker.chaos ? this.startChaos() : undefined);
+    const outbound = this.outbound ?? (this.broker.chaos && this.state === 'connected' ? this.startChaos() : undefined);
     if (outbound) outbound.send(packet, tag);
     else this.io.write(packet, tag);
   }
@@ -202,11 +222,16 @@ export class Dispatcher implements ClientLink, ConnectContext, ConnectionEvents 
     this.send(packet, message.chaos);
   }
 
-  /** This connection's chaos state, when chaos is on. Chaos applies to accepted connections only. */
-  chaos(): ConnectionChaos | undefined {
+  /**
+   * This connection's chaos state, when chaos is on. Chaos applies to accepted connections only; the state
+   * is made when the CONNECT is accepted (or, when chaos is turned on later, at first use), so each
+   * connection's streams are numbered per client id, in connect order.
+   */
+  chaos(acceptedClientId = this.state === 'connected' ? this.clientId : undefined): ConnectionChaos | undefined {
     const engine = this.broker.chaos;
-    if (!engine || this.state !== 'connected') return undefined;
-    return (this.chaosState ??= engine.attach(this.clientId!, this.connectionId));
+    if (this.chaosState || !engine) return this.chaosState;
+    if (acceptedClientId === undefined || this.state === 'closed') return undefined;
+    return (this.chaosState = engine.attach(acceptedClientId, this.connectionId));
   }
 
   /** The chaos pipeline, made on the first packet sent while chaos is on (CONNACK is never held back or copied). */
@@ -252,6 +277,7 @@ export class Dispatcher implements ClientLink, ConnectContext, ConnectionEvents 
     const wasConnected = this.state === 'connected';
     this.state = 'closed';
     this.keepAliveTimer?.cancel();
+    this.connackTimer?.cancel();
     this.outbound?.close();
     this.io.end();
     const trace = this.broker.trace;

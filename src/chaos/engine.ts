@@ -22,6 +22,7 @@ const DECISION_PARAM: Record<ScriptableFault, 'copies' | 'delayMs' | 'holdMs' | 
   reorder: 'holdMs',
   dropConnection: undefined,
   takeover: undefined,
+  connackDelay: 'delayMs',
 };
 
 /**
@@ -36,10 +37,11 @@ const STREAM_JUMPS: Record<FaultName, number> = {
   latency: 5,
   dropConnection: 6,
   takeover: 7,
+  connackDelay: 8,
 };
 
 /** Defaults for what a script step does when it does not say. */
-const SCRIPT_DEFAULTS = { copies: 1, resendDelayMs: 0, subscriptionDelayMs: 100, holdMs: 10 } as const;
+const SCRIPT_DEFAULTS = { copies: 1, resendDelayMs: 0, subscriptionDelayMs: 100, connackDelayMs: 100, holdMs: 10 } as const;
 
 /** Bounds on what the engine remembers. */
 export interface ChaosEngineLimits {
@@ -249,6 +251,11 @@ export class ConnectionChaos {
 
   resend(p: { topic: string }): Decided | undefined {
     return this.engine.decide('resendWithNewPacketId', this, { topic: p.topic, cmd: 'publish' }, policy.resendDelay, (s) => s.delayMs ?? SCRIPT_DEFAULTS.resendDelayMs);
+  }
+
+  /** connackDelay: how long the CONNACK of this connection waits, if at all. */
+  connackDelay(): Decided | undefined {
+    return this.engine.decide('connackDelay', this, { cmd: 'connack' }, policy.subscriptionDelay, (s) => s.delayMs ?? SCRIPT_DEFAULTS.connackDelayMs);
   }
 
   subscriptionDelay(filter: string): Decided | undefined {

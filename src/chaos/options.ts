@@ -24,6 +24,7 @@ export interface ResolvedChaos {
   latency?: { minMs: number; maxMs: number; scope: Scope };
   dropConnection?: { probability: number; afterPackets?: number; scope: Scope };
   takeover?: { probability: number; afterPackets?: number; scope: Scope };
+  connackDelay?: { minMs: number; maxMs: number; scope: Scope };
   script: ResolvedStep[];
 }
 
@@ -102,12 +103,14 @@ export function resolveChaos(input: unknown, where: string): ResolvedChaos {
     out.resendWithNewPacketId = r;
   }
 
-  k = knob('subscriptionDelay', ['minMs', 'maxMs']);
-  if (k) {
-    const n = p('subscriptionDelay');
+  for (const name of ['subscriptionDelay', 'connackDelay'] as const) {
+    k = knob(name, ['minMs', 'maxMs']);
+    if (!k) continue;
+    const n = p(name);
     const r = { minMs: ms(k.minMs, `${n}.minMs`, 0), maxMs: ms(k.maxMs, `${n}.maxMs`), scope: scope(k, n) };
     range(r.minMs, r.maxMs, n, 'minMs', 'maxMs');
-    out.subscriptionDelay = r;
+    if (name === 'connackDelay' && r.scope.matchesTopic) fail(`${n}.topics does not apply: a CONNACK has no topic (use clients).`);
+    out[name] = r;
   }
 
   k = knob('reorder', ['probability', 'maxHoldMs']);

@@ -18,8 +18,11 @@ export function resendDelay(k: Knob<'resendWithNewPacketId'>, rng: RandomStream)
   return rng.next() < k.probability ? rng.int(k.minDelayMs, k.maxDelayMs) : undefined;
 }
 
-/** subscriptionDelay: how long after SUBACK the subscription starts matching (undefined for at once). */
-export function subscriptionDelay(k: Knob<'subscriptionDelay'>, rng: RandomStream): number | undefined {
+/**
+ * subscriptionDelay: how long after SUBACK the subscription starts matching; connackDelay: how long the
+ * CONNACK waits. Undefined for "at once".
+ */
+export function subscriptionDelay(k: Knob<'subscriptionDelay'> | Knob<'connackDelay'>, rng: RandomStream): number | undefined {
   const ms = k.minMs === k.maxMs ? k.minMs : rng.int(k.minMs, k.maxMs);
   return ms > 0 ? ms : undefined;
 }

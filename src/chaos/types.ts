@@ -2,7 +2,7 @@
  * Chaos: AWS IoT's documented misbehaviours (and a network's) as seeded knobs.
  */
 
-export const FAULTS = ['duplicateQos0', 'resendWithNewPacketId', 'subscriptionDelay', 'reorder', 'latency', 'dropConnection', 'takeover'] as const;
+export const FAULTS = ['duplicateQos0', 'resendWithNewPacketId', 'subscriptionDelay', 'reorder', 'latency', 'dropConnection', 'takeover', 'connackDelay'] as const;
 export type FaultName = (typeof FAULTS)[number];
 
 /** Limits a knob to some topics and some clients. Both absent: every topic, every client. */
@@ -44,6 +44,17 @@ export interface ReorderOptions extends ChaosScope {
   maxHoldMs: number;
 }
 
+/**
+ * AWS authenticates a client before it answers its CONNECT: the CONNACK comes a while after. A client that
+ * sends anything before it has read the CONNACK breaks AWS's rule and is disconnected (reactions
+ * `packetBeforeConnack`); this knob makes that window wide enough to catch such a client every time.
+ * Scoped by `clients` (topics do not apply).
+ */
+export interface ConnackDelayOptions extends ChaosScope {
+  minMs: number;
+  maxMs: number;
+}
+
 /** Network latency on every outgoing packet; order is kept. */
 export type LatencyOptions = ChaosScope & ({ ms: number } | { minMs: number; maxMs: number });
 
@@ -72,7 +83,7 @@ export interface ScriptStep {
   nth: number;
   /** duplicateQos0: copies to send. Default 1. */
   copies?: number;
-  /** resendWithNewPacketId: delay before the copy (default 0); subscriptionDelay: the delay (default 100). */
+  /** resendWithNewPacketId: delay before the copy (default 0); subscriptionDelay and connackDelay: the delay (default 100). */
   delayMs?: number;
   /** reorder: how long the packet is held (default 10). */
   holdMs?: number;
@@ -86,6 +97,7 @@ export interface ChaosOptions {
   latency?: LatencyOptions;
   dropConnection?: DropConnectionOptions;
   takeover?: TakeoverOptions;
+  connackDelay?: ConnackDelayOptions;
   script?: ScriptStep[];
 }
 

@@ -5,7 +5,7 @@
  */
 import type { Socket } from 'node:net';
 import type { ChaosTag } from '../chaos/types';
-import { microtask, realClock } from '../clock/clock';
+import { guarded, guardedMicrotask, realClock, warnError } from '../clock/clock';
 import { type DecodeError, type Decoder, type Packet, createDecoder, encode } from '../codec/codec';
 import type { ByteBudget } from '../session/session';
 import type { TraceRecorder } from '../trace/recorder';
@@ -35,22 +35,13 @@ export class Connection {
   private readonly decoder: Decoder;
   /** Writes of one tick are corked and leave in one system call at the end of the tick. */
   private corked = false;
-  private readonly uncork = () => {
+  private readonly uncork = guarded(() => {
     this.corked = false;
     this.socket.uncork();
-  };
-  /** Sizes of the writes the socket has not handed to the kernel yet, oldest first (from `flushHead`). */
-  private unflushed: number[] = [];
-  private flushHead = 0;
-  /** Counts a write out of the endpoint's byte budget once the socket has passed it on. */
-  private readonly flushed = () => {
-    if (this.flushHead >= this.unflushed.length) return;
-    this.budget.used -= this.unflushed[this.flushHead++]!;
-    if (this.flushHead === this.unflushed.length) {
-      this.unflushed.length = 0;
-      this.flushHead = 0;
-    }
-  };
+    this.account();
+  }, warnError);
+  /** Bytes of this socket's buffer counted in the endpoint's byte budget, as of the last look. */
+  private accounted = 0;
 
   constructor(
     readonly connectionId: number,
@@ -75,8 +66,11 @@ export class Connection {
       this.guard(() => this.decoder.push(chunk));
     });
     socket.on('error', () => this.guard(() => this.events.lost()));
+    // What waits in the socket counts toward the endpoint's byte budget: looked at after each flush.
+    socket.on('drain', () => this.account());
     socket.on('close', () => {
-      while (this.flushHead < this.unflushed.length) this.flushed();
+      this.budget.used -= this.accounted;
+      this.accounted = 0;
       this.guard(() => this.events.lost());
     });
   }
@@ -119,12 +113,18 @@ export class Connection {
     if (!this.corked) {
       this.corked = true;
       this.socket.cork();
-      microtask(this.uncork); // not process.nextTick: a test's fake timers may replace that one
+      guardedMicrotask(this.uncork); // not process.nextTick: a test's fake timers may replace that one
     }
-    this.unflushed.push(bytes.length);
-    this.budget.used += bytes.length;
-    this.socket.write(bytes, this.flushed);
+    this.socket.write(bytes);
     return seq;
+  }
+
+  /** Brings the budget's count of this socket's buffered bytes up to date. */
+  private account(): void {
+    if (this.socket.destroyed) return; // the close handler gives back what was counted
+    const now = this.socket.writableLength;
+    this.budget.used += now - this.accounted;
+    this.accounted = now;
   }
 
   /**

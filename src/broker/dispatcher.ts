@@ -103,7 +103,7 @@ export class Dispatcher implements ClientLink, ConnectContext, ConnectionEvents 
       if (this.profile.reactions.packetBeforeConnack === 'disconnect') {
         return this.violation({ rule: 'aws.wait-for-connack', message: `${packet.cmd.toUpperCase()} was sent before CONNACK was received` });
       }
-      if (this.state === 'authenticating') return void this.early.push(packet); // handled once the CONNACK is out
+      if (this.state === 'authenticating') return void (this.early ??= []).push(packet); // handled once the CONNACK is out
     }
     this.lastActivity = this.broker.clock.now();
     const handler = HANDLERS[packet.cmd];
@@ -165,12 +165,12 @@ export class Dispatcher implements ClientLink, ConnectContext, ConnectionEvents 
     this.state = 'authenticating';
     this.connackTimer = this.broker.clock.setTimeout(() => {
       this.attach(a, { ...delay.tag, heldMs: delay.value });
-      for (const packet of this.early.splice(0)) this.packet(packet);
+      for (const packet of this.early?.splice(0) ?? []) this.packet(packet);
     }, delay.value);
   }
 
   /** Packets that arrived while the CONNACK was held back, under packetBeforeConnack: 'allow'. */
-  private readonly early: Packet[] = [];
+  private early: Packet[] | undefined;
 
   private attach(a: Acceptance, tag: ChaosTag | undefined): void {
     if (this.state === 'closed') return;

@@ -144,6 +144,9 @@ function classify(error: Error, inProgress: ParserInternals['packet']): DecodeEr
   return malformed(error.message, error);
 }
 
+/** The (shared, empty) first bytes of a connection before any arrived. */
+const NOTHING_YET = Buffer.alloc(0);
+
 export function createDecoder(options: DecoderOptions): Decoder {
   const { maxPacketBytes, onPacket, onError } = options;
   // Protocol level 4 (MQTT 3.1.1): packets are read without MQTT 5 properties.
@@ -151,7 +154,7 @@ export function createDecoder(options: DecoderOptions): Decoder {
   const internals = parser as unknown as ParserInternals;
   let failed = false;
   /** The connection's first bytes while they may still be TLS or HTTP; undefined once they are known not to be. */
-  let head: Buffer | undefined = Buffer.alloc(0);
+  let head: Buffer | undefined = NOTHING_YET;
 
   const fail = (error: DecodeError): void => {
     if (failed) return;

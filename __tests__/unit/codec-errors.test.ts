@@ -6,17 +6,8 @@
  */
 import fc from 'fast-check';
 import { DecodeError, type DecodeErrorKind, type Packet, createDecoder, encode } from '../../src/codec/codec';
+import { bytewise, decode, str } from './codec-helpers';
 
-function decode(chunks: Buffer | Buffer[], maxPacketBytes = 1 << 20): { packets: Packet[]; errors: DecodeError[] } {
-  const packets: Packet[] = [];
-  const errors: DecodeError[] = [];
-  const decoder = createDecoder({ maxPacketBytes, onPacket: (p) => packets.push(p), onError: (e) => errors.push(e) });
-  for (const chunk of Array.isArray(chunks) ? chunks : [chunks]) decoder.push(chunk);
-  return { packets, errors };
-}
-
-const bytewise = (bytes: Buffer): Buffer[] => [...bytes].map((b) => Buffer.from([b]));
-const str = (s: string): number[] => [0, Buffer.byteLength(s), ...Buffer.from(s)];
 const MQTT = [0, 4, ...Buffer.from('MQTT')];
 /** A CONNECT with the given level byte and connect flags (client id 'dev1', keep-alive 60). */
 const connect = (level: number, flags = 0x02): number[] => [0x10, 16, ...MQTT, level, flags, 0, 60, ...str('dev1')];

@@ -5,17 +5,8 @@
  */
 import fc from 'fast-check';
 import { type DecodeError, type Packet, createDecoder, encode } from '../../src/codec/codec';
+import { bytewise, decode, str } from './codec-helpers';
 
-function decode(chunks: Buffer | Buffer[], maxPacketBytes = 1 << 20): { packets: Packet[]; errors: DecodeError[] } {
-  const packets: Packet[] = [];
-  const errors: DecodeError[] = [];
-  const decoder = createDecoder({ maxPacketBytes, onPacket: (p) => packets.push(p), onError: (e) => errors.push(e) });
-  for (const chunk of Array.isArray(chunks) ? chunks : [chunks]) decoder.push(chunk);
-  return { packets, errors };
-}
-
-const bytewise = (bytes: Buffer): Buffer[] => [...bytes].map((b) => Buffer.from([b]));
-const str = (s: string): number[] => [0, Buffer.byteLength(s), ...Buffer.from(s)];
 
 /** What mqtt-packet puts on every decoded packet besides its own fields. */
 const base = { retain: false, qos: 0, dup: false, topic: null, payload: null };

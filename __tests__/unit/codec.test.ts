@@ -4,7 +4,7 @@
  * the bytes, and split delivery must not change what is decoded.
  */
 import fc from 'fast-check';
-import { type DecodeError, type Packet, createDecoder, encode } from '../../src/codec/codec';
+import { type Packet, encode } from '../../src/codec/codec';
 import { bytewise, decode, str } from './codec-helpers';
 
 

@@ -23,6 +23,16 @@ export interface Limits {
   maxKeepAliveSeconds: number;
   /** How long a persistent session outlives its connection. AWS: 1 hour. */
   sessionExpirySeconds: number;
+  /**
+   * How long a new connection may take to send a complete CONNECT before the socket is closed. AWS closes
+   * such sockets but does not document when [UNVERIFIED]; 10 s.
+   */
+  connectTimeoutSeconds: number;
+  /**
+   * How long after a client id's last connection ended its lifecycle `versionNumber` starts again at 0.
+   * AWS: "resets to 0 after ~1 h without a connection" (aws-iot-behaviour.md §3.2).
+   */
+  lifecycleVersionResetSeconds: number;
   /** Most unacknowledged outbound QoS 1 messages per client; further ones wait. AWS: 100. */
   maxInflightMessages: number;
   /** Most QoS 1 messages waiting for one client (offline, or beyond maxInflightMessages); newer ones are dropped. */
@@ -114,6 +124,8 @@ export const classicProfile: Readonly<Profile> = Object.freeze({
     minKeepAliveSeconds: 30,
     maxKeepAliveSeconds: 1200,
     sessionExpirySeconds: 3600,
+    connectTimeoutSeconds: 10,
+    lifecycleVersionResetSeconds: 3600,
     maxInflightMessages: 100,
     maxQueuedMessages: 10_000,
     maxQueuedBytes: 4 * 1024 * 1024,

@@ -86,6 +86,8 @@ interface Online {
 interface ClientHistory {
   version: number;
   sessions: number;
+  /** When its last connection ended (endpoint clock); undefined while one is open. */
+  leftAt: number | undefined;
 }
 
 /** Client ids whose history is remembered by default; the least recently connected are forgotten first. */
@@ -169,6 +171,8 @@ export class Broker {
     if (!client) return;
     const { session, facts, will } = client;
     this.online.delete(session.clientId);
+    const history = this.history.get(session.clientId);
+    if (history) history.leftAt = this.clock.now();
     this.releaseSession(session);
     if (will && publishesWill(reason, options)) this.publishFromBroker('will', will.topic, will.payload, will.qos, session.clientId);
     this.lifecycle(facts, lifecycleTopics.disconnected, (f, now) => disconnectedPayload(f, now, reason));
@@ -363,7 +367,7 @@ export class Broker {
   private historyOf(clientId: string): ClientHistory {
     let h = this.history.get(clientId);
     if (h) this.history.delete(clientId); // re-inserted below: the map stays in least-recently-used order
-    else h = { version: -1, sessions: 0 };
+    else h = { version: -1, sessions: 0, leftAt: undefined };
     this.history.set(clientId, h);
     if (this.history.size > this.maxClientHistory) this.history.delete(this.history.keys().next().value!);
     return h;
@@ -372,6 +376,10 @@ export class Broker {
   /** Numbers a new connection of the client (AWS's versionNumber) and returns the facts its events carry. */
   private nextFacts(session: Session): SessionFacts {
     const history = this.historyOf(session.clientId);
+    // AWS: versionNumber starts again at 0 after about an hour without a connection.
+    const now = this.clock.now();
+    if (history.leftAt !== undefined && now - history.leftAt >= this.profile.limits.lifecycleVersionResetSeconds * 1000) history.version = -1;
+    history.leftAt = undefined;
     return {
       clientId: session.clientId,
       sessionIdentifier: session.sessionIdentifier,

@@ -64,7 +64,13 @@ export class Dispatcher implements ClientLink, ConnectContext, ConnectionEvents 
   ) {
     const { limits } = broker.profile;
     this.io = new Connection(connectionId, socket, limits.maxPayloadBytes + limits.maxTopicBytes + PACKET_OVERHEAD_BYTES, broker.trace, broker.budget, this);
+    // AWS closes a socket that does not send its CONNECT in time (limits.connectTimeoutSeconds).
+    this.connectTimer = broker.clock.setTimeout(() => {
+      if (this.state === 'awaiting-connect') this.violation({ rule: 'aws.connect-timeout', message: `no complete CONNECT within ${limits.connectTimeoutSeconds} s` });
+    }, limits.connectTimeoutSeconds * 1000);
   }
+
+  private readonly connectTimer: TimerHandle;
 
   get clientId(): string | undefined {
     return this.io.clientId;
@@ -94,6 +100,7 @@ export class Dispatcher implements ClientLink, ConnectContext, ConnectionEvents 
       // [MQTT-3.1.0-1] the first packet from the client must be CONNECT.
       if (packet.cmd !== 'connect') return this.violation({ rule: 'MQTT-3.1.0-1', message: `the first packet was ${packet.cmd.toUpperCase()}, not CONNECT` });
       this.connectChunk = this.io.chunk;
+      this.connectTimer.cancel();
       return handleConnect(this, packet);
     }
     // AWS: the client must wait for CONNACK before it sends anything else (reactions.packetBeforeConnack).
@@ -277,6 +284,7 @@ export class Dispatcher implements ClientLink, ConnectContext, ConnectionEvents 
     const wasConnected = this.state === 'connected';
     this.state = 'closed';
     this.keepAliveTimer?.cancel();
+    this.connectTimer.cancel();
     this.connackTimer?.cancel();
     this.outbound?.close();
     this.io.end();

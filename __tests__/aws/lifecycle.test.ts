@@ -60,6 +60,9 @@ describe('lifecycle events', () => {
     const { events } = await observer(iot);
     const r = await raw(iot);
     await r.connect('sleepy', { keepalive: 30 });
+    // The observer acknowledged the connected event first: an unacknowledged QoS 1 message would be retried
+    // (limits.qos1RetryIntervalSeconds) while time moves on, and the observer would see it again.
+    await iot.trace.waitFor(() => events('sleepy').length === 1 && iot.clients().find((c) => c.clientId === 'observer')!.inflight === 0);
     iot.clock.advance(45_000); // 1.5 × keep-alive of silence (the observer's own keep-alive is 60 s)
     await iot.trace.waitFor({ direction: 'out', clientId: 'observer', packet: { cmd: 'publish', topic: '$aws/events/presence/disconnected/sleepy' } });
     await iot.trace.waitFor(() => events('sleepy').length === 2);

@@ -35,6 +35,13 @@ export interface Limits {
   lifecycleVersionResetSeconds: number;
   /** Most unacknowledged outbound QoS 1 messages per client; further ones wait. AWS: 100. */
   maxInflightMessages: number;
+  /**
+   * A QoS 1 message a connected client has not acknowledged is sent again after this long. AWS retries but
+   * does not say how often [UNVERIFIED]; 20 s.
+   */
+  qos1RetryIntervalSeconds: number;
+  /** How long AWS keeps retrying an unacknowledged QoS 1 message before dropping it. AWS: 1 hour. */
+  qos1RetryWindowSeconds: number;
   /** Most QoS 1 messages waiting for one client (offline, or beyond maxInflightMessages); newer ones are dropped. */
   maxQueuedMessages: number;
   /**
@@ -127,6 +134,8 @@ export const classicProfile: Readonly<Profile> = Object.freeze({
     connectTimeoutSeconds: 10,
     lifecycleVersionResetSeconds: 3600,
     maxInflightMessages: 100,
+    qos1RetryIntervalSeconds: 20,
+    qos1RetryWindowSeconds: 3600,
     maxQueuedMessages: 10_000,
     maxQueuedBytes: 4 * 1024 * 1024,
     maxTotalQueuedBytes: 32 * 1024 * 1024,

@@ -17,7 +17,7 @@ import {
 import type { ChaosEngine } from '../chaos/engine';
 import { streamFor } from '../chaos/prng';
 import type { ChaosTag } from '../chaos/types';
-import type { Clock } from '../clock/clock';
+import type { Clock, TimerHandle } from '../clock/clock';
 import { ByteBudget, DROPPED, type Message, Session } from '../session/session';
 import { TopicIndex } from '../topics/topic-index';
 import { type TopicProblem, checkTopicName } from '../topics/validate';
@@ -80,6 +80,8 @@ interface Online {
   will: Message | undefined;
   /** False between attach() and ready(): the CONNACK is not out yet, so nothing is sent. */
   live: boolean;
+  /** Armed while QoS 1 messages to this client wait for their PUBACK. */
+  retry?: TimerHandle;
 }
 
 /** Per-client counters kept after the client left (lifecycle versionNumber, session numbering). */
@@ -157,7 +159,7 @@ export class Broker {
     if (!client) return;
     this.lifecycle(client.facts, lifecycleTopics.connected, (f, now) => connectedPayload(f, now, link.remoteAddress));
     client.live = true;
-    for (const [id, message] of client.session.inflight) link.sendPublish(message, id);
+    for (const [id, message] of client.session.inflight) this.sendQos1(client, message, id);
     this.drain(client);
   }
 
@@ -170,6 +172,7 @@ export class Broker {
     const client = this.clientOf(link);
     if (!client) return;
     const { session, facts, will } = client;
+    client.retry?.cancel();
     this.online.delete(session.clientId);
     const history = this.history.get(session.clientId);
     if (history) history.leftAt = this.clock.now();
@@ -271,7 +274,8 @@ export class Broker {
       const client = this.online.get(session.clientId);
       const live = client !== undefined && client.live;
       const id = session.offer(message, live, live ? client.link.bufferedBytes : 0);
-      if (id >= 0) client!.link.sendPublish(message, id === 0 ? undefined : id);
+      if (id > 0) this.sendQos1(client!, message, id);
+      else if (id === 0) client!.link.sendPublish(message, undefined);
       else if (id === DROPPED && (message.qos === 1 || live)) {
         // QoS 1 that cannot be kept is dropped, as AWS drops messages over a session's quota; QoS 0 to a
         // client that stopped reading is "zero or more times".
@@ -299,7 +303,42 @@ export class Broker {
   }
 
   private drain(client: Online): void {
-    for (let next = client.session.takeReady(); next; next = client.session.takeReady()) client.link.sendPublish(next[1], next[0]);
+    for (let next = client.session.takeReady(); next; next = client.session.takeReady()) this.sendQos1(client, next[1], next[0]);
+  }
+
+  /** Sends a QoS 1 message and makes sure it is retried if the client does not acknowledge it. */
+  private sendQos1(client: Online, message: Message, id: number): void {
+    const now = this.clock.now();
+    message.firstSentAt ??= now;
+    message.sentAt = now;
+    client.link.sendPublish(message, id);
+    client.retry ??= this.clock.setTimeout(() => this.retry(client), this.profile.limits.qos1RetryIntervalSeconds * 1000);
+  }
+
+  /**
+   * AWS: a QoS 1 message a connected client does not acknowledge is sent again (same packet id), for up to
+   * limits.qos1RetryWindowSeconds; then it is dropped and its in-flight slot goes to what waits.
+   */
+  private retry(client: Online): void {
+    client.retry = undefined;
+    if (this.clientOf(client.link) !== client) return;
+    const { session } = client;
+    const now = this.clock.now();
+    const interval = this.profile.limits.qos1RetryIntervalSeconds * 1000;
+    const window = this.profile.limits.qos1RetryWindowSeconds * 1000;
+    let next = Infinity;
+    for (const [id, message] of [...session.inflight]) {
+      if (now - message.firstSentAt! >= window) {
+        session.ack(id);
+        this.trace.record({ kind: 'event', event: 'dropped', clientId: session.clientId, topic: message.topic, reason: 'retry-expired' });
+      } else if (now - message.sentAt! >= interval) {
+        message.sentAt = now;
+        client.link.sendPublish(message, id);
+        next = Math.min(next, interval);
+      } else next = Math.min(next, message.sentAt! + interval - now);
+    }
+    this.drain(client);
+    if (next !== Infinity && client.retry === undefined) client.retry = this.clock.setTimeout(() => this.retry(client), next);
   }
 
   // ---- sessions -------------------------------------------------------------------------------

@@ -14,6 +14,9 @@ export interface Message {
   qos: 0 | 1;
   /** Set on copies chaos made. */
   chaos?: ChaosTag;
+  /** QoS 1 in flight: when it was first sent, and last sent (endpoint clock). */
+  firstSentAt?: number;
+  sentAt?: number;
 }
 
 /** `offer()` results that are not a packet id: the message waits, or it is gone. */

@@ -121,15 +121,16 @@ export interface SessionEndEvent extends EntryBase {
 
 /**
  * A message was not delivered to a client: its queue of waiting QoS 1 messages was full
- * (limits.maxQueuedMessages), or it stopped reading and a QoS 0 message found its socket buffer full
- * (limits.maxBufferedBytes).
+ * (limits.maxQueuedMessages, maxQueuedBytes, maxTotalQueuedBytes), it stopped reading and a QoS 0 message
+ * found its socket buffer full (limits.maxBufferedBytes), or it never acknowledged a QoS 1 message within
+ * limits.qos1RetryWindowSeconds.
  */
 export interface DroppedEvent extends EntryBase {
   kind: 'event';
   event: 'dropped';
   clientId: string;
   topic: string;
-  reason: 'queue-full' | 'slow-consumer';
+  reason: 'queue-full' | 'slow-consumer' | 'retry-expired';
 }
 
 /**

@@ -23,7 +23,7 @@ export { FakeIotError, isFakeIotError } from './errors';
 export type { FakeIotErrorCode } from './errors';
 export { classicProfile } from './aws/profile';
 export type { Limits, Reactions, Profile, ProfileName } from './aws/profile';
-export type { ClientInfo } from './broker/broker';
+export type { ClientInfo, RuleMessage } from './broker/broker';
 export type { Trace, WaitForOptions } from './trace/recorder';
 export type { TraceMatch, TracePattern, DeepMatch, EntryFor } from './trace/query';
 export type {
@@ -38,6 +38,8 @@ export type {
   PublishEvent,
   SessionEndEvent,
   DroppedEvent,
+  RuleEvent,
+  InternalErrorEvent,
   DisconnectReason,
 } from './trace/entry';
 export type { Packet } from './codec/codec';

@@ -50,6 +50,8 @@ export interface FakeIotOptions {
   offlineQos0?: Reactions['offlineQos0'];
   /** A packet sent before CONNACK could be read: `'disconnect'` (default, as AWS) or `'allow'`. */
   packetBeforeConnack?: Reactions['packetBeforeConnack'];
+  /** A client's use of a `$` topic AWS does not open to clients: `'disconnect'` (default, as AWS) or `'allow'`. */
+  reservedTopics?: Reactions['reservedTopics'];
   /** AWS's documented misbehaviours, injected on purpose, driven by `seed`. Absent: no chaos work at all. */
   chaos?: ChaosOptions;
   /**
@@ -72,7 +74,7 @@ export interface ResolvedOptions {
 
 const TOP_LEVEL_KEYS = [
   'port', 'host', 'profile', 'seed', 'trace', 'limits', 'qos2', 'retain', 'emptyClientId', 'lifecycleEvents', 'lifecycleQos',
-  'hashMatchesParent', 'basicIngestPrefixExempt', 'offlineQos0', 'packetBeforeConnack', 'chaos', 'clock',
+  'hashMatchesParent', 'basicIngestPrefixExempt', 'offlineQos0', 'packetBeforeConnack', 'reservedTopics', 'chaos', 'clock',
 ] as const;
 
 const REACTION_VALUES: { [K in keyof Reactions]: readonly Reactions[K][] } = {
@@ -85,6 +87,7 @@ const REACTION_VALUES: { [K in keyof Reactions]: readonly Reactions[K][] } = {
   basicIngestPrefixExempt: [true, false],
   offlineQos0: ['drop', 'queue'],
   packetBeforeConnack: ['disconnect', 'allow'],
+  reservedTopics: ['disconnect', 'allow'],
 };
 
 function checkPlainObject(value: unknown, name: string): asserts value is Record<string, unknown> {
@@ -176,7 +179,7 @@ export function resolveOptions(options: FakeIotOptions | undefined): ResolvedOpt
     fail(`options.clock must be "real", "virtual" or a Clock object with now() and setTimeout(fn, ms) methods (got ${show(clock)}).`);
   }
 
-  return { port, host, seed, trace, profile: { name: base.name, limits, reactions }, chaos, clock: clock as ResolvedOptions['clock'] };
+  return { port, host, seed, trace, profile: { name: base.name, limits, reactions, reserved: base.reserved }, chaos, clock: clock as ResolvedOptions['clock'] };
 }
 
 function isClock(value: unknown): value is Clock {

@@ -1,6 +1,6 @@
 import type { Socket } from 'node:net';
 import type { Profile } from './aws/profile';
-import { Broker, type ClientInfo } from './broker/broker';
+import { Broker, type ClientInfo, type RuleMessage } from './broker/broker';
 import { Dispatcher } from './broker/dispatcher';
 import { ChaosEngine } from './chaos/engine';
 import { resolveChaos } from './chaos/options';
@@ -84,6 +84,12 @@ export interface FakeIot extends AsyncDisposable {
   disconnect(clientId: string, options?: DisconnectOptions): boolean;
   /** The connected clients, with their subscriptions. */
   clients(): ClientInfo[];
+  /**
+   * Listens for messages published to an AWS IoT rule by basic ingest (`$aws/rules/<ruleName>/...`), which go
+   * to the rule and never to subscribers. `'*'` listens to every rule. Returns the function that stops it.
+   * A listener that throws is recorded (`internal-error`) and makes `close()` reject with `CALLBACK_FAILED`.
+   */
+  onRule(ruleName: string, listener: (message: RuleMessage) => void): () => void;
   /**
    * Resolves once the endpoint has nothing left to deliver: no packet held back or delayed by chaos, no
    * chaos re-send still to come, no subscription waiting to start, no QoS 1 message unacknowledged or
@@ -188,6 +194,8 @@ export async function startFakeIot(options?: FakeIotOptions): Promise<FakeIot> {
     disconnect(clientId, opts = {}) {
       assertOpen('disconnect()');
       if (typeof clientId !== 'string' || clientId.length === 0) throw new FakeIotError('INVALID_ARGUMENT', `disconnect(clientId): clientId must be a non-empty string (got ${JSON.stringify(clientId)}).`);
+      // AWS's DeleteConnection refuses client ids that start with `$`.
+      if (clientId.startsWith('$')) throw new FakeIotError('INVALID_ARGUMENT', `disconnect(${JSON.stringify(clientId)}): client ids starting with "$" cannot be disconnected (AWS's DeleteConnection refuses them).`);
       return broker.disconnectClient(clientId, opts);
     },
     chaos: {
@@ -217,6 +225,19 @@ export async function startFakeIot(options?: FakeIotOptions): Promise<FakeIot> {
       },
     },
     clients: () => broker.clients(),
+    onRule(ruleName, listener) {
+      assertOpen('onRule()');
+      if (typeof ruleName !== 'string' || ruleName === '' || ruleName.includes('/')) {
+        throw new FakeIotError('INVALID_ARGUMENT', `onRule(ruleName): ruleName must be a rule name such as "telemetry" (no "/"), or "*" for every rule (got ${JSON.stringify(ruleName)}).`);
+      }
+      if (typeof listener !== 'function') throw new FakeIotError('INVALID_ARGUMENT', 'onRule(ruleName, listener): listener must be a function.');
+      let set = broker.ruleListeners.get(ruleName);
+      if (!set) broker.ruleListeners.set(ruleName, (set = new Set()));
+      set.add(listener);
+      return () => {
+        set!.delete(listener);
+      };
+    },
     settled(opts = {}) {
       assertOpen('settled()');
       const timeoutMs = opts.timeoutMs ?? DEFAULT_WAIT_TIMEOUT_MS;

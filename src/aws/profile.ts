@@ -107,13 +107,50 @@ export interface Reactions {
    * connection; `'allow'` handles the packet as if the client had waited.
    */
   packetBeforeConnack: 'disconnect' | 'allow';
+  /**
+   * A client that publishes to or subscribes to a `$` topic AWS does not open to clients (a made-up
+   * `$foo/...`, `$SYS/#`, or a fake `$aws/events/...` lifecycle message). AWS: "unsupported use can result
+   * in a terminated connection" (aws-iot-behaviour.md §3.1) — `'disconnect'`; `'allow'` treats it as any topic.
+   */
+  reservedTopics: 'disconnect' | 'allow';
+}
+
+/** Where clients may publish and subscribe among AWS's `$` topics, as topic filters (aws-iot-behaviour.md §3.1, §4, §5). */
+export interface ReservedTopics {
+  /** Topics a client may publish to. */
+  publish: readonly string[];
+  /** What a client may subscribe to: a filter must stay within one of these. */
+  subscribe: readonly string[];
 }
 
 export interface Profile {
   name: 'classic';
   limits: Limits;
   reactions: Reactions;
+  reserved: ReservedTopics;
 }
+
+/** AWS's reserved topics that clients may use (the reserved-topics page, 2022). */
+const RESERVED_TOPICS: ReservedTopics = Object.freeze({
+  publish: Object.freeze([
+    '$aws/rules/+', '$aws/rules/+/#', // basic ingest: to the rule, not to subscribers
+    '$aws/things/+/shadow/get', '$aws/things/+/shadow/update', '$aws/things/+/shadow/delete',
+    '$aws/things/+/shadow/name/+/get', '$aws/things/+/shadow/name/+/update', '$aws/things/+/shadow/name/+/delete',
+    '$aws/things/+/jobs/get', '$aws/things/+/jobs/start-next', '$aws/things/+/jobs/+/get', '$aws/things/+/jobs/+/update',
+    '$aws/certificates/create/+', '$aws/certificates/create-from-csr/+', '$aws/provisioning-templates/+/provision/+',
+    '$aws/things/+/defender/metrics/+', '$aws/things/+/streams/+/get/+', '$aws/things/+/streams/+/describe/+',
+  ]),
+  subscribe: Object.freeze([
+    '$aws/events/#',
+    '$aws/things/+/shadow/#', '$aws/things/+/jobs/#', '$aws/things/+/tunnels/notify',
+    '$aws/things/+/defender/metrics/+/accepted', '$aws/things/+/defender/metrics/+/rejected',
+    '$aws/things/+/streams/+/data/+', '$aws/things/+/streams/+/description/+', '$aws/things/+/streams/+/rejected/+',
+    '$aws/certificates/create/+/accepted', '$aws/certificates/create/+/rejected',
+    '$aws/certificates/create-from-csr/+/accepted', '$aws/certificates/create-from-csr/+/rejected',
+    '$aws/provisioning-templates/+/provision/+/accepted', '$aws/provisioning-templates/+/provision/+/rejected',
+    '$aws/sitewise/#',
+  ]),
+});
 
 /**
  * The "classic" profile: AWS IoT Core as its developer guide described it in 2019–2020 (MQTT 3.1.1 only,
@@ -151,7 +188,9 @@ export const classicProfile: Readonly<Profile> = Object.freeze({
     basicIngestPrefixExempt: true,
     offlineQos0: 'drop',
     packetBeforeConnack: 'disconnect',
+    reservedTopics: 'disconnect',
   }),
+  reserved: RESERVED_TOPICS,
 } as Profile);
 
 export const profiles = { classic: classicProfile } as const;

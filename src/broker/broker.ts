@@ -20,6 +20,7 @@ import type { ChaosTag } from '../chaos/types';
 import type { Clock, TimerHandle } from '../clock/clock';
 import { ByteBudget, DROPPED, type Message, Session } from '../session/session';
 import { TopicIndex } from '../topics/topic-index';
+import { basicIngest } from '../topics/reserved';
 import { type TopicProblem, checkTopicName } from '../topics/validate';
 import type { DisconnectReason } from '../trace/entry';
 import type { TraceRecorder } from '../trace/recorder';
@@ -60,6 +61,17 @@ export interface SubscriptionRequest {
 
 /** For a new subscription: how long after SUBACK it starts matching (chaos: subscriptionDelay). */
 export type ActivationDelay = (filter: string) => { value: number; tag: ChaosTag } | undefined;
+
+/** A message that reached an AWS IoT rule by basic ingest. */
+export interface RuleMessage {
+  ruleName: string;
+  /** The topic the rule sees: without the `$aws/rules/<ruleName>/` prefix. */
+  topic: string;
+  payload: Buffer;
+  qos: 0 | 1;
+  /** The client that published it (absent for `iot.publish()`). */
+  clientId?: string;
+}
 
 export interface ClientInfo {
   clientId: string;
@@ -266,9 +278,19 @@ export class Broker {
     return problem;
   }
 
-  /** Sends a message to every matching subscription, at min(publish QoS, granted QoS). */
-  route(topic: string, payload: Buffer, qos: 0 | 1): void {
+  /** Listeners for basic-ingest messages, by rule name (`*`: every rule). */
+  readonly ruleListeners = new Map<string, Set<(message: RuleMessage) => void>>();
+
+  /**
+   * Sends a message to every matching subscription, at min(publish QoS, granted QoS). A basic-ingest topic
+   * (`$aws/rules/<rule>/...`) goes to the rule instead, never to subscribers (AWS, aws-iot-behaviour.md §3.1).
+   */
+  route(topic: string, payload: Buffer, qos: 0 | 1, from?: string): void {
     if (this.closed) return;
+    if (topic.charCodeAt(0) === 36 /* $ */) {
+      const ingest = basicIngest(topic);
+      if (ingest) return this.toRule({ ...ingest, payload, qos, ...(from !== undefined ? { clientId: from } : {}) });
+    }
     for (const [session, granted] of this.index.match(topic)) {
       const message: Message = { topic, payload, qos: qos < granted ? qos : granted };
       const client = this.online.get(session.clientId);
@@ -284,11 +306,26 @@ export class Broker {
     }
   }
 
+  private toRule(message: RuleMessage): void {
+    if (this.trace.active) this.trace.record({ kind: 'event', event: 'rule', ruleName: message.ruleName, topic: message.topic, qos: message.qos, payload: message.payload, clientId: message.clientId });
+    for (const key of [message.ruleName, '*']) {
+      for (const listener of this.ruleListeners.get(key) ?? []) {
+        try {
+          listener(message);
+        } catch (error) {
+          // The test's callback failed: recorded, and the endpoint's close() rejects so the test fails.
+          this.trace.callbackFailures.push(error);
+          this.trace.internalError('rule-listener', error, { clientId: message.clientId });
+        }
+      }
+    }
+  }
+
   /** A message that no client sent (API, will, lifecycle): traced, then routed. */
   publishFromBroker(origin: 'api' | 'will' | 'lifecycle', topic: string, payload: Buffer, qos: 0 | 1, clientId?: string): void {
     if (this.closed) return;
     if (this.trace.active) this.trace.record({ kind: 'event', event: 'publish', origin, topic, qos, payload, clientId });
-    this.route(topic, payload, qos);
+    this.route(topic, payload, qos, origin === 'will' ? clientId : undefined);
   }
 
   /** The client acknowledged a QoS 1 message: what waited for room in flight goes out. */

@@ -134,15 +134,28 @@ export interface DroppedEvent extends EntryBase {
 }
 
 /**
+ * A message for an AWS IoT rule by basic ingest (`$aws/rules/<ruleName>/<topic>`): it goes to the rule, never
+ * to subscribers. `topic` is what the rule sees, without the prefix.
+ */
+export interface RuleEvent extends EntryBase {
+  kind: 'event';
+  event: 'rule';
+  ruleName: string;
+  topic: string;
+  qos: 0 | 1;
+  payload: Buffer;
+}
+
+/**
  * Something threw inside the endpoint: a bug in the fake (`source` connection or timer), or a callback
- * the test gave it (`trace-listener`). A connection where it happened is closed with SERVER_ERROR; a
+ * the test gave it (`trace-listener`, `rule-listener`). A connection where it happened is closed with SERVER_ERROR; a
  * throwing trace listener is unsubscribed, and the endpoint's `close()` then rejects with
  * `CALLBACK_FAILED` so the test that registered it fails.
  */
 export interface InternalErrorEvent extends EntryBase {
   kind: 'event';
   event: 'internal-error';
-  source: 'connection' | 'timer' | 'trace-listener';
+  source: 'connection' | 'timer' | 'trace-listener' | 'rule-listener';
   message: string;
   stack?: string;
 }
@@ -156,6 +169,7 @@ export type EventEntry =
   | PublishEvent
   | SessionEndEvent
   | DroppedEvent
+  | RuleEvent
   | InternalErrorEvent;
 export type TraceEntry = PacketEntry | EventEntry;
 

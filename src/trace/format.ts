@@ -70,6 +70,8 @@ export function formatEntry(e: TraceEntry, t0: number): string {
       return `${head} *** session ${e.reason}`;
     case 'dropped':
       return `${head} *** dropped ${e.topic} (${e.reason})`;
+    case 'rule':
+      return `${head} *** rule ${e.ruleName} ${e.topic} q${e.qos} ${preview(e.payload)}`;
     case 'internal-error':
       return `${head} *** internal error (${e.source}): ${e.message}`;
   }

@@ -167,7 +167,7 @@ export class TraceRecorder implements Trace {
   readonly callbackFailures: unknown[] = [];
 
   /** Records something that threw inside the endpoint, with where it happened. Never throws. */
-  internalError(source: 'connection' | 'timer' | 'trace-listener', error: unknown, where: { connectionId?: number; clientId?: string } = {}): void {
+  internalError(source: 'connection' | 'timer' | 'trace-listener' | 'rule-listener', error: unknown, where: { connectionId?: number; clientId?: string } = {}): void {
     const e = error instanceof Error ? error : undefined;
     const entry: NewEntry = { kind: 'event', event: 'internal-error', source, message: e ? e.message : String(error), ...(e?.stack ? { stack: e.stack } : {}) };
     if (where.connectionId !== undefined) entry.connectionId = where.connectionId;

@@ -1,5 +1,6 @@
 /** PUBLISH from the client: checked against the profile, routed, acknowledged at QoS 1. */
 import type { PublishPacket } from '../../codec/codec';
+import { topicAllowed } from '../../topics/reserved';
 import { type HandlerContext, type Problem, limitProblem } from './context';
 
 /**
@@ -16,6 +17,10 @@ export function checkMessage(ctx: HandlerContext, topic: string, qos: number, re
   if (retain && reactions.retain === 'disconnect') return { rule: 'aws.retain', message: `${what} with RETAIN: AWS IoT does not support retained messages` };
   const topicProblem = ctx.broker.checkTopic(topic);
   if (topicProblem) return topicProblem;
+  // AWS: `$` topics are AWS's; clients publish only where AWS allows (reactions.reservedTopics, profile.reserved).
+  if (topic.charCodeAt(0) === 36 && reactions.reservedTopics === 'disconnect' && !topicAllowed(topic, ctx.profile.reserved.publish)) {
+    return { rule: 'aws.reserved-topic', message: `${what} to ${JSON.stringify(topic)}: a reserved topic clients may not publish to` };
+  }
   if (payloadBytes > limits.maxPayloadBytes) {
     // AWS: payloads are limited to limits.maxPayloadBytes (128 KB).
     return limitProblem('maxPayloadBytes', limits.maxPayloadBytes, payloadBytes, `${what} payload is ${payloadBytes} bytes; AWS allows ${limits.maxPayloadBytes}`);
@@ -29,7 +34,7 @@ export function handlePublish(ctx: HandlerContext, packet: PublishPacket): void 
   if (problem === 'ignore') return ctx.ignored('aws.qos2', 'QoS 2 PUBLISH: no PUBACK, not delivered');
   if (problem) return ctx.violation(problem);
   // AWS ignores an inbound DUP flag ("the MQTT DUP flag is not supported"): a re-sent message is routed like any other.
-  ctx.broker.route(packet.topic, payload, packet.qos as 0 | 1);
+  ctx.broker.route(packet.topic, payload, packet.qos as 0 | 1, ctx.link.clientId);
   // [MQTT-4.3.2-2] QoS 1 is acknowledged with a PUBACK carrying the same packet id.
   if (packet.qos === 1) ctx.send({ cmd: 'puback', messageId: packet.messageId });
 }

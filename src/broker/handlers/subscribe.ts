@@ -1,5 +1,6 @@
 /** SUBSCRIBE: filters checked against MQTT 3.1.1 and the profile's limits, then added to the session. */
 import type { SubscribePacket } from '../../codec/codec';
+import { filterAllowed } from '../../topics/reserved';
 import { checkTopicFilter } from '../../topics/validate';
 import { type HandlerContext, limitProblem } from './context';
 
@@ -20,6 +21,10 @@ export function handleSubscribe(ctx: HandlerContext, packet: SubscribePacket): v
   for (const s of subs) {
     const problem = checkTopicFilter(s.topic, limits, reactions.basicIngestPrefixExempt);
     if (problem) return ctx.violation(problem);
+    // AWS: `$` topics are AWS's; clients subscribe only where AWS allows (reactions.reservedTopics, profile.reserved).
+    if (s.topic.charCodeAt(0) === 36 && reactions.reservedTopics === 'disconnect' && !filterAllowed(s.topic, ctx.profile.reserved.subscribe)) {
+      return ctx.violation({ rule: 'aws.reserved-topic', message: `SUBSCRIBE to ${JSON.stringify(s.topic)}: a reserved topic filter clients may not subscribe to` });
+    }
   }
   // AWS: at most limits.maxSubscriptionsPerConnection (50) subscriptions per connection.
   const current = ctx.broker.subscriptionsOf(ctx.link);

@@ -94,4 +94,21 @@ describe('iot.trace', () => {
       await iot.close();
     }
   });
+
+  test('a predicate that throws rejects that wait with its error, and the endpoint goes on', async () => {
+    const iot = await startFakeIot();
+    try {
+      const pending = iot.trace.waitFor((e) => {
+        if (e.kind === 'packet' && e.packet.cmd === 'connect') throw new Error('predicate bug');
+        return false;
+      });
+      const rejected = expect(pending).rejects.toThrow('predicate bug');
+      const c = await client(iot, 'dev-9');
+      await rejected;
+      await c.publishAsync('t', 'still served', { qos: 1 });
+      await iot.trace.waitFor({ direction: 'in', clientId: 'dev-9', packet: { cmd: 'publish', payload: 'still served' } });
+    } finally {
+      await iot.close();
+    }
+  });
 });

@@ -4,6 +4,7 @@
  */
 import { createWriteStream, openSync, readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import { realClock } from './clock/clock';
 import { FakeIotError } from './errors';
 import type { FakeIotOptions } from './options';
 import { startFakeIot } from './start-fake-iot';
@@ -115,7 +116,7 @@ async function main(argv: string[]): Promise<void> {
   traceFile?.on('error', (error) => process.stderr.write(`[fake-aws-iot] cannot write --trace-file: ${error.message}\n`));
   const t0 = iot.clock.now();
   // Marks where this run starts in a file that several runs append to (each run's seq starts at 1).
-  const header = { kind: 'run', version: VERSION, startedAt: new Date().toISOString(), at: t0, seed: iot.seed, url: iot.url, profile: iot.profile.name, options, argv };
+  const header = { kind: 'run', version: VERSION, startedAt: new Date(t0).toISOString(), at: t0, seed: iot.seed, url: iot.url, profile: iot.profile.name, options, argv };
   traceFile?.write(`${JSON.stringify(header)}\n`);
   if (traceFile || v.verbose) {
     iot.trace.subscribe((entry) => {
@@ -139,9 +140,11 @@ async function main(argv: string[]): Promise<void> {
   // A parent that dies without passing a signal on (npm's `sh -c` wrapper, a killed runner) leaves this
   // process re-parented: its ppid changes.
   if (v['exit-with-parent']) {
-    setInterval(() => {
+    const watch = () => {
       if (process.ppid !== PARENT) void stop('parent exited');
-    }, 200).unref();
+      else realClock.setTimeout(watch, 200); // unref'd: it never keeps the process alive by itself
+    };
+    watch();
   }
 
   // Last: whoever waits for the banner may signal right away, and the handlers above must be in place.

@@ -5,7 +5,7 @@ import { Dispatcher } from './broker/dispatcher';
 import { ChaosEngine } from './chaos/engine';
 import { resolveChaos } from './chaos/options';
 import type { ChaosDecision, ChaosOptions, ScriptStep } from './chaos/types';
-import { type Clock, realClock } from './clock/clock';
+import { type Clock, createRealClock, guarded, realClock } from './clock/clock';
 import { VirtualClock } from './clock/virtual';
 import { asyncDispose } from './dispose';
 import { FakeIotError } from './errors';
@@ -102,6 +102,11 @@ export interface FakeIot extends AsyncDisposable {
   close(): Promise<void>;
 }
 
+/** A clock of the user's whose timer callbacks report what they throw instead of throwing into that clock. */
+function guardedClock(clock: Clock, onError: (error: unknown) => void): Clock {
+  return { now: () => clock.now(), setTimeout: (fn, ms) => clock.setTimeout(guarded(fn, onError), ms) };
+}
+
 /**
  * Starts a fake AWS IoT Core MQTT endpoint on loopback.
  *
@@ -111,22 +116,13 @@ export interface FakeIot extends AsyncDisposable {
  */
 export async function startFakeIot(options?: FakeIotOptions): Promise<FakeIot> {
   const resolved = resolveOptions(options);
-  const virtual = resolved.clock === 'virtual' ? new VirtualClock(realClock.now()) : undefined;
-  const base: Clock = virtual ?? (typeof resolved.clock === 'object' ? resolved.clock : realClock);
-  // Trace entries carry the endpoint's time; waitFor() timeouts always run in real time.
-  const trace = new TraceRecorder(resolved.trace.enabled, resolved.trace.maxEntries, base, realClock, resolved.seed, resolved.trace.maxBytes);
   // A timer callback that throws ends in the trace (internal-error), never in the host or the clock's caller.
-  const clock: Clock = {
-    now: () => base.now(),
-    setTimeout: (fn, ms) =>
-      base.setTimeout(() => {
-        try {
-          fn();
-        } catch (error) {
-          trace.internalError('timer', error);
-        }
-      }, ms),
-  };
+  const onError = (error: unknown) => trace.internalError('timer', error);
+  const virtual = resolved.clock === 'virtual' ? new VirtualClock(realClock.now(), { onError }) : undefined;
+  const custom = typeof resolved.clock === 'object' ? resolved.clock : undefined;
+  const clock: Clock = virtual ?? (custom ? guardedClock(custom, onError) : createRealClock({ onError }));
+  // Trace entries carry the endpoint's time; waitFor() timeouts always run in real time.
+  const trace = new TraceRecorder(resolved.trace.enabled, resolved.trace.maxEntries, clock, realClock, resolved.seed, resolved.trace.maxBytes);
   const broker = new Broker(resolved.profile, clock, trace, resolved.seed);
   if (resolved.chaos) broker.chaos = new ChaosEngine(resolved.chaos, resolved.seed);
   const connections = new Set<Dispatcher>();

@@ -125,6 +125,8 @@ export class Broker {
   private readonly assignedIds;
   /** What sessions and sockets together may hold (limits.maxTotalQueuedBytes). */
   readonly budget: ByteBudget;
+  /** The bounds every session gets (one object for all). */
+  private readonly sessionLimits: { maxInflight: number; maxQueued: number; maxBytes: number };
   /** The chaos engine, once chaos was configured; undefined means no chaos work at all. */
   chaos: ChaosEngine | undefined;
   private closed = false;
@@ -139,6 +141,8 @@ export class Broker {
   ) {
     this.assignedIds = streamFor(seed, 'assigned-client-ids');
     this.budget = new ByteBudget(profile.limits.maxTotalQueuedBytes);
+    const { limits } = profile;
+    this.sessionLimits = { maxInflight: limits.maxInflightMessages, maxQueued: limits.maxQueuedMessages, maxBytes: limits.maxQueuedBytes };
     this.index = new TopicIndex<Session>({ hashMatchesParent: profile.reactions.hashMatchesParent });
   }
 
@@ -399,12 +403,12 @@ export class Broker {
     }
     const history = this.historyOf(clientId);
     history.sessions++;
-    const { limits, reactions } = this.profile;
+    const { reactions } = this.profile;
     const session = new Session(
       clientId,
       !cleanSession,
       streamFor(this.seed, `session:${clientId}:${history.sessions}`).uuid(),
-      { maxInflight: limits.maxInflightMessages, maxQueued: limits.maxQueuedMessages, maxBytes: limits.maxQueuedBytes },
+      this.sessionLimits,
       this.budget,
       reactions.offlineQos0 === 'queue',
     );

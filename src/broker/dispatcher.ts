@@ -70,7 +70,7 @@ export class Dispatcher implements ClientLink, ConnectContext, ConnectionEvents 
     }, limits.connectTimeoutSeconds * 1000);
   }
 
-  private readonly connectTimer: TimerHandle;
+  private connectTimer: TimerHandle | undefined;
 
   get clientId(): string | undefined {
     return this.io.clientId;
@@ -100,7 +100,8 @@ export class Dispatcher implements ClientLink, ConnectContext, ConnectionEvents 
       // [MQTT-3.1.0-1] the first packet from the client must be CONNECT.
       if (packet.cmd !== 'connect') return this.violation({ rule: 'MQTT-3.1.0-1', message: `the first packet was ${packet.cmd.toUpperCase()}, not CONNECT` });
       this.connectChunk = this.io.chunk;
-      this.connectTimer.cancel();
+      this.connectTimer?.cancel();
+      this.connectTimer = undefined;
       return handleConnect(this, packet);
     }
     // AWS: the client must wait for CONNACK before it sends anything else (reactions.packetBeforeConnack).
@@ -284,7 +285,7 @@ export class Dispatcher implements ClientLink, ConnectContext, ConnectionEvents 
     const wasConnected = this.state === 'connected';
     this.state = 'closed';
     this.keepAliveTimer?.cancel();
-    this.connectTimer.cancel();
+    this.connectTimer?.cancel();
     this.connackTimer?.cancel();
     this.outbound?.close();
     this.io.end();

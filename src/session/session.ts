@@ -47,7 +47,7 @@ export class Session {
   /** Subscriptions acknowledged but not matching yet (chaos: subscriptionDelay), by filter. */
   readonly activations = new Map<string, TimerHandle>();
   /** Packet ids lent out for copies that are not session messages (chaos re-sends), until acknowledged. */
-  private readonly lent = new Set<number>();
+  private lent: Set<number> | undefined;
   expiry: TimerHandle | undefined;
   /** Bytes of the messages in flight and queued. */
   bytes = 0;
@@ -94,7 +94,7 @@ export class Session {
       this.hold(-messageBytes(message));
       return true;
     }
-    return this.lent.delete(messageId);
+    return this.lent?.delete(messageId) ?? false;
   }
 
   /** The session ends: what it held is given back to the endpoint's budget. */
@@ -122,13 +122,13 @@ export class Session {
    */
   lendId(): number {
     const id = this.freeId();
-    this.lent.add(id);
+    (this.lent ??= new Set()).add(id);
     return id;
   }
 
   /** A client left: lent ids die with its connection. */
   detached(): void {
-    this.lent.clear();
+    this.lent = undefined;
   }
 
   /** Forgets a subscription that was still waiting to start matching. */
@@ -146,7 +146,7 @@ export class Session {
 
   private freeId(): number {
     let id = this.nextId;
-    while (this.inflight.has(id) || this.lent.has(id)) id = id === MAX_PACKET_ID ? 1 : id + 1;
+    while (this.inflight.has(id) || this.lent?.has(id)) id = id === MAX_PACKET_ID ? 1 : id + 1;
     this.nextId = id === MAX_PACKET_ID ? 1 : id + 1;
     return id;
   }

@@ -16,6 +16,7 @@ export type {
   LatencyOptions,
   DropConnectionOptions,
   TakeoverOptions,
+  ConnackDelayOptions,
 } from './chaos/types';
 export { FAULTS } from './chaos/types';
 export type { FakeIotOptions, TraceOptions } from './options';

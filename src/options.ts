@@ -149,7 +149,9 @@ export function resolveOptions(options: FakeIotOptions | undefined): ResolvedOpt
     for (const [key, value] of Object.entries(o.limits)) {
       if (value === undefined) continue;
       const min = key === 'sessionExpirySeconds' ? 0 : 1;
-      limits[key as keyof Limits] = checkInteger(value, `options.limits.${key}`, min, 2 ** 31 - 1);
+      // A limit in seconds becomes a timer: Node's timers take at most 2^31 - 1 ms (longer ones fire at once).
+      const max = key.endsWith('Seconds') ? Math.floor((2 ** 31 - 1) / 1000) : 2 ** 31 - 1;
+      limits[key as keyof Limits] = checkInteger(value, `options.limits.${key}`, min, max);
     }
     if (limits.minKeepAliveSeconds > limits.maxKeepAliveSeconds) {
       fail(`options.limits.minKeepAliveSeconds (${limits.minKeepAliveSeconds}) must not exceed options.limits.maxKeepAliveSeconds (${limits.maxKeepAliveSeconds}).`);

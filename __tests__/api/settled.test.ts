@@ -57,3 +57,20 @@ describe('iot.settled()', () => {
     await expect(iot.settled({ timeoutMs: -1 })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
   });
 });
+
+describe('iot.settled() and chaos re-sends', () => {
+  test('waits until the client has acknowledged the copies chaos re-sent with new packet ids', async () => {
+    const iot = await endpoint({ seed: 2, chaos: { resendWithNewPacketId: { probability: 1, minDelayMs: 0, maxDelayMs: 0 } } });
+    const c = await raw(iot);
+    await c.connect('slow-acker');
+    c.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'jobs', qos: 1 }] });
+    await c.next('suback');
+    iot.publish('jobs', 'job-1', { qos: 1 });
+    const [original, copy] = await c.count('publish', 2);
+    c.send({ cmd: 'puback', messageId: original!.messageId! }); // the copy is not acknowledged yet
+    await iot.trace.waitFor({ direction: 'in', clientId: 'slow-acker', packet: { cmd: 'puback' } });
+    await expect(iot.settled({ timeoutMs: 100 })).rejects.toMatchObject({ code: 'SETTLE_TIMEOUT', message: expect.stringContaining('chaos re-send(s) not acknowledged') });
+    c.send({ cmd: 'puback', messageId: copy!.messageId! });
+    await iot.settled();
+  });
+});

@@ -11,9 +11,12 @@ describe('connect timeout (limits.connectTimeoutSeconds)', () => {
     const c = await raw(iot);
     const bytes = mqttPacket.generate(connectPacket('slow'));
     c.socket.write(bytes.subarray(0, 5)); // an incomplete CONNECT
-    iot.clock.advance(9_999);
+    // Accepted after the first socket: once it is connected, the first socket's timer is surely running.
     const sibling = await raw(iot);
-    await sibling.connect('sibling'); // a later event: the first socket was not closed before it
+    await sibling.connect('sibling');
+    iot.clock.advance(9_999);
+    sibling.send({ cmd: 'pingreq' });
+    await sibling.next('pingresp'); // a later event: the first socket was not closed before it
     expect(iot.trace.filter({ event: 'violation' })).toEqual([]);
     iot.clock.advance(1);
     const v = await iot.trace.waitFor({ event: 'violation', rule: 'aws.connect-timeout' });

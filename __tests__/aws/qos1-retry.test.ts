@@ -52,3 +52,19 @@ describe('QoS 1 redelivery to a connected client', () => {
     expect(iot.clients()[0]).toMatchObject({ inflight: 1, queued: 0 });
   });
 });
+
+describe('QoS 1 retries and chaos', () => {
+  test('a retried or resumed message is a repeat, not a new delivery: chaos does not copy it again', async () => {
+    const iot = await endpoint({ seed: 4, clock: 'virtual', chaos: { resendWithNewPacketId: { probability: 1, minDelayMs: 0, maxDelayMs: 0 } } });
+    const c = await silentSubscriber(iot, 'deaf');
+    iot.publish('jobs', 'job-1', { qos: 1 });
+    iot.clock.advance(0); // chaos's copy goes out on the endpoint's clock
+    await c.count('publish', 2); // the original and chaos's copy
+    iot.clock.advance(20_000); // both unacknowledged: the original is retried (the copy is chaos's own)
+    await c.count('publish', 3);
+    c.send({ cmd: 'pingreq' });
+    await c.next('pingresp');
+    expect(iot.chaos.log().filter((d) => d.fault === 'resendWithNewPacketId')).toHaveLength(1);
+    expect(c.received.filter((p) => p.cmd === 'publish')).toHaveLength(3);
+  });
+});

@@ -59,3 +59,22 @@ describe('connackDelay', () => {
     await expect(endpoint({ chaos: { connackDelay: { minMs: 1, maxMs: 2, topics: ['a'] } } })).rejects.toMatchObject({ code: 'INVALID_OPTION', message: expect.stringContaining('options.chaos.connackDelay.topics') });
   });
 });
+
+describe('connackDelay and the rest of the endpoint', () => {
+  test('settled() waits while a CONNACK is held back', async () => {
+    const iot = await endpoint({ seed: 3, chaos: { connackDelay: { minMs: 60, maxMs: 60 } } });
+    const c = await raw(iot);
+    c.send(connectPacket('held'));
+    await iot.trace.waitFor({ direction: 'in', clientId: 'held', packet: { cmd: 'connect' } });
+    await iot.settled();
+    expect(iot.trace.filter({ direction: 'out', clientId: 'held', packet: { cmd: 'connack' } })).toHaveLength(1);
+  });
+
+  test("a client that floods while its CONNACK is held is not waited for, even with packetBeforeConnack: 'allow'", async () => {
+    const iot = await endpoint({ seed: 3, clock: 'virtual', packetBeforeConnack: 'allow', chaos: { connackDelay: { minMs: 10, maxMs: 10 } } });
+    const c = await raw(iot);
+    c.socket.write(Buffer.concat([mqttPacket.generate(connectPacket('flood')), ...Array.from({ length: 101 }, () => mqttPacket.generate({ cmd: 'pingreq' }))]));
+    const v = await iot.trace.waitFor({ event: 'violation', clientId: 'flood' });
+    expect(v).toMatchObject({ rule: 'aws.wait-for-connack', message: expect.stringContaining('more than 100 packets') });
+  });
+});

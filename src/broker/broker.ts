@@ -19,7 +19,7 @@ import { streamFor } from '../chaos/prng';
 import type { ChaosTag } from '../chaos/types';
 import type { Clock, TimerHandle } from '../clock/clock';
 import { ByteBudget, DROPPED, type Message, Session } from '../session/session';
-import { TopicIndex } from '../topics/topic-index';
+import { TopicIndex, topicMatcher } from '../topics/topic-index';
 import { basicIngest } from '../topics/reserved';
 import { type TopicProblem, checkTopicName } from '../topics/validate';
 import type { DisconnectReason } from '../trace/entry';
@@ -33,8 +33,11 @@ export interface ClientLink {
   readonly remoteAddress: string;
   /** Bytes written to the client and not yet taken by it. */
   readonly bufferedBytes: number;
-  /** Sends a PUBLISH to the client. The broker never sets DUP (AWS: "the MQTT DUP flag is not supported"). */
-  sendPublish(message: Message, messageId: number | undefined): void;
+  /**
+   * Sends a PUBLISH to the client. The broker never sets DUP (AWS: "the MQTT DUP flag is not supported").
+   * `repeat`: a QoS 1 message sent again (retry, resumed session), not a new delivery for chaos to copy.
+   */
+  sendPublish(message: Message, messageId: number | undefined, repeat?: boolean): void;
   /** Ends the connection from the server side. The connection then reports back with `detach()`. */
   close(reason: DisconnectReason, options?: CloseOptions): void;
 }
@@ -144,6 +147,7 @@ export class Broker {
     const { limits } = profile;
     this.sessionLimits = { maxInflight: limits.maxInflightMessages, maxQueued: limits.maxQueuedMessages, maxBytes: limits.maxQueuedBytes };
     this.index = new TopicIndex<Session>({ hashMatchesParent: profile.reactions.hashMatchesParent });
+    this.reservedPublishAllowed = topicMatcher(profile.reserved.publish);
   }
 
   /** A client id for a client that sent an empty one. */
@@ -175,7 +179,11 @@ export class Broker {
     if (!client) return;
     this.lifecycle(client.facts, lifecycleTopics.connected, (f, now) => connectedPayload(f, now, link.remoteAddress));
     client.live = true;
-    for (const [id, message] of client.session.inflight) this.sendQos1(client, message, id);
+    const now = this.clock.now();
+    for (const [id, message] of client.session.inflight) {
+      message.firstSentAt = now; // AWS's retry window counts from this connection, not the last one
+      this.sendQos1(client, message, id, true);
+    }
     this.drain(client);
   }
 
@@ -282,6 +290,9 @@ export class Broker {
     return problem;
   }
 
+  /** Whether a client may publish to a `$` topic (profile.reserved.publish), by AWS's matching rules. */
+  readonly reservedPublishAllowed: (topic: string) => boolean;
+
   /** Listeners for basic-ingest messages, by rule name (`*`: every rule). */
   readonly ruleListeners = new Map<string, Set<(message: RuleMessage) => void>>();
 
@@ -305,7 +316,7 @@ export class Broker {
       else if (id === DROPPED && (message.qos === 1 || live)) {
         // QoS 1 that cannot be kept is dropped, as AWS drops messages over a session's quota; QoS 0 to a
         // client that stopped reading is "zero or more times".
-        this.trace.record({ kind: 'event', event: 'dropped', clientId: session.clientId, topic, reason: message.qos === 1 ? 'queue-full' : 'slow-consumer' });
+        if (this.trace.active) this.trace.record({ kind: 'event', event: 'dropped', clientId: session.clientId, topic, reason: message.qos === 1 ? 'queue-full' : 'slow-consumer' });
       }
     }
   }
@@ -340,7 +351,7 @@ export class Broker {
 
   /** A packet id for a copy chaos sends (re-send with a new packet id): never one in use. */
   lendPacketId(link: ClientLink): number {
-    return this.clientOf(link)?.session.lendId() ?? 1;
+    return this.clientOf(link)?.session.lendId() ?? 0;
   }
 
   private drain(client: Online): void {
@@ -348,11 +359,11 @@ export class Broker {
   }
 
   /** Sends a QoS 1 message and makes sure it is retried if the client does not acknowledge it. */
-  private sendQos1(client: Online, message: Message, id: number): void {
+  private sendQos1(client: Online, message: Message, id: number, repeat = false): void {
     const now = this.clock.now();
     message.firstSentAt ??= now;
     message.sentAt = now;
-    client.link.sendPublish(message, id);
+    client.link.sendPublish(message, id, repeat);
     client.retry ??= this.clock.setTimeout(() => this.retry(client), this.profile.limits.qos1RetryIntervalSeconds * 1000);
   }
 
@@ -361,25 +372,27 @@ export class Broker {
    * limits.qos1RetryWindowSeconds; then it is dropped and its in-flight slot goes to what waits.
    */
   private retry(client: Online): void {
-    client.retry = undefined;
+    // `client.retry` still holds this (fired) timer, so what drain() sends below does not arm another.
     if (this.clientOf(client.link) !== client) return;
     const { session } = client;
     const now = this.clock.now();
     const interval = this.profile.limits.qos1RetryIntervalSeconds * 1000;
     const window = this.profile.limits.qos1RetryWindowSeconds * 1000;
-    let next = Infinity;
+    let next = interval;
     for (const [id, message] of [...session.inflight]) {
       if (now - message.firstSentAt! >= window) {
         session.ack(id);
-        this.trace.record({ kind: 'event', event: 'dropped', clientId: session.clientId, topic: message.topic, reason: 'retry-expired' });
+        if (this.trace.active) this.trace.record({ kind: 'event', event: 'dropped', clientId: session.clientId, topic: message.topic, reason: 'retry-expired' });
       } else if (now - message.sentAt! >= interval) {
+        // A client that stopped reading gets no more copies once its socket holds maxBufferedBytes: they
+        // would only pile up there.
+        if (client.link.bufferedBytes > this.profile.limits.maxBufferedBytes) continue;
         message.sentAt = now;
-        client.link.sendPublish(message, id);
-        next = Math.min(next, interval);
+        client.link.sendPublish(message, id, true);
       } else next = Math.min(next, message.sentAt! + interval - now);
     }
     this.drain(client);
-    if (next !== Infinity && client.retry === undefined) client.retry = this.clock.setTimeout(() => this.retry(client), next);
+    client.retry = session.inflight.size > 0 ? this.clock.setTimeout(() => this.retry(client), next) : undefined;
   }
 
   // ---- sessions -------------------------------------------------------------------------------
@@ -486,6 +499,7 @@ export class Broker {
     for (const { session: s, live } of this.online.values()) {
       if (!live) continue;
       if (s.inflight.size > 0) work.push(`${s.clientId}: ${s.inflight.size} QoS 1 message(s) not acknowledged`);
+      if (s.lentCount > 0) work.push(`${s.clientId}: ${s.lentCount} chaos re-send(s) not acknowledged`);
       if (s.pending.length > 0) work.push(`${s.clientId}: ${s.pending.length} QoS 1 message(s) queued`);
       if (countTimers && s.activations.size > 0) work.push(`${s.clientId}: ${s.activations.size} subscription(s) not active yet`);
     }

@@ -106,17 +106,17 @@ export class Connection {
   write(packet: Packet, tag: ChaosTag | undefined): number {
     if (!this.open || this.socket.destroyed) return 0;
     const bytes = encode(packet);
-    const trace = this.trace;
-    const seq = trace.active
-      ? trace.record({ kind: 'packet', connectionId: this.connectionId, clientId: this.clientId, direction: 'out', packet, ...(tag ? { chaos: tag } : {}) })
-      : 0;
     if (!this.corked) {
       this.corked = true;
       this.socket.cork();
       guardedMicrotask(this.uncork); // not process.nextTick: a test's fake timers may replace that one
     }
     this.socket.write(bytes);
-    return seq;
+    // Recorded after the flush was scheduled: whoever wakes up on this entry finds the bytes on their way.
+    const trace = this.trace;
+    return trace.active
+      ? trace.record({ kind: 'packet', connectionId: this.connectionId, clientId: this.clientId, direction: 'out', packet, ...(tag ? { chaos: tag } : {}) })
+      : 0;
   }
 
   /** Brings the budget's count of this socket's buffered bytes up to date. */

@@ -27,6 +27,9 @@ import { Outbound } from './outbound';
 /** Room for a PUBLISH's fixed fields (topic length, packet id) on top of its topic and payload. */
 const PACKET_OVERHEAD_BYTES = 16;
 
+/** Packets kept while a CONNACK is held back (packetBeforeConnack: 'allow'); more is a violation. */
+const MAX_EARLY_PACKETS = 100;
+
 /** [MQTT-3.1.2-24] as AWS applies it: no packet from the client for 1.5 × keep-alive closes the connection. */
 const KEEP_ALIVE_FACTOR = 1.5;
 
@@ -111,7 +114,11 @@ export class Dispatcher implements ClientLink, ConnectContext, ConnectionEvents 
       if (this.profile.reactions.packetBeforeConnack === 'disconnect') {
         return this.violation({ rule: 'aws.wait-for-connack', message: `${packet.cmd.toUpperCase()} was sent before CONNACK was received` });
       }
-      if (this.state === 'authenticating') return void (this.early ??= []).push(packet); // handled once the CONNACK is out
+      if (this.state === 'authenticating') {
+        // Handled once the CONNACK is out; a client that floods meanwhile is not waited for.
+        if ((this.early ??= []).length >= MAX_EARLY_PACKETS) return this.violation({ rule: 'aws.wait-for-connack', message: `more than ${MAX_EARLY_PACKETS} packets sent before CONNACK was received` });
+        return void this.early.push(packet);
+      }
     }
     this.lastActivity = this.broker.clock.now();
     const handler = HANDLERS[packet.cmd];
@@ -172,8 +179,12 @@ export class Dispatcher implements ClientLink, ConnectContext, ConnectionEvents 
     if (!delay) return this.attach(a, undefined);
     this.state = 'authenticating';
     this.connackTimer = this.broker.clock.setTimeout(() => {
-      this.attach(a, { ...delay.tag, heldMs: delay.value });
-      for (const packet of this.early?.splice(0) ?? []) this.packet(packet);
+      try {
+        this.attach(a, { ...delay.tag, heldMs: delay.value });
+        for (const packet of this.early?.splice(0) ?? []) this.packet(packet);
+      } catch (error) {
+        this.failed(error);
+      }
     }, delay.value);
   }
 
@@ -211,14 +222,14 @@ export class Dispatcher implements ClientLink, ConnectContext, ConnectionEvents 
   // ---- output ---------------------------------------------------------------------------------
 
   /** Sends a packet: straight to the socket, or through the chaos pipeline when chaos is on. */
-  send(packet: Packet, tag?: ChaosTag): void {
+  send(packet: Packet, tag?: ChaosTag, fresh = true): void {
     if (this.state === 'closed') return;
     const outbound = this.outbound ?? (this.broker.chaos && this.state === 'connected' ? this.startChaos() : undefined);
-    if (outbound) outbound.send(packet, tag);
+    if (outbound) outbound.send(packet, tag, fresh);
     else this.io.write(packet, tag);
   }
 
-  sendPublish(message: Message, messageId: number | undefined): void {
+  sendPublish(message: Message, messageId: number | undefined, repeat = false): void {
     // A client that stops reading: QoS 0 ("zero or more times") is dropped once its socket buffer is full.
     if (message.qos === 0 && this.io.writableLength > this.profile.limits.maxBufferedBytes) {
       const trace = this.broker.trace;
@@ -227,7 +238,7 @@ export class Dispatcher implements ClientLink, ConnectContext, ConnectionEvents 
     }
     const packet: PublishPacket = { cmd: 'publish', topic: message.topic, payload: message.payload, qos: message.qos, dup: false, retain: false };
     if (messageId !== undefined) packet.messageId = messageId;
-    this.send(packet, message.chaos);
+    this.send(packet, message.chaos, !repeat);
   }
 
   /**
@@ -258,6 +269,7 @@ export class Dispatcher implements ClientLink, ConnectContext, ConnectionEvents 
     const work: string[] = [];
     const held = this.outbound?.pending ?? 0;
     if (countTimers && held > 0) work.push(`${who}: ${held} packet(s) held back or delayed by chaos`);
+    if (countTimers && this.state === 'authenticating') work.push(`${who}: CONNACK held back by chaos (connackDelay)`);
     if (this.state !== 'closed' && this.io.writableLength > 0) work.push(`${who}: ${this.io.writableLength} bytes not yet taken by the client`);
     return work;
   }

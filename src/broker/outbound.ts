@@ -26,10 +26,11 @@ export class Outbound {
     private readonly io: OutboundIo,
   ) {}
 
-  send(packet: Packet, tag: ChaosTag | undefined): void {
+  /** `original` false: a repeat of a delivery (QoS 1 retry, resumed session), never copied by chaos. */
+  send(packet: Packet, tag: ChaosTag | undefined, original = true): void {
     const chaos = this.chaos;
     // Copies and re-sends are drawn for original deliveries only, never for what chaos produced.
-    const fresh = packet.cmd === 'publish' && tag === undefined;
+    const fresh = original && packet.cmd === 'publish' && tag === undefined;
     const copies = fresh ? chaos.duplicates(packet) : undefined;
     const resend = fresh ? chaos.resend(packet) : undefined;
 
@@ -63,7 +64,11 @@ export class Outbound {
    */
   private resend(packet: PublishPacket, tag: ChaosTag): void {
     const copy: PublishPacket = { ...packet };
-    if (packet.qos === 1) copy.messageId = this.io.lendPacketId();
+    if (packet.qos === 1) {
+      const id = this.io.lendPacketId();
+      if (id === 0) return; // every packet id is taken: no copy this time
+      copy.messageId = id;
+    }
     this.send(copy, tag);
   }
 

@@ -8,7 +8,7 @@ export interface VirtualClockOptions {
   loopLimit?: number;
 }
 
-export const DEFAULT_LOOP_LIMIT = 1000;
+export const DEFAULT_LOOP_LIMIT = 100_000;
 
 interface Timer {
   due: number;

@@ -122,8 +122,13 @@ export class Session {
    */
   lendId(): number {
     const id = this.freeId();
-    (this.lent ??= new Set()).add(id);
+    if (id !== 0) (this.lent ??= new Set()).add(id);
     return id;
+  }
+
+  /** Lent ids not acknowledged yet (chaos copies the client still owes a PUBACK for). */
+  get lentCount(): number {
+    return this.lent?.size ?? 0;
   }
 
   /** A client left: lent ids die with its connection. */
@@ -138,15 +143,24 @@ export class Session {
   }
 
   private assign(message: Message, newBytes: number): number {
-    const id = this.freeId();
+    const id = this.freeId(); // never 0 here: maxInflightMessages is at most 65535 and lent ids give way
     this.inflight.set(id, message);
     if (newBytes > 0) this.hold(newBytes);
     return id;
   }
 
+  /** A packet id no unacknowledged message or lent copy uses; 0 when all 65535 are taken. */
   private freeId(): number {
     let id = this.nextId;
-    while (this.inflight.has(id) || this.lent?.has(id)) id = id === MAX_PACKET_ID ? 1 : id + 1;
+    for (let tried = 0; this.inflight.has(id) || this.lent?.has(id); tried++) {
+      if (tried === MAX_PACKET_ID) {
+        // Every id is taken: lent ids are given up first (their copies simply go unacknowledged).
+        if (!this.lent || this.lent.size === 0) return 0;
+        this.lent = undefined;
+        tried = 0;
+      }
+      id = id === MAX_PACKET_ID ? 1 : id + 1;
+    }
     this.nextId = id === MAX_PACKET_ID ? 1 : id + 1;
     return id;
   }

@@ -1,27 +1,13 @@
 /**
  * AWS's reserved topics: everything that starts with `$` is AWS's, and a client may only publish or
  * subscribe where AWS allows (aws-iot-behaviour.md §3.1). The allowed places are profile data, written as
- * topic filters; these functions say whether a topic or a subscription falls inside them.
+ * topic filters. A topic name is checked with the subscription index's own matcher (`topicMatcher`); a
+ * subscription's filter with `filterAllowed` below.
  */
-
-/** Whether `topic` (a topic name) is one of the places `allowed` describes. */
-export function topicAllowed(topic: string, allowed: readonly string[]): boolean {
-  return allowed.some((filter) => nameMatches(topic.split('/'), filter.split('/')));
-}
 
 /** Whether every topic `filter` can match is one of the places `allowed` describes. */
 export function filterAllowed(filter: string, allowed: readonly string[]): boolean {
   return allowed.some((pattern) => filterWithin(filter.split('/'), pattern.split('/')));
-}
-
-function nameMatches(topic: string[], pattern: string[]): boolean {
-  for (let i = 0; i < pattern.length; i++) {
-    const p = pattern[i]!;
-    if (p === '#') return i < topic.length; // AWS: `a/#` needs at least one level after `a`
-    if (i >= topic.length) return false;
-    if (p !== '+' && p !== topic[i]) return false;
-  }
-  return topic.length === pattern.length;
 }
 
 function filterWithin(filter: string[], pattern: string[]): boolean {

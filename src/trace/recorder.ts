@@ -19,7 +19,7 @@ const TRUNCATED_PAYLOAD_BYTES = 64;
 
 function payloadOf(entry: TraceEntry): Buffer | undefined {
   if (entry.kind === 'packet') return entry.packet.cmd === 'publish' ? (entry.packet.payload as Buffer) : undefined;
-  return entry.event === 'publish' ? entry.payload : undefined;
+  return entry.event === 'publish' || entry.event === 'rule' ? entry.payload : undefined;
 }
 
 function payloadSize(entry: TraceEntry): number {
@@ -34,7 +34,7 @@ function truncatePayload(entry: TraceEntry): void {
   entry.truncated = { payloadBytes: payload.length };
   // A new packet object: the original may still be in use (a chaos re-send holds it).
   if (entry.kind === 'packet') entry.packet = { ...entry.packet, payload: kept } as typeof entry.packet;
-  else if (entry.event === 'publish') entry.payload = kept;
+  else if (entry.event === 'publish' || entry.event === 'rule') entry.payload = kept;
 }
 
 /** How failure messages tell the reader to replay a run. */
@@ -135,7 +135,7 @@ export class TraceRecorder implements Trace {
     entry.at = this.clock.now();
     if (this.enabled) {
       this.items.push(entry);
-      if (entry.kind === 'packet' ? entry.packet.cmd === 'publish' : entry.event === 'publish') this.holdPayload(entry);
+      if (entry.kind === 'packet' ? entry.packet.cmd === 'publish' : entry.event === 'publish' || entry.event === 'rule') this.holdPayload(entry);
       if (this.items.length >= this.maxEntries + Math.min(this.maxEntries, 1024)) {
         this.items = this.items.slice(this.items.length - this.maxEntries);
       }

@@ -1,6 +1,5 @@
 /** PUBLISH from the client: checked against the profile, routed, acknowledged at QoS 1. */
 import type { PublishPacket } from '../../codec/codec';
-import { topicAllowed } from '../../topics/reserved';
 import { type HandlerContext, type Problem, limitProblem } from './context';
 
 /**
@@ -18,7 +17,7 @@ export function checkMessage(ctx: HandlerContext, topic: string, qos: number, re
   const topicProblem = ctx.broker.checkTopic(topic);
   if (topicProblem) return topicProblem;
   // AWS: `$` topics are AWS's; clients publish only where AWS allows (reactions.reservedTopics, profile.reserved).
-  if (topic.charCodeAt(0) === 36 && reactions.reservedTopics === 'disconnect' && !topicAllowed(topic, ctx.profile.reserved.publish)) {
+  if (topic.charCodeAt(0) === 36 && reactions.reservedTopics === 'disconnect' && !ctx.broker.reservedPublishAllowed(topic)) {
     return { rule: 'aws.reserved-topic', message: `${what} to ${JSON.stringify(topic)}: a reserved topic clients may not publish to` };
   }
   if (payloadBytes > limits.maxPayloadBytes) {

@@ -24,7 +24,7 @@ export interface ChaosArbitraryConstraints {
   faults?: readonly FaultName[];
   /** Highest probability drawn for a knob. Default 0.5. */
   maxProbability?: number;
-  /** Range of delays (subscriptionDelay, resend delay, latency). Default 0..200 ms. */
+  /** Range of delays (subscriptionDelay, resend delay, latency, connackDelay). Default 0..200 ms. */
   minDelayMs?: number;
   maxDelayMs?: number;
   /** Longest reorder hold. Default 50 ms. */
@@ -72,6 +72,7 @@ export function chaosArbitrary(constraints: ChaosArbitraryConstraints = {}): fc.
     latency: delayRange.map((d) => ({ minMs: d.min, maxMs: d.max })),
     dropConnection: probability(Math.min(s.maxProbability, 0.2)).map((p) => ({ probability: p })),
     takeover: probability(Math.min(s.maxProbability, 0.2)).map((p) => ({ probability: p })),
+    connackDelay: delayRange.map((d) => ({ minMs: d.min, maxMs: d.max })),
   };
   const chosen: Record<string, fc.Arbitrary<object>> = {};
   for (const f of s.faults) {
@@ -116,7 +117,7 @@ export function chaosScriptArbitrary(constraints: ChaosScriptArbitraryConstraint
     if (client !== undefined) s.client = client;
     if (topic !== undefined) s.topic = topic;
     if (fault === 'duplicateQos0') s.copies = copies;
-    if (fault === 'resendWithNewPacketId' || fault === 'subscriptionDelay') s.delayMs = fault === 'subscriptionDelay' ? Math.max(1, delayMs) : delayMs;
+    if (fault === 'resendWithNewPacketId' || fault === 'subscriptionDelay' || fault === 'connackDelay') s.delayMs = fault === 'resendWithNewPacketId' ? delayMs : Math.max(1, delayMs);
     if (fault === 'reorder') s.holdMs = holdMs;
     return s;
   });

@@ -29,6 +29,9 @@ Options:
 
 Stops cleanly on SIGINT or SIGTERM.`;
 
+/** Bytes of trace lines allowed to wait for the disk before further lines are skipped. */
+const TRACE_FILE_BACKLOG_BYTES = 16 * 1024 * 1024;
+
 /** The process that started this one, read before anything can be awaited. */
 const PARENT = process.ppid;
 const VERSION = (require('../package.json') as { version: string }).version;
@@ -118,9 +121,15 @@ async function main(argv: string[]): Promise<void> {
   // Marks where this run starts in a file that several runs append to (each run's seq starts at 1).
   const header = { kind: 'run', version: VERSION, startedAt: new Date(t0).toISOString(), at: t0, seed: iot.seed, url: iot.url, profile: iot.profile.name, options, argv };
   traceFile?.write(`${JSON.stringify(header)}\n`);
+  let skippedLines = 0;
   if (traceFile || v.verbose) {
     iot.trace.subscribe((entry) => {
-      traceFile?.write(`${JSON.stringify(entryToJSON(entry))}\n`);
+      if (traceFile) {
+        // A disk slower than the traffic must not make this process buffer without bound: lines beyond
+        // TRACE_FILE_BACKLOG_BYTES waiting to be written are skipped and counted.
+        if (traceFile.writableLength > TRACE_FILE_BACKLOG_BYTES) skippedLines++;
+        else traceFile.write(`${JSON.stringify(entryToJSON(entry))}\n`);
+      }
       if (v.verbose) process.stdout.write(`${formatEntry(entry, t0)}\n`);
     });
   }
@@ -131,7 +140,10 @@ async function main(argv: string[]): Promise<void> {
     stopping = true;
     // close() rejects when a callback failed (not the CLI's case); the process ends cleanly all the same.
     await iot.close().catch((error: unknown) => process.stderr.write(`[fake-aws-iot] ${(error as Error)?.message ?? String(error)}\n`));
-    if (traceFile) await new Promise<void>((resolve) => traceFile.end(resolve));
+    if (traceFile) {
+      if (skippedLines > 0) traceFile.write(`${JSON.stringify({ kind: 'skipped', lines: skippedLines, reason: 'the trace file fell behind the traffic' })}\n`);
+      await new Promise<void>((resolve) => traceFile.end(resolve));
+    }
     process.stdout.write(`fake-aws-iot stopped (${signal})\n`);
     process.exit(0);
   };

@@ -10,7 +10,7 @@ import { chaosArbitrary, chaosScriptArbitrary } from '../../src/testing/fast-che
 import { TraceRecorder } from '../../src/trace/recorder';
 
 test('when every packet id is lent out, lending gives the lent ids up instead of spinning', () => {
-  const s = new Session('c', true, 'sid', { maxInflight: 10, maxQueued: 10, maxBytes: 1 << 20 }, new ByteBudget(1 << 20), false);
+  const s = new Session('c', true, 'sid', { maxInflight: 10, maxQueued: 10, maxBytes: 1 << 20, maxBuffered: 1 << 20 }, new ByteBudget(1 << 20), false);
   const ids = new Set<number>();
   for (let i = 0; i < 65535; i++) ids.add(s.lendId());
   expect(ids.size).toBe(65535);

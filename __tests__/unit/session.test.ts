@@ -3,7 +3,7 @@ import { ByteBudget, DROPPED, QUEUED, Session } from '../../src/session/session'
 const MB = 1024 * 1024;
 /** A session with the given bounds (bytes generous unless said). */
 const session = (maxInflight: number, maxQueued: number, queueOfflineQos0 = false, maxBytes = 64 * MB, budget = new ByteBudget(64 * MB)) =>
-  new Session('c', true, 'sid', { maxInflight, maxQueued, maxBytes }, budget, queueOfflineQos0);
+  new Session('c', true, 'sid', { maxInflight, maxQueued, maxBytes, maxBuffered: 1024 }, budget, queueOfflineQos0);
 
 const message = (n: number, qos: 0 | 1 = 1) => ({ topic: 't', payload: Buffer.from(String(n)), qos });
 
@@ -69,4 +69,11 @@ describe('Session', () => {
     other.release();
     expect(budget.used).toBe(0);
   });
+});
+
+test('QoS 0 to a connected client is dropped once its socket holds more than maxBuffered bytes', () => {
+  const s = new Session('c', false, 'sid', { maxInflight: 10, maxQueued: 10, maxBytes: 1 << 20, maxBuffered: 1024 }, new ByteBudget(1 << 20), false);
+  const q0 = { topic: 't', payload: Buffer.from('x'), qos: 0 as const };
+  expect(s.offer(q0, true, 1024)).toBe(0);
+  expect(s.offer(q0, true, 1025)).toBe(DROPPED);
 });

@@ -18,7 +18,7 @@ import type { ChaosEngine } from '../chaos/engine';
 import { streamFor } from '../chaos/prng';
 import type { ChaosTag } from '../chaos/types';
 import type { Clock, TimerHandle } from '../clock/clock';
-import { ByteBudget, DROPPED, type Message, Session } from '../session/session';
+import { ByteBudget, DROPPED, type Message, Session, type SessionLimits } from '../session/session';
 import { TopicIndex, topicMatcher } from '../topics/topic-index';
 import { basicIngest } from '../topics/reserved';
 import { type TopicProblem, checkTopicName } from '../topics/validate';
@@ -129,7 +129,7 @@ export class Broker {
   /** What sessions and sockets together may hold (limits.maxTotalQueuedBytes). */
   readonly budget: ByteBudget;
   /** The bounds every session gets (one object for all). */
-  private readonly sessionLimits: { maxInflight: number; maxQueued: number; maxBytes: number };
+  private readonly sessionLimits: SessionLimits;
   /** The chaos engine, once chaos was configured; undefined means no chaos work at all. */
   chaos: ChaosEngine | undefined;
   private closed = false;
@@ -145,7 +145,7 @@ export class Broker {
     this.assignedIds = streamFor(seed, 'assigned-client-ids');
     this.budget = new ByteBudget(profile.limits.maxTotalQueuedBytes);
     const { limits } = profile;
-    this.sessionLimits = { maxInflight: limits.maxInflightMessages, maxQueued: limits.maxQueuedMessages, maxBytes: limits.maxQueuedBytes };
+    this.sessionLimits = { maxInflight: limits.maxInflightMessages, maxQueued: limits.maxQueuedMessages, maxBytes: limits.maxQueuedBytes, maxBuffered: limits.maxBufferedBytes };
     this.index = new TopicIndex<Session>({ hashMatchesParent: profile.reactions.hashMatchesParent });
     this.reservedPublishAllowed = topicMatcher(profile.reserved.publish);
   }

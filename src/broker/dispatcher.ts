@@ -230,12 +230,6 @@ export class Dispatcher implements ClientLink, ConnectContext, ConnectionEvents 
   }
 
   sendPublish(message: Message, messageId: number | undefined, repeat = false): void {
-    // A client that stops reading: QoS 0 ("zero or more times") is dropped once its socket buffer is full.
-    if (message.qos === 0 && this.io.writableLength > this.profile.limits.maxBufferedBytes) {
-      const trace = this.broker.trace;
-      if (trace.active) trace.record({ kind: 'event', event: 'dropped', clientId: this.clientId!, topic: message.topic, reason: 'slow-consumer' });
-      return;
-    }
     const packet: PublishPacket = { cmd: 'publish', topic: message.topic, payload: message.payload, qos: message.qos, dup: false, retain: false };
     if (messageId !== undefined) packet.messageId = messageId;
     this.send(packet, message.chaos, !repeat);

@@ -19,6 +19,18 @@ export interface Message {
   sentAt?: number;
 }
 
+/** What bounds a session. */
+export interface SessionLimits {
+  /** QoS 1 messages in flight at once (limits.maxInflightMessages). */
+  maxInflight: number;
+  /** QoS 1 messages waiting (limits.maxQueuedMessages). */
+  maxQueued: number;
+  /** Bytes in flight, queued and waiting in the client's socket (limits.maxQueuedBytes). */
+  maxBytes: number;
+  /** Socket bytes beyond which QoS 0 to the client is dropped (limits.maxBufferedBytes). */
+  maxBuffered: number;
+}
+
 /** `offer()` results that are not a packet id: the message waits, or it is gone. */
 export const QUEUED = -1;
 export const DROPPED = -2;
@@ -57,7 +69,7 @@ export class Session {
     readonly clientId: string,
     public persistent: boolean,
     readonly sessionIdentifier: string,
-    private readonly limits: { maxInflight: number; maxQueued: number; maxBytes: number },
+    private readonly limits: SessionLimits,
     /** The endpoint-wide bound on what sessions hold. */
     private readonly budget: ByteBudget,
     /** AWS stores no QoS 0 messages for an offline client (profile: reactions.offlineQos0). */
@@ -75,7 +87,8 @@ export class Session {
     if (this.bytes + buffered + size > this.limits.maxBytes) return DROPPED;
     if (online) {
       if (this.budget.used + size > this.budget.max) return DROPPED;
-      if (message.qos === 0) return 0;
+      // A client that stops reading: QoS 0 ("zero or more times") is dropped once its socket holds maxBuffered.
+      if (message.qos === 0) return buffered > this.limits.maxBuffered ? DROPPED : 0;
       if (this.inflight.size < this.limits.maxInflight && this.pending.length === 0) return this.assign(message, size);
     } else if (message.qos === 0 && !this.queueOfflineQos0) {
       return DROPPED;

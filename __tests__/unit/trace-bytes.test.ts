@@ -23,4 +23,13 @@ describe('the trace is bounded in payload bytes', () => {
     trace.record(publish(Buffer.alloc(64, 1)));
     expect(trace.entries[0]!.truncated).toBeUndefined();
   });
+
+  test('a payload delivered to many subscribers counts once', () => {
+    const trace = new TraceRecorder(true, 1000, realClock, realClock, 1, 1500);
+    const shared = Buffer.alloc(1000, 3);
+    for (let i = 0; i < 10; i++) trace.record(publish(shared)); // one message, ten deliveries
+    expect(trace.entries.every((e) => e.truncated === undefined)).toBe(true);
+    trace.record(publish(Buffer.alloc(1000, 4))); // a second 1000 bytes: over 1500, the shared one goes
+    expect(trace.entries.map((e) => e.truncated?.payloadBytes)).toEqual([...Array(10).fill(1000), undefined]);
+  });
 });

@@ -22,9 +22,6 @@ function payloadOf(entry: TraceEntry): Buffer | undefined {
   return entry.event === 'publish' || entry.event === 'rule' ? entry.payload : undefined;
 }
 
-function payloadSize(entry: TraceEntry): number {
-  return entry.truncated ? 0 : (payloadOf(entry)?.length ?? 0);
-}
 
 /** Cuts an entry's payload to its first bytes (a copy, so the whole one can be freed) and notes its length. */
 function truncatePayload(entry: TraceEntry): void {
@@ -104,16 +101,26 @@ export class TraceRecorder implements Trace {
   private whole: TraceEntry[] = [];
   private wholeHead = 0;
   private payloadBytes = 0;
+  /** Whole payloads in the trace, and how many kept entries hold each. */
+  private holders = new Map<Buffer, number>();
 
   /** Keeps the trace's payloads within maxBytes: the oldest whole payloads are cut first. */
   private holdPayload(entry: TraceEntry): void {
-    const size = payloadSize(entry);
-    if (size <= TRUNCATED_PAYLOAD_BYTES) return;
+    const payload = payloadOf(entry)!;
+    if (payload.length <= TRUNCATED_PAYLOAD_BYTES) return;
     this.whole.push(entry);
-    this.payloadBytes += size;
+    // A payload delivered to many subscribers is one buffer: its bytes count once, while any entry holds it.
+    const holders = this.holders.get(payload) ?? 0;
+    this.holders.set(payload, holders + 1);
+    if (holders === 0) this.payloadBytes += payload.length;
     while (this.payloadBytes > this.maxBytes && this.wholeHead < this.whole.length) {
       const oldest = this.whole[this.wholeHead++]!;
-      this.payloadBytes -= payloadSize(oldest);
+      const held = payloadOf(oldest)!;
+      const left = this.holders.get(held)! - 1;
+      if (left === 0) {
+        this.holders.delete(held);
+        this.payloadBytes -= held.length;
+      } else this.holders.set(held, left);
       truncatePayload(oldest);
     }
     if (this.wholeHead > 1024 && this.wholeHead * 2 > this.whole.length) {
@@ -260,6 +267,7 @@ export class TraceRecorder implements Trace {
     this.whole = [];
     this.wholeHead = 0;
     this.payloadBytes = 0;
+    this.holders = new Map();
   }
 
   subscribe(listener: (entry: TraceEntry) => void): () => void {

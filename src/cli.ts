@@ -22,6 +22,8 @@ Options:
                           header line for the run: {"kind":"run", version, seed, options, startedAt, ...}
   --trace-file-mode <m>   append (default; runs follow each other, each after its header) or truncate
   --config <path>         JSON file with startFakeIot() options (flags given here win)
+  --no-throttles          turn AWS's rate limits off (100 PUBLISH/s and 512 KiB/s per connection,
+                          1 CONNECT/s per client id, 10 stored messages/s): for load tests
   --exit-with-parent      stop when the process that started this one goes away (npm start uses it)
   --verbose               print every trace entry to stdout as it happens
   -h, --help              show this help
@@ -60,6 +62,7 @@ async function main(argv: string[]): Promise<void> {
         'trace-file-mode': { type: 'string' },
         config: { type: 'string' },
         'exit-with-parent': { type: 'boolean' },
+        'no-throttles': { type: 'boolean' },
         verbose: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
         version: { type: 'boolean' },
@@ -94,6 +97,7 @@ async function main(argv: string[]): Promise<void> {
   options = { ...options, port: v.port !== undefined ? integer('port', v.port) : (options.port ?? 1883) };
   if (v.host !== undefined) options.host = v.host;
   if (v.seed !== undefined) options.seed = integer('seed', v.seed);
+  if (v['no-throttles']) options.throttles = false;
 
   const mode = v['trace-file-mode'];
   if (mode !== undefined && mode !== 'append' && mode !== 'truncate') fail(`--trace-file-mode must be append or truncate (got ${JSON.stringify(mode)}).`);

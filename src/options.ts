@@ -52,6 +52,18 @@ export interface FakeIotOptions {
   packetBeforeConnack?: Reactions['packetBeforeConnack'];
   /** A client's use of a `$` topic AWS does not open to clients: `'disconnect'` (default, as AWS) or `'allow'`. */
   reservedTopics?: Reactions['reservedTopics'];
+  /**
+   * AWS's rate limits (100 PUBLISH/s and 512 KiB/s per connection, 1 CONNECT/s per client id, stored messages
+   * at 10/s on resume). On by default, as on AWS: a device that bursts or reconnects in a tight loop finds out
+   * in its tests. `false` turns them all off (load tests, benchmarks); single limits are set in `limits`.
+   */
+  throttles?: boolean;
+  /** A PUBLISH over the rate limit: `'discard'` (default, as AWS) or `'disconnect'` (reason THROTTLED). */
+  publishRate?: Reactions['publishRate'];
+  /** Traffic over the byte rate: `'delay'` (default, as AWS) or `'disconnect'` (reason THROTTLED). */
+  throughput?: Reactions['throughput'];
+  /** A CONNECT over the per-client-id rate: `'close'` (default: no CONNACK) or `'server-unavailable'` (CONNACK 0x03). */
+  connectRate?: Reactions['connectRate'];
   /** AWS's documented misbehaviours, injected on purpose, driven by `seed`. Absent: no chaos work at all. */
   chaos?: ChaosOptions;
   /**
@@ -74,7 +86,8 @@ export interface ResolvedOptions {
 
 const TOP_LEVEL_KEYS = [
   'port', 'host', 'profile', 'seed', 'trace', 'limits', 'qos2', 'retain', 'emptyClientId', 'lifecycleEvents', 'lifecycleQos',
-  'hashMatchesParent', 'basicIngestPrefixExempt', 'offlineQos0', 'packetBeforeConnack', 'reservedTopics', 'chaos', 'clock',
+  'hashMatchesParent', 'basicIngestPrefixExempt', 'offlineQos0', 'packetBeforeConnack', 'reservedTopics',
+  'throttles', 'publishRate', 'throughput', 'connectRate', 'chaos', 'clock',
 ] as const;
 
 const REACTION_VALUES: { [K in keyof Reactions]: readonly Reactions[K][] } = {
@@ -88,6 +101,10 @@ const REACTION_VALUES: { [K in keyof Reactions]: readonly Reactions[K][] } = {
   offlineQos0: ['drop', 'queue'],
   packetBeforeConnack: ['disconnect', 'allow'],
   reservedTopics: ['disconnect', 'allow'],
+  throttles: [true, false],
+  publishRate: ['discard', 'disconnect'],
+  throughput: ['delay', 'disconnect'],
+  connectRate: ['close', 'server-unavailable'],
 };
 
 function checkPlainObject(value: unknown, name: string): asserts value is Record<string, unknown> {

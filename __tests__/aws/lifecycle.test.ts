@@ -43,9 +43,10 @@ describe('lifecycle events', () => {
   });
 
   test('versionNumber grows per connection; a resumed persistent session keeps its sessionIdentifier', async () => {
-    const iot = await endpoint();
+    const iot = await endpoint({ clock: 'virtual' });
     const { events } = await observer(iot);
     for (let i = 0; i < 3; i++) {
+      iot.clock.advance(1000); // AWS allows one CONNECT per second per client id
       const c = await client(iot, 'dev-v', { clean: false });
       await c.endAsync();
       await iot.trace.waitFor({ direction: 'out', clientId: 'observer', packet: { cmd: 'publish', payload: new RegExp(`"disconnected".*"versionNumber":${i}`) } });

@@ -31,15 +31,17 @@ describe('profile rules', () => {
 
   test("offlineQos0: 'drop' (AWS) stores no QoS 0 for an offline session; 'queue' delivers it on resume", async () => {
     for (const offlineQos0 of ['drop', 'queue'] as const) {
-      const iot = await endpoint({ offlineQos0 });
+      const iot = await endpoint({ offlineQos0, clock: 'virtual' });
       const first = await client(iot, 'away', { clean: false });
       await first.subscribeAsync('cmd/away', { qos: 1 });
       await first.endAsync();
       await iot.trace.waitFor({ event: 'disconnect', clientId: 'away' });
       iot.publish('cmd/away', 'q0', { qos: 0 });
       iot.publish('cmd/away', 'q1', { qos: 1 });
+      iot.clock.advance(1000); // AWS allows one CONNECT per second per client id
       const back = await raw(iot);
       await back.connect('away', { clean: false });
+      iot.clock.advance(100); // stored messages come at limits.storedMessagesPerSecond (10/s)
       // The QoS 1 message is always stored, and it was queued after the QoS 0 one: once it is out, nothing else comes.
       await iot.trace.waitFor({ direction: 'out', clientId: 'away', packet: { cmd: 'publish', payload: 'q1' } });
       const payloads = iot.trace.filter({ direction: 'out', clientId: 'away', packet: { cmd: 'publish' } }).map((e) => String((e.packet as { payload: Buffer }).payload));
@@ -63,12 +65,13 @@ describe('profile rules', () => {
   });
 
   test('a clean CONNECT that discards a stored session records session-ended (discarded)', async () => {
-    const iot = await endpoint();
+    const iot = await endpoint({ clock: 'virtual' });
     const p = await client(iot, 'dev-x', { clean: false });
     await p.subscribeAsync('cmd/dev-x', { qos: 1 });
     await p.endAsync();
     await iot.trace.waitFor({ event: 'disconnect', clientId: 'dev-x' });
     expect(iot.trace.filter({ event: 'session-ended' })).toEqual([]);
+    iot.clock.advance(1000); // AWS allows one CONNECT per second per client id
     await client(iot, 'dev-x', { clean: true });
     const ended = await iot.trace.waitFor({ event: 'session-ended', clientId: 'dev-x' });
     expect(ended.reason).toBe('discarded');

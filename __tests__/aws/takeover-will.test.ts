@@ -2,13 +2,15 @@ import type { PublishEvent } from '../../src';
 import { client, connectPacket, endpoint, raw } from '../helpers';
 
 describe('client-id takeover', () => {
+  // AWS allows one CONNECT per second per client id: the virtual clock moves a second on before the takeover.
   test('a second connection with a client id in use is accepted and the older one is closed (DUPLICATE_CLIENTID)', async () => {
-    const iot = await endpoint();
+    const iot = await endpoint({ clock: 'virtual' });
     const old = await client(iot, 'dev-1', { will: { topic: 'wills/dev-1', payload: Buffer.from('old gone'), qos: 1, retain: false } });
     const watcher = await client(iot, 'watcher');
     await watcher.subscribeAsync('wills/#', { qos: 1 });
     const oldClosed = new Promise<void>((resolve) => old.once('close', () => resolve()));
 
+    iot.clock.advance(1000);
     const fresh = await client(iot, 'dev-1');
     expect(fresh.connected).toBe(true);
     await oldClosed;
@@ -20,9 +22,10 @@ describe('client-id takeover', () => {
   });
 
   test('the new connection resumes the persistent session the old one held', async () => {
-    const iot = await endpoint();
+    const iot = await endpoint({ clock: 'virtual' });
     const old = await client(iot, 'dev-2', { clean: false });
     await old.subscribeAsync('cmd/dev-2', { qos: 1 });
+    iot.clock.advance(1000);
     const fresh = await client(iot, 'dev-2', { clean: false });
     expect(fresh.connack.sessionPresent).toBe(true);
     iot.publish('cmd/dev-2', 'to the new one', { qos: 1 });
@@ -97,6 +100,7 @@ describe('will messages', () => {
     await c.subscribeAsync('x', { qos: 1 });
     iot.disconnect('p', { cleanSession: true });
     await iot.trace.waitFor({ event: 'session-ended', clientId: 'p', reason: 'discarded' });
+    iot.clock.advance(1000); // AWS: one CONNECT per second per client id
     const back = await client(iot, 'p', { clean: false });
     expect(back.connack.sessionPresent).toBe(false);
   });

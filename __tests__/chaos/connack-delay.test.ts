@@ -46,6 +46,7 @@ describe('connackDelay', () => {
     const iot = await endpoint({ seed: 3, clock: 'virtual', chaos: { script: [{ fault: 'connackDelay', client: 'dev', nth: 2, delayMs: 30 }] } });
     const first = await raw(iot);
     await first.connect('dev', { clean: true });
+    iot.clock.advance(1000); // AWS allows one CONNECT per second per client id
     const second = await raw(iot);
     second.send(connectPacket('dev'));
     await iot.trace.waitFor(() => iot.trace.filter({ direction: 'in', clientId: 'dev', packet: { cmd: 'connect' } }).length === 2);

@@ -2,10 +2,15 @@ import { client, connectPacket, endpoint, raw } from '../helpers';
 import { deliveries, text } from './helpers';
 
 const N = 300;
+/**
+ * Tests that push N messages to one client at once: AWS's 100 PUBLISH/s per connection would discard the
+ * excess, and these tests measure chaos rates, so the rate limits are lifted.
+ */
+const BURST = { throttles: false } as const;
 
 describe('duplicateQos0 — AWS: a QoS 0 message may be delivered more than once, DUP not set', () => {
   test('copies arrive at the client, right after the original, without DUP, at about the configured rate', async () => {
-    const iot = await endpoint({ seed: 42, chaos: { duplicateQos0: { probability: 0.2, maxCopies: 2 } } });
+    const iot = await endpoint({ seed: 42, chaos: { duplicateQos0: { probability: 0.2, maxCopies: 2 } } , ...BURST });
     const dev = await client(iot, 'dev-1');
     await dev.subscribeAsync('cmd/#', { qos: 0 });
     for (let i = 0; i < N; i++) iot.publish('cmd/x', `m${i}`, { qos: 0 });
@@ -46,7 +51,7 @@ describe('duplicateQos0 — AWS: a QoS 0 message may be delivered more than once
 
 describe('resendWithNewPacketId — AWS: the same logical PUBLISH may be re-sent with a different packet id', () => {
   test('QoS 1: the copy has a new packet id, no DUP, and both copies are acknowledged', async () => {
-    const iot = await endpoint({ seed: 7, chaos: { resendWithNewPacketId: { probability: 0.1, minDelayMs: 0, maxDelayMs: 20 } } });
+    const iot = await endpoint({ seed: 7, chaos: { resendWithNewPacketId: { probability: 0.1, minDelayMs: 0, maxDelayMs: 20 } } , ...BURST });
     const dev = await client(iot, 'dev-1');
     await dev.subscribeAsync('cmd/#', { qos: 1 });
     for (let i = 0; i < N; i++) iot.publish('cmd/x', `m${i}`, { qos: 1 });
@@ -122,7 +127,7 @@ describe('subscriptionDelay — AWS: a delay between SUBACK and the first matchi
 
 describe('reorder — AWS: no guarantee of the order of messages and ACKs', () => {
   test('held packets are overtaken; nothing is lost; about the configured share is held', async () => {
-    const iot = await endpoint({ seed: 11, clock: 'virtual', chaos: { reorder: { probability: 0.3, maxHoldMs: 50 } } });
+    const iot = await endpoint({ seed: 11, clock: 'virtual', chaos: { reorder: { probability: 0.3, maxHoldMs: 50 } } , ...BURST });
     const dev = await client(iot, 'dev-1');
     await dev.subscribeAsync('seq', { qos: 0 });
     iot.clock.advance(50); // the SUBACK may itself have been held

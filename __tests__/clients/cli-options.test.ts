@@ -98,3 +98,23 @@ describe('--config', () => {
     expect(result.stderr).toMatch(/^\[fake-aws-iot\] --config \S+ must hold a JSON object of startFakeIot\(\) options\./);
   });
 });
+
+describe('--no-throttles', () => {
+  test('lifts the rate limits: a client id reconnects at once (a takeover), which the default refuses', async () => {
+    const reconnectTwice = async (args: string[]) => {
+      const cli = await startCli(args);
+      const first = await mqtt.connectAsync(cli.url, { clientId: 'twice', reconnectPeriod: 0 });
+      const second = mqtt.connect(cli.url, { clientId: 'twice', reconnectPeriod: 0 });
+      const outcome = await new Promise<string>((resolve) => {
+        second.once('connect', () => resolve('accepted'));
+        second.once('close', () => resolve('closed'));
+      });
+      first.end(true);
+      second.end(true);
+      expect(await cli.stop('SIGTERM')).toBe(0);
+      return outcome;
+    };
+    expect(await reconnectTwice(['--no-throttles'])).toBe('accepted');
+    expect(await reconnectTwice([])).toBe('closed'); // AWS: one CONNECT per second per client id
+  });
+});

@@ -2,9 +2,13 @@ import type { PacketEntry } from '../../src';
 import { client, connectPacket, endpoint, raw } from '../helpers';
 import { pingRoundTrip } from '../sync';
 
+// These tests reconnect one client id right away. AWS allows one CONNECT per second per client id
+// (limits.maxConnectsPerSecondPerClientId), so each moves the virtual clock a second on before reconnecting.
+const NEXT_SECOND = 1000;
+
 describe('clean and persistent sessions', () => {
   test('a persistent session keeps its subscriptions and queues QoS 1 (not QoS 0) while the client is away', async () => {
-    const iot = await endpoint();
+    const iot = await endpoint({ clock: 'virtual' });
     const first = await client(iot, 'dev-p', { clean: false });
     expect(first.connack.sessionPresent).toBe(false);
     await first.subscribeAsync('cmd/dev-p', { qos: 1 });
@@ -14,6 +18,7 @@ describe('clean and persistent sessions', () => {
     iot.publish('cmd/dev-p', 'while-away-qos1', { qos: 1 });
     iot.publish('cmd/dev-p', 'while-away-qos0', { qos: 0 });
 
+    iot.clock.advance(NEXT_SECOND);
     const back = await client(iot, 'dev-p', { clean: false });
     expect(back.connack.sessionPresent).toBe(true);
     await iot.trace.waitFor({ direction: 'in', clientId: 'dev-p', packet: { cmd: 'puback' } });
@@ -26,7 +31,7 @@ describe('clean and persistent sessions', () => {
   });
 
   test('QoS 1 messages left unacknowledged at disconnect are sent again on resume, with their packet id and no DUP', async () => {
-    const iot = await endpoint();
+    const iot = await endpoint({ clock: 'virtual' });
     const a = await raw(iot);
     await a.connect('no-ack', { clean: false });
     a.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'jobs/no-ack', qos: 1 }] });
@@ -36,6 +41,7 @@ describe('clean and persistent sessions', () => {
     a.socket.destroy(); // no PUBACK
     await iot.trace.waitFor({ event: 'disconnect', clientId: 'no-ack', reason: 'CONNECTION_LOST' });
 
+    iot.clock.advance(NEXT_SECOND);
     const b = await raw(iot);
     b.send(connectPacket('no-ack', { clean: false }));
     await b.next('publish');
@@ -46,18 +52,20 @@ describe('clean and persistent sessions', () => {
   });
 
   test('a clean connect discards the stored session', async () => {
-    const iot = await endpoint();
+    const iot = await endpoint({ clock: 'virtual' });
     const p = await client(iot, 'dev-c', { clean: false });
     await p.subscribeAsync('cmd/dev-c', { qos: 1 });
     await p.endAsync();
     await iot.trace.waitFor({ event: 'disconnect', clientId: 'dev-c' });
     iot.publish('cmd/dev-c', 'stale', { qos: 1 });
 
+    iot.clock.advance(NEXT_SECOND);
     const clean = await client(iot, 'dev-c', { clean: true });
     expect(clean.connack.sessionPresent).toBe(false);
     expect(iot.clients()[0]!.subscriptions).toEqual([]);
     await clean.endAsync();
 
+    iot.clock.advance(NEXT_SECOND);
     const again = await client(iot, 'dev-c', { clean: false });
     expect(again.connack.sessionPresent).toBe(false);
     iot.publish('cmd/dev-c', 'new', { qos: 1 });
@@ -68,12 +76,13 @@ describe('clean and persistent sessions', () => {
   });
 
   test('a clean session keeps nothing after disconnect', async () => {
-    const iot = await endpoint();
+    const iot = await endpoint({ clock: 'virtual' });
     const c = await client(iot, 'dev-n', { clean: true });
     await c.subscribeAsync('cmd/dev-n', { qos: 1 });
     await c.endAsync();
     await iot.trace.waitFor({ event: 'disconnect', clientId: 'dev-n' });
     iot.publish('cmd/dev-n', 'lost', { qos: 1 });
+    iot.clock.advance(NEXT_SECOND);
     const back = await client(iot, 'dev-n', { clean: false });
     expect(back.connack.sessionPresent).toBe(false);
     await pingRoundTrip(iot, 'dev-n', back);

@@ -12,6 +12,7 @@ function link(clientId: string, connectionId: number) {
     connectionId,
     remoteAddress: '127.0.0.1',
     bufferedBytes: 0,
+    mayDeliver: () => true,
     sent,
     sendPublish: (m, id) => void sent.push([m, id]),
     close(reason) {

@@ -60,6 +60,26 @@ export interface Limits {
    * client (a consumer that stops reading). Not an AWS number: QoS 0 is "zero or more times" there.
    */
   maxBufferedBytes: number;
+  /**
+   * PUBLISH packets one connection may send and receive together per second (in + out). AWS: 100, not
+   * adjustable; the excess is discarded (reactions.publishRate). Enforced while reactions.throttles is on.
+   */
+  maxPublishesPerSecond: number;
+  /**
+   * Bytes per second one connection may send, and be sent. AWS: 512 KiB/s, not adjustable; the excess is
+   * delayed (reactions.throughput). Enforced while reactions.throttles is on.
+   */
+  maxBytesPerSecond: number;
+  /**
+   * CONNECTs per second with one client id. AWS: 1, not adjustable; the excess is throttled
+   * (`Connect.ClientIDThrottle`, reactions.connectRate). Enforced while reactions.throttles is on.
+   */
+  maxConnectsPerSecondPerClientId: number;
+  /**
+   * How fast a resumed persistent session gets the messages stored while its client was away. AWS: 10
+   * messages/s, live traffic beside them (aws-iot-behaviour.md §1.6). Enforced while reactions.throttles is on.
+   */
+  storedMessagesPerSecond: number;
 }
 
 /** How the broker reacts to things AWS does not support. */
@@ -113,6 +133,29 @@ export interface Reactions {
    * in a terminated connection" (aws-iot-behaviour.md §3.1) — `'disconnect'`; `'allow'` treats it as any topic.
    */
   reservedTopics: 'disconnect' | 'allow';
+  /**
+   * Whether AWS's rate limits apply: limits.maxPublishesPerSecond, maxBytesPerSecond,
+   * maxConnectsPerSecondPerClientId and storedMessagesPerSecond. AWS: always. `false` is for load tests and
+   * benchmarks, which measure the fake rather than the quota.
+   */
+  throttles: boolean;
+  /**
+   * A PUBLISH over limits.maxPublishesPerSecond (either direction). AWS: `'discard'` — the message is dropped
+   * silently (a QoS 1 PUBLISH from the client gets no PUBACK [UNVERIFIED]); `'disconnect'` closes the
+   * connection with lifecycle reason THROTTLED.
+   */
+  publishRate: 'discard' | 'disconnect';
+  /**
+   * Traffic over limits.maxBytesPerSecond. AWS: `'delay'` — the connection is read (and written) more slowly,
+   * nothing is lost; `'disconnect'` closes it with lifecycle reason THROTTLED.
+   */
+  throughput: 'delay' | 'disconnect';
+  /**
+   * A CONNECT sooner than limits.maxConnectsPerSecondPerClientId allows. AWS throttles it; what the client
+   * sees is not documented [UNVERIFIED]: `'close'` closes the socket without CONNACK (what devices report),
+   * `'server-unavailable'` answers CONNACK 0x03. The connection holding the client id is not affected.
+   */
+  connectRate: 'close' | 'server-unavailable';
 }
 
 /** Where clients may publish and subscribe among AWS's `$` topics, as topic filters (aws-iot-behaviour.md §3.1, §4, §5). */
@@ -177,6 +220,10 @@ export const classicProfile: Readonly<Profile> = Object.freeze({
     maxQueuedBytes: 4 * 1024 * 1024,
     maxTotalQueuedBytes: 32 * 1024 * 1024,
     maxBufferedBytes: 1024 * 1024,
+    maxPublishesPerSecond: 100,
+    maxBytesPerSecond: 512 * 1024,
+    maxConnectsPerSecondPerClientId: 1,
+    storedMessagesPerSecond: 10,
   }),
   reactions: Object.freeze({
     qos2: 'ignore',
@@ -189,6 +236,10 @@ export const classicProfile: Readonly<Profile> = Object.freeze({
     offlineQos0: 'drop',
     packetBeforeConnack: 'disconnect',
     reservedTopics: 'disconnect',
+    throttles: true,
+    publishRate: 'discard',
+    throughput: 'delay',
+    connectRate: 'close',
   }),
   reserved: RESERVED_TOPICS,
 } as Profile);

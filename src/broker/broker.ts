@@ -20,6 +20,7 @@ import type { ChaosTag } from '../chaos/types';
 import type { Clock, TimerHandle } from '../clock/clock';
 import { ByteBudget, DROPPED, type Message, Session, type SessionLimits } from '../session/session';
 import { TopicIndex, topicMatcher } from '../topics/topic-index';
+import { RateBuckets } from './throttle';
 import { basicIngest } from '../topics/reserved';
 import { type TopicProblem, checkTopicName } from '../topics/validate';
 import type { DisconnectReason } from '../trace/entry';
@@ -31,8 +32,13 @@ export interface ClientLink {
   /** Set before the client attaches. */
   readonly clientId: string | undefined;
   readonly remoteAddress: string;
-  /** Bytes written to the client and not yet taken by it. */
+  /** Bytes written to the client and not yet taken by it (and held back by the byte rate). */
   readonly bufferedBytes: number;
+  /**
+   * Whether a new message may go to the client under its PUBLISH rate (limits.maxPublishesPerSecond, in +
+   * out). When not, the link has recorded the throttling (and closed the connection if the profile says so).
+   */
+  mayDeliver(topic: string): boolean;
   /**
    * Sends a PUBLISH to the client. The broker never sets DUP (AWS: "the MQTT DUP flag is not supported").
    * `repeat`: a QoS 1 message sent again (retry, resumed session), not a new delivery for chaos to copy.
@@ -84,7 +90,7 @@ export interface ClientInfo {
   subscriptions: { topic: string; qos: 0 | 1 }[];
   /** QoS 1 messages sent and not yet acknowledged. */
   inflight: number;
-  /** QoS 1 messages waiting for room in flight. */
+  /** QoS 1 messages waiting: for room in flight, or stored ones still to come at limits.storedMessagesPerSecond. */
   queued: number;
 }
 
@@ -97,6 +103,8 @@ interface Online {
   live: boolean;
   /** Armed while QoS 1 messages to this client wait for their PUBACK. */
   retry?: TimerHandle;
+  /** Armed while the resumed session's stored messages go out at limits.storedMessagesPerSecond. */
+  stored?: TimerHandle;
 }
 
 /** Per-client counters kept after the client left (lifecycle versionNumber, session numbering). */
@@ -130,6 +138,8 @@ export class Broker {
   readonly budget: ByteBudget;
   /** The bounds every session gets (one object for all). */
   private readonly sessionLimits: SessionLimits;
+  /** CONNECTs per client id (limits.maxConnectsPerSecondPerClientId); undefined while throttles are off. */
+  private readonly connects: RateBuckets | undefined;
   /** The chaos engine, once chaos was configured; undefined means no chaos work at all. */
   chaos: ChaosEngine | undefined;
   private closed = false;
@@ -148,6 +158,12 @@ export class Broker {
     this.sessionLimits = { maxInflight: limits.maxInflightMessages, maxQueued: limits.maxQueuedMessages, maxBytes: limits.maxQueuedBytes, maxBuffered: limits.maxBufferedBytes };
     this.index = new TopicIndex<Session>({ hashMatchesParent: profile.reactions.hashMatchesParent });
     this.reservedPublishAllowed = topicMatcher(profile.reserved.publish);
+    if (profile.reactions.throttles) this.connects = new RateBuckets(limits.maxConnectsPerSecondPerClientId);
+  }
+
+  /** AWS: CONNECTs with one client id are limited per second; false when this one is over the limit. */
+  admitConnect(clientId: string): boolean {
+    return this.connects === undefined || this.connects.take(clientId, this.clock.now());
   }
 
   /** A client id for a client that sent an empty one. */
@@ -184,7 +200,24 @@ export class Broker {
       message.firstSentAt = now; // AWS's retry window counts from this connection, not the last one
       this.sendQos1(client, message, id, true);
     }
+    // AWS: what was stored while the client was away goes out at limits.storedMessagesPerSecond, live
+    // messages beside it (aws-iot-behaviour.md §1.6). Without throttles it all goes at once.
+    if (this.profile.reactions.throttles) {
+      client.session.resumeStored();
+      this.sendStored(client);
+    }
     this.drain(client);
+  }
+
+  /** Sends the next stored message of a resumed session, and schedules the one after at AWS's rate. */
+  private sendStored(client: Online): void {
+    client.stored = undefined;
+    if (this.clientOf(client.link) !== client || client.session.stored.length === 0) return;
+    const next = client.session.takeStored(); // none while the in-flight window is full: the next turn tries again
+    if (next) this.sendTaken(client, next);
+    if (client.session.stored.length > 0) {
+      client.stored = this.clock.setTimeout(() => this.sendStored(client), 1000 / this.profile.limits.storedMessagesPerSecond);
+    }
   }
 
   /**
@@ -197,6 +230,7 @@ export class Broker {
     if (!client) return;
     const { session, facts, will } = client;
     client.retry?.cancel();
+    client.stored?.cancel();
     this.online.delete(session.clientId);
     const history = this.history.get(session.clientId);
     if (history) history.leftAt = this.clock.now();
@@ -310,6 +344,8 @@ export class Broker {
       const message: Message = { topic, payload, qos: qos < granted ? qos : granted };
       const client = this.online.get(session.clientId);
       const live = client !== undefined && client.live;
+      // AWS: a connection's PUBLISH rate counts what it receives too; over it, the message is discarded.
+      if (live && !client.link.mayDeliver(topic)) continue;
       const id = session.offer(message, live, live ? client.link.bufferedBytes : 0);
       if (id > 0) this.sendQos1(client!, message, id);
       else if (id === 0) client!.link.sendPublish(message, undefined);
@@ -355,7 +391,13 @@ export class Broker {
   }
 
   private drain(client: Online): void {
-    for (let next = client.session.takeReady(); next; next = client.session.takeReady()) this.sendQos1(client, next[1], next[0]);
+    for (let next = client.session.takeReady(); next; next = client.session.takeReady()) this.sendTaken(client, next);
+  }
+
+  /** Sends what the session handed out: a QoS 1 message with its packet id, or a kept QoS 0 one (id 0). */
+  private sendTaken(client: Online, [id, message]: [number, Message]): void {
+    if (id === 0) client.link.sendPublish(message, undefined);
+    else this.sendQos1(client, message, id);
   }
 
   /** Sends a QoS 1 message and makes sure it is retried if the client does not acknowledge it. */
@@ -501,6 +543,7 @@ export class Broker {
       if (s.inflight.size > 0) work.push(`${s.clientId}: ${s.inflight.size} QoS 1 message(s) not acknowledged`);
       if (s.lentCount > 0) work.push(`${s.clientId}: ${s.lentCount} chaos re-send(s) not acknowledged`);
       if (s.pending.length > 0) work.push(`${s.clientId}: ${s.pending.length} QoS 1 message(s) queued`);
+      if (countTimers && s.stored.length > 0) work.push(`${s.clientId}: ${s.stored.length} stored message(s) still to come at limits.storedMessagesPerSecond`);
       if (countTimers && s.activations.size > 0) work.push(`${s.clientId}: ${s.activations.size} subscription(s) not active yet`);
     }
     return work;
@@ -516,7 +559,7 @@ export class Broker {
       sessionIdentifier: s.sessionIdentifier,
       subscriptions: [...s.subscriptions].map(([topic, qos]) => ({ topic, qos })),
       inflight: s.inflight.size,
-      queued: s.pending.length,
+      queued: s.pending.length + s.stored.length,
     }));
   }
 }

@@ -19,6 +19,8 @@ export interface ConnectionEvents {
   decodeError(error: DecodeError): void;
   /** The socket closed or failed under us. */
   lost(): void;
+  /** A read of `count` bytes was handled (AWS's byte rate counts them). */
+  bytesIn(count: number): void;
   /** Something threw while handling this connection's input: a bug in the fake or in a user callback. */
   failed(error: unknown): void;
 }
@@ -63,7 +65,10 @@ export class Connection {
     socket.on('data', (chunk: Buffer) => {
       if (!this.open) return;
       this.chunk++;
-      this.guard(() => this.decoder.push(chunk));
+      this.guard(() => {
+        this.decoder.push(chunk);
+        this.events.bytesIn(chunk.length);
+      });
     });
     socket.on('error', () => this.guard(() => this.events.lost()));
     // What waits in the socket counts toward the endpoint's byte budget: looked at after each flush.
@@ -139,6 +144,15 @@ export class Connection {
     socket.end(() => socket.destroy());
     const giveUp = realClock.setTimeout(() => socket.destroy(), FLUSH_ON_CLOSE_MS);
     socket.once('close', () => giveUp.cancel());
+  }
+
+  /** Stops reading from the socket (the peer's writes back up in TCP) until resume(). */
+  pause(): void {
+    if (this.open) this.socket.pause();
+  }
+
+  resume(): void {
+    if (this.open) this.socket.resume();
   }
 
   /** Closes at once (endpoint shutdown). */

@@ -11,7 +11,7 @@ import type { ChaosTag } from '../chaos/types';
 import type { TimerHandle } from '../clock/clock';
 import type { DecodeError, Packet, PublishPacket } from '../codec/codec';
 import type { Message } from '../session/session';
-import type { DisconnectReason } from '../trace/entry';
+import type { DisconnectReason, ThrottledEvent } from '../trace/entry';
 import { type Broker, type ClientLink, type CloseOptions, publishesWill } from './broker';
 import { Connection, type ConnectionEvents } from './connection';
 import { CONNACK, handleConnect } from './handlers/connect';
@@ -23,9 +23,26 @@ import { handlePublish } from './handlers/publish';
 import { handleSubscribe } from './handlers/subscribe';
 import { handleUnsubscribe } from './handlers/unsubscribe';
 import { Outbound } from './outbound';
+import { RateBucket } from './throttle';
 
 /** Room for a PUBLISH's fixed fields (topic length, packet id) on top of its topic and payload. */
 const PACKET_OVERHEAD_BYTES = 16;
+
+/** What the throttled trace event says beyond the connection. */
+type Throttling = Pick<ThrottledEvent, 'limit' | 'direction' | 'action'> & Partial<Pick<ThrottledEvent, 'topic' | 'delayedMs'>>;
+
+/** A connection's AWS rate limits (limits.maxPublishesPerSecond, maxBytesPerSecond), while throttles are on. */
+interface Rates {
+  publishes: RateBucket;
+  bytesIn: RateBucket;
+  bytesOut: RateBucket;
+  /** Packets held back by the outbound byte rate, in order, and their bytes. */
+  held: [Packet, ChaosTag | undefined, number][];
+  heldBytes: number;
+  /** Wakes up when the held packets may go, or the paused input may be read again. */
+  outTimer?: TimerHandle;
+  inTimer?: TimerHandle;
+}
 
 /** Packets kept while a CONNACK is held back (packetBeforeConnack: 'allow'); more is a violation. */
 const MAX_EARLY_PACKETS = 100;
@@ -58,6 +75,7 @@ export class Dispatcher implements ClientLink, ConnectContext, ConnectionEvents 
   /** Chaos state and outbound pipeline, made when chaos is on for this connection. */
   private chaosState: ConnectionChaos | undefined;
   private outbound: Outbound | undefined;
+  private readonly rates: Rates | undefined;
 
   constructor(
     readonly connectionId: number,
@@ -67,6 +85,16 @@ export class Dispatcher implements ClientLink, ConnectContext, ConnectionEvents 
   ) {
     const { limits } = broker.profile;
     this.io = new Connection(connectionId, socket, limits.maxPayloadBytes + limits.maxTopicBytes + PACKET_OVERHEAD_BYTES, broker.trace, broker.budget, this);
+    if (broker.profile.reactions.throttles) {
+      const now = broker.clock.now();
+      this.rates = {
+        publishes: new RateBucket(limits.maxPublishesPerSecond, now),
+        bytesIn: new RateBucket(limits.maxBytesPerSecond, now),
+        bytesOut: new RateBucket(limits.maxBytesPerSecond, now),
+        held: [],
+        heldBytes: 0,
+      };
+    }
     // AWS closes a socket that does not send its CONNECT in time (limits.connectTimeoutSeconds).
     this.connectTimer = broker.clock.setTimeout(() => {
       if (this.state === 'awaiting-connect') this.violation({ rule: 'aws.connect-timeout', message: `no complete CONNECT within ${limits.connectTimeoutSeconds} s` });
@@ -84,7 +112,7 @@ export class Dispatcher implements ClientLink, ConnectContext, ConnectionEvents 
   }
 
   get bufferedBytes(): number {
-    return this.io.writableLength;
+    return this.io.writableLength + (this.rates?.heldBytes ?? 0);
   }
 
   get profile(): Profile {
@@ -161,6 +189,46 @@ export class Dispatcher implements ClientLink, ConnectContext, ConnectionEvents 
     this.close('CONNECTION_LOST');
   }
 
+  /** AWS: a connection's traffic is limited in bytes per second; input beyond it is read later. */
+  bytesIn(count: number): void {
+    const rates = this.rates;
+    if (!rates || this.state === 'closed') return;
+    const wait = rates.bytesIn.charge(this.broker.clock.now(), count);
+    if (wait === 0 || rates.inTimer) return;
+    if (this.profile.reactions.throughput === 'disconnect') return this.throttle({ limit: 'maxBytesPerSecond', direction: 'in', action: 'disconnected' });
+    this.throttle({ limit: 'maxBytesPerSecond', direction: 'in', action: 'delayed', delayedMs: wait });
+    this.io.pause();
+    rates.inTimer = this.broker.clock.setTimeout(() => {
+      rates.inTimer = undefined;
+      this.io.resume();
+    }, wait);
+  }
+
+  /** Records a throttling; a `disconnected` one closes the connection (lifecycle reason THROTTLED). */
+  throttle(what: Throttling): void {
+    const trace = this.broker.trace;
+    if (trace.active) trace.record({ kind: 'event', event: 'throttled', connectionId: this.connectionId, clientId: this.clientId, ...what });
+    if (what.action === 'disconnected' || what.action === 'refused') this.close('THROTTLED');
+  }
+
+  /**
+   * AWS: a connection may send and receive limits.maxPublishesPerSecond PUBLISH packets together. False
+   * (throttling recorded, and the connection closed under publishRate: 'disconnect') when this one is over.
+   */
+  admitPublish(direction: 'in' | 'out', topic: string): boolean {
+    const rates = this.rates;
+    if (!rates || rates.publishes.take(this.broker.clock.now())) return true;
+    this.throttle({ limit: 'maxPublishesPerSecond', direction, action: this.profile.reactions.publishRate === 'disconnect' ? 'disconnected' : 'discarded', topic });
+    return false;
+  }
+
+  mayDeliver(topic: string): boolean {
+    const rates = this.rates;
+    // The token is taken when the message is written (sendPublish), queued QoS 1 included.
+    if (!rates || rates.publishes.waitFor(this.broker.clock.now()) === 0) return true;
+    return this.admitPublish('out', topic);
+  }
+
   failed(error: unknown): void {
     const trace = this.broker.trace;
     trace.internalError('connection', error, { connectionId: this.connectionId, clientId: this.clientId });
@@ -226,13 +294,58 @@ export class Dispatcher implements ClientLink, ConnectContext, ConnectionEvents 
     if (this.state === 'closed') return;
     const outbound = this.outbound ?? (this.broker.chaos && this.state === 'connected' ? this.startChaos() : undefined);
     if (outbound) outbound.send(packet, tag, fresh);
-    else this.io.write(packet, tag);
+    else this.write(packet, tag);
   }
 
   sendPublish(message: Message, messageId: number | undefined, repeat = false): void {
     const packet: PublishPacket = { cmd: 'publish', topic: message.topic, payload: message.payload, qos: message.qos, dup: false, retain: false };
     if (messageId !== undefined) packet.messageId = messageId;
+    // Every PUBLISH written counts toward the connection's rate (re-sends and stored messages too).
+    this.rates?.publishes.charge(this.broker.clock.now(), 1);
     this.send(packet, message.chaos, !repeat);
+  }
+
+  /**
+   * Writes a packet, or holds it back (in order) while the connection is over its outbound byte rate:
+   * AWS delays traffic over limits.maxBytesPerSecond. Returns the trace seq (0 while held back).
+   */
+  private write(packet: Packet, tag: ChaosTag | undefined): number {
+    const rates = this.rates;
+    if (!rates) return this.io.write(packet, tag);
+    const bytes = packet.cmd === 'publish' ? packet.payload.length + packet.topic.length + PACKET_OVERHEAD_BYTES : 4;
+    const now = this.broker.clock.now();
+    if (rates.held.length === 0 && rates.bytesOut.waitFor(now, 0) === 0) {
+      rates.bytesOut.charge(now, bytes);
+      return this.io.write(packet, tag);
+    }
+    if (this.profile.reactions.throughput === 'disconnect') {
+      this.throttle({ limit: 'maxBytesPerSecond', direction: 'out', action: 'disconnected' });
+      return 0;
+    }
+    rates.held.push([packet, tag, bytes]);
+    rates.heldBytes += bytes;
+    this.broker.budget.used += bytes;
+    if (!rates.outTimer) {
+      const wait = Math.max(1, rates.bytesOut.waitFor(now, 0));
+      this.throttle({ limit: 'maxBytesPerSecond', direction: 'out', action: 'delayed', delayedMs: wait });
+      rates.outTimer = this.broker.clock.setTimeout(() => this.release(), wait);
+    }
+    return 0;
+  }
+
+  /** Writes what the outbound byte rate held back, as far as the rate allows now. */
+  private release(): void {
+    const rates = this.rates!;
+    rates.outTimer = undefined;
+    const now = this.broker.clock.now();
+    while (rates.held.length > 0 && rates.bytesOut.waitFor(now, 0) === 0) {
+      const [packet, tag, bytes] = rates.held.shift()!;
+      rates.heldBytes -= bytes;
+      this.broker.budget.used -= bytes;
+      rates.bytesOut.charge(now, bytes);
+      this.io.write(packet, tag);
+    }
+    if (rates.held.length > 0) rates.outTimer = this.broker.clock.setTimeout(() => this.release(), Math.max(1, rates.bytesOut.waitFor(now, 0)));
   }
 
   /**
@@ -252,7 +365,7 @@ export class Dispatcher implements ClientLink, ConnectContext, ConnectionEvents 
     const chaos = this.chaos();
     if (!chaos) return undefined;
     return (this.outbound = new Outbound(chaos, this.broker.clock, {
-      write: (packet, tag) => this.io.write(packet, tag),
+      write: (packet, tag) => this.write(packet, tag),
       lendPacketId: () => this.broker.lendPacketId(this),
     }));
   }
@@ -264,6 +377,8 @@ export class Dispatcher implements ClientLink, ConnectContext, ConnectionEvents 
     const held = this.outbound?.pending ?? 0;
     if (countTimers && held > 0) work.push(`${who}: ${held} packet(s) held back or delayed by chaos`);
     if (countTimers && this.state === 'authenticating') work.push(`${who}: CONNACK held back by chaos (connackDelay)`);
+    const throttled = this.rates?.held.length ?? 0;
+    if (countTimers && this.state !== 'closed' && throttled > 0) work.push(`${who}: ${throttled} packet(s) held back by limits.maxBytesPerSecond`);
     if (this.state !== 'closed' && this.io.writableLength > 0) work.push(`${who}: ${this.io.writableLength} bytes not yet taken by the client`);
     return work;
   }
@@ -294,6 +409,14 @@ export class Dispatcher implements ClientLink, ConnectContext, ConnectionEvents 
     this.connectTimer?.cancel();
     this.connackTimer?.cancel();
     this.outbound?.close();
+    const rates = this.rates;
+    if (rates) {
+      rates.outTimer?.cancel();
+      rates.inTimer?.cancel();
+      this.broker.budget.used -= rates.heldBytes;
+      rates.held = [];
+      rates.heldBytes = 0;
+    }
     this.io.end();
     const trace = this.broker.trace;
     if (trace.active) {

@@ -55,7 +55,12 @@ export class Session {
   /** Sent QoS 1 messages not yet acknowledged, by packet id, in sending order. */
   readonly inflight = new Map<number, Message>();
   /** QoS 1 messages waiting for the client: while it is offline, or while `inflight` is full. */
-  readonly pending: Message[] = [];
+  pending: Message[] = [];
+  /**
+   * What waited while the client was away, once it resumed the session: delivered at AWS's stored-message
+   * rate (limits.storedMessagesPerSecond) while live messages go ahead of it.
+   */
+  stored: Message[] = [];
   /** Subscriptions acknowledged but not matching yet (chaos: subscriptionDelay), by filter. */
   readonly activations = new Map<string, TimerHandle>();
   /** Packet ids lent out for copies that are not session messages (chaos re-sends), until acknowledged. */
@@ -93,7 +98,7 @@ export class Session {
     } else if (message.qos === 0 && !this.queueOfflineQos0) {
       return DROPPED;
     }
-    if (this.pending.length >= this.limits.maxQueued || this.budget.used + size > this.budget.max) return DROPPED;
+    if (this.pending.length + this.stored.length >= this.limits.maxQueued || this.budget.used + size > this.budget.max) return DROPPED;
     this.pending.push(message);
     this.hold(size);
     return QUEUED;
@@ -113,7 +118,8 @@ export class Session {
   /** The session ends: what it held is given back to the endpoint's budget. */
   release(): void {
     this.inflight.clear();
-    this.pending.length = 0;
+    this.pending = [];
+    this.stored = [];
     this.hold(-this.bytes);
   }
 
@@ -122,10 +128,33 @@ export class Session {
     this.budget.used += delta;
   }
 
-  /** The next waiting message that fits in flight now, with its new packet id; undefined when none. */
+  /**
+   * The next waiting message that fits in flight now, with its new packet id (0 for a QoS 0 message kept
+   * under offlineQos0: 'queue'); undefined when none.
+   */
   takeReady(): [number, Message] | undefined {
-    if (this.pending.length === 0 || this.inflight.size >= this.limits.maxInflight) return undefined;
-    const message = this.pending.shift()!;
+    return this.take(this.pending);
+  }
+
+  /** The client resumed the session: what waited so far becomes the stored backlog (see `stored`). */
+  resumeStored(): void {
+    if (this.pending.length === 0) return;
+    this.stored = this.stored.length === 0 ? this.pending : [...this.stored, ...this.pending];
+    this.pending = [];
+  }
+
+  /** The next stored message that fits in flight now, as takeReady(). */
+  takeStored(): [number, Message] | undefined {
+    return this.take(this.stored);
+  }
+
+  private take(queue: Message[]): [number, Message] | undefined {
+    if (queue.length === 0 || this.inflight.size >= this.limits.maxInflight) return undefined;
+    const message = queue.shift()!;
+    if (message.qos === 0) {
+      this.hold(-messageBytes(message)); // sent once, never acknowledged: not kept
+      return [0, message];
+    }
     return [this.assign(message, 0), message]; // its bytes were counted when it was queued
   }
 
@@ -147,6 +176,11 @@ export class Session {
   /** A client left: lent ids die with its connection. */
   detached(): void {
     this.lent = undefined;
+    // What the stored-message rate had not delivered yet waits for the next connection, ahead of the rest.
+    if (this.stored.length > 0) {
+      this.pending = [...this.stored, ...this.pending];
+      this.stored = [];
+    }
   }
 
   /** Forgets a subscription that was still waiting to start matching. */

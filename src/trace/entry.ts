@@ -11,7 +11,8 @@ export type DisconnectReason =
   | 'MQTT_KEEP_ALIVE_TIMEOUT'
   | 'SERVER_INITIATED_DISCONNECT'
   | 'API_INITIATED_DISCONNECT'
-  | 'SERVER_ERROR';
+  | 'SERVER_ERROR'
+  | 'THROTTLED';
 
 interface EntryBase {
   /** Position in the trace, from 1, never reused (also not after `clear()`). */
@@ -134,6 +135,26 @@ export interface DroppedEvent extends EntryBase {
 }
 
 /**
+ * An AWS rate limit applied (reactions.throttles): a PUBLISH over limits.maxPublishesPerSecond was discarded,
+ * traffic over limits.maxBytesPerSecond was delayed, a CONNECT over limits.maxConnectsPerSecondPerClientId
+ * was refused — or, under a `'disconnect'` reaction, the connection was closed (reason THROTTLED).
+ */
+export interface ThrottledEvent extends EntryBase {
+  kind: 'event';
+  event: 'throttled';
+  connectionId: number;
+  limit: 'maxPublishesPerSecond' | 'maxBytesPerSecond' | 'maxConnectsPerSecondPerClientId';
+  /** `in`: from the client; `out`: to the client. */
+  direction: 'in' | 'out';
+  /** What AWS did about it. */
+  action: 'discarded' | 'delayed' | 'refused' | 'disconnected';
+  /** The PUBLISH's topic, for a publish discarded. */
+  topic?: string;
+  /** How long the traffic was held back, for `delayed`. */
+  delayedMs?: number;
+}
+
+/**
  * A message for an AWS IoT rule by basic ingest (`$aws/rules/<ruleName>/<topic>`): it goes to the rule, never
  * to subscribers. `topic` is what the rule sees, without the prefix.
  */
@@ -170,6 +191,7 @@ export type EventEntry =
   | SessionEndEvent
   | DroppedEvent
   | RuleEvent
+  | ThrottledEvent
   | InternalErrorEvent;
 export type TraceEntry = PacketEntry | EventEntry;
 

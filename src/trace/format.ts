@@ -70,6 +70,8 @@ export function formatEntry(e: TraceEntry, t0: number): string {
       return `${head} *** session ${e.reason}`;
     case 'dropped':
       return `${head} *** dropped ${e.topic} (${e.reason})`;
+    case 'throttled':
+      return `${head} *** throttled ${e.limit} ${e.direction} ${e.action}${e.topic !== undefined ? ` ${e.topic}` : ''}${e.delayedMs ? ` ${e.delayedMs}ms` : ''}`;
     case 'rule':
       return `${head} *** rule ${e.ruleName} ${e.topic} q${e.qos} ${preview(e.payload)}`;
     case 'internal-error':

@@ -5,7 +5,7 @@ import { checkMessage } from './publish';
 import { type ConnectContext, limitProblem } from './context';
 
 /** MQTT 3.1.1 CONNACK return codes. */
-export const CONNACK = { accepted: 0, unacceptableProtocol: 1, identifierRejected: 2 } as const;
+export const CONNACK = { accepted: 0, unacceptableProtocol: 1, identifierRejected: 2, serverUnavailable: 3 } as const;
 
 export function handleConnect(ctx: ConnectContext, packet: ConnectPacket): void {
   const { limits, reactions } = ctx.profile;
@@ -31,6 +31,12 @@ export function handleConnect(ctx: ConnectContext, packet: ConnectPacket): void 
     return ctx.violation(limitProblem('maxClientIdBytes', limits.maxClientIdBytes, idBytes, `client id is ${idBytes} bytes; AWS allows ${limits.maxClientIdBytes}`));
   }
   ctx.identify(clientId);
+  // AWS: one client id may CONNECT limits.maxConnectsPerSecondPerClientId times a second; the excess is
+  // throttled (Connect.ClientIDThrottle) and the connection holding the id is not touched (reactions.connectRate).
+  if (!ctx.broker.admitConnect(clientId)) {
+    if (reactions.connectRate === 'server-unavailable') refuse(CONNACK.serverUnavailable);
+    return ctx.throttle({ limit: 'maxConnectsPerSecondPerClientId', direction: 'in', action: 'refused' });
+  }
 
   let will;
   if (packet.will) {

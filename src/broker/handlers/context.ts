@@ -7,7 +7,7 @@ import type { Profile } from '../../aws/profile';
 import type { ConnectionChaos } from '../../chaos/engine';
 import type { Packet } from '../../codec/codec';
 import type { Message } from '../../session/session';
-import type { DisconnectReason, ViolationEvent } from '../../trace/entry';
+import type { DisconnectReason, ThrottledEvent, ViolationEvent } from '../../trace/entry';
 import type { Broker, ClientLink } from '../broker';
 
 /** A broken rule, as the trace's `violation` event describes it. */
@@ -29,6 +29,13 @@ export interface HandlerContext {
   /** Records that the broker ignored what the client asked (no ack, nothing delivered). */
   ignored(rule: string, message: string): void;
   close(reason: DisconnectReason): void;
+  /**
+   * Counts a PUBLISH against the connection's rate (limits.maxPublishesPerSecond). False when it is over:
+   * the throttling is recorded, and under publishRate: 'disconnect' the connection is closed.
+   */
+  admitPublish(direction: 'in' | 'out', topic: string): boolean;
+  /** Records that an AWS rate limit applied; a `refused` or `disconnected` one closes the connection (THROTTLED). */
+  throttle(what: Pick<ThrottledEvent, 'limit' | 'direction' | 'action'>): void;
   /** This connection's chaos state, when chaos is on. */
   chaos(): ConnectionChaos | undefined;
 }

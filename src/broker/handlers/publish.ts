@@ -32,6 +32,9 @@ export function handlePublish(ctx: HandlerContext, packet: PublishPacket): void 
   const problem = checkMessage(ctx, packet.topic, packet.qos, packet.retain, payload.length, 'PUBLISH');
   if (problem === 'ignore') return ctx.ignored('aws.qos2', 'QoS 2 PUBLISH: no PUBACK, not delivered');
   if (problem) return ctx.violation(problem);
+  // AWS: a connection may publish limits.maxPublishesPerSecond (in + out); the excess is discarded
+  // (reactions.publishRate) — with no PUBACK, so a QoS 1 publisher finds out [UNVERIFIED].
+  if (!ctx.admitPublish('in', packet.topic)) return;
   // AWS ignores an inbound DUP flag ("the MQTT DUP flag is not supported"): a re-sent message is routed like any other.
   ctx.broker.route(packet.topic, payload, packet.qos as 0 | 1, ctx.link.clientId);
   // [MQTT-4.3.2-2] QoS 1 is acknowledged with a PUBACK carrying the same packet id.

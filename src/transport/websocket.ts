@@ -112,19 +112,20 @@ export function listenWebSocket(options: WebSocketListenerOptions): Promise<WebS
     req.resume();
   });
 
-  // Bytes that are not HTTP (an MQTT client pointed at the WebSocket port, garbage), or a request too slow.
-  server.on('clientError', (error: NodeJS.ErrnoException, socket: Duplex) => {
+  // Bytes that are not HTTP (an MQTT client pointed at the WebSocket port, garbage), a request too slow, or
+  // (https: Node forwards tlsClientError here) a TLS handshake that failed.
+  server.on('clientError', (error: NodeJS.ErrnoException & { library?: string }, socket: Duplex) => {
     if (error.code === 'ECONNRESET' || error.code === 'EPIPE') return void socket.destroy(); // the client left; nothing to tell it
+    const remoteAddress = addressOf(socket as Socket);
+    if (options.tls && (error.code?.startsWith('ERR_SSL_') || error.library !== undefined)) {
+      const hint = error.code === 'ERR_SSL_HTTP_REQUEST' || error.code === 'ERR_SSL_WRONG_VERSION_NUMBER' ? ' (plain bytes on the wss:// port: connect with wss://, or start the endpoint with websockets: { tls: false } for ws://)' : '';
+      options.refused({ transport, remoteAddress, reason: 'tls-handshake', message: `TLS handshake failed: ${error.code ?? error.message}${hint}` });
+      return void socket.destroy();
+    }
     const timeout = error.code === 'ERR_HTTP_REQUEST_TIMEOUT';
     const status = timeout ? 408 : error.code === 'HPE_HEADER_OVERFLOW' ? 431 : 400;
     const what = timeout ? `no complete HTTP request within ${options.requestTimeoutMs} ms` : `not an HTTP request (${error.code ?? error.message}); this port speaks MQTT over WebSocket (${transport}://…${options.path})`;
-    refuse(socket, addressOf(socket as Socket), status, timeout ? 'request-timeout' : 'bad-request', what);
-  });
-
-  // A TLS handshake that failed (plain bytes on the wss port, a client that does not trust the certificate).
-  server.on('tlsClientError', (error: Error, socket: Socket) => {
-    options.refused({ transport, remoteAddress: addressOf(socket), reason: 'tls-handshake', message: `TLS handshake failed: ${error.message}` });
-    socket.destroy();
+    refuse(socket, remoteAddress, status, timeout ? 'request-timeout' : 'bad-request', what);
   });
 
   wss.on('wsClientError', (error: Error, socket: Duplex, req: IncomingMessage) => {

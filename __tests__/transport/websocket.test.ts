@@ -175,13 +175,13 @@ describe('MQTT over WebSocket with SigV4', () => {
       if (fine.opened) fine.socket.terminate();
       iot.clock.advance(2 * 60_000);
       expect(await handshake(url)).toMatchObject({ opened: false, status: 403 });
-      expect((await refusal('clock-skew')).message).toMatch(/360 s behind the endpoint's clock/);
+      expect((await refusal('clock-skew')).message).toMatch(/ 3(59|60|61) s behind the endpoint's clock/) ; // X-Amz-Date has whole seconds
     });
 
     test('X-Amz-Date 6 minutes ahead: 403', async () => {
       const url = await signedUrl(iot, { date: iot.clock.now() + 6 * 60_000 });
       expect(await handshake(url)).toMatchObject({ opened: false, status: 403 });
-      expect((await refusal('clock-skew')).message).toMatch(/360 s ahead of/);
+      expect((await refusal('clock-skew')).message).toMatch(/ 3(59|60|61) s ahead of the endpoint's clock/);
     });
 
     test('an upgrade at another path: 404', async () => {
@@ -254,6 +254,19 @@ describe('MQTT over WebSocket with SigV4', () => {
     await b.endAsync();
     expect((await iot.trace.waitFor({ event: 'disconnect', clientId: 'ws-says-bye' })).reason).toBe('CLIENT_INITIATED_DISCONNECT');
   });
+
+  test('AWS\'s limits act over WebSocket as over TCP: a payload over maxPayloadBytes is a violation, not a WebSocket error', async () => {
+    const iot = await wsEndpoint({ limits: { maxPayloadBytes: 1024 } });
+    const device = keep(await wsClient(await signedUrl(iot), 'ws-big'));
+    device.publish('state/ws-big', Buffer.alloc(4096, 1), { qos: 0 });
+    const violation = await iot.trace.waitFor({ event: 'violation', clientId: 'ws-big' });
+    expect(violation).toMatchObject({ rule: 'limits.maxPayloadBytes', limit: 'maxPayloadBytes', max: 1024 });
+    expect((await iot.trace.waitFor({ event: 'disconnect', clientId: 'ws-big' })).reason).toBe('CLIENT_ERROR');
+  });
+
+  // Seam: the broker derives principalIdentifier from the client id (aws/lifecycle.ts principalFor); the
+  // dispatcher already carries the IAM-style one (identity.principalIdentifier) for broker.ts to use.
+  test.todo('lifecycle events of a SigV4 connection carry the IAM-style principalIdentifier (<account>/<access key id>)');
 
   test('nothing reached the host', () => {
     expect(uncaught).toEqual([]);

@@ -175,7 +175,7 @@ describe('MQTT over WebSocket with SigV4', () => {
       if (fine.opened) fine.socket.terminate();
       iot.clock.advance(2 * 60_000);
       expect(await handshake(url)).toMatchObject({ opened: false, status: 403 });
-      expect((await refusal('clock-skew')).message).toMatch(/ 3(59|60|61) s behind the endpoint's clock/) ; // X-Amz-Date has whole seconds
+      expect((await refusal('clock-skew')).message).toMatch(/ 3(59|60|61) s behind the endpoint's clock/); // X-Amz-Date has whole seconds
     });
 
     test('X-Amz-Date 6 minutes ahead: 403', async () => {

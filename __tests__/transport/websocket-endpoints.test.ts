@@ -45,6 +45,26 @@ test('close() also ends a connection still sending its HTTP request', async () =
   expect(['TCPServerWrap', 'TCPSocketWrap'].filter((k) => (after[k] ?? 0) > (before[k] ?? 0))).toEqual([]);
 });
 
+test('a client that never finishes its HTTP request is answered 408 after limits.connectTimeoutSeconds, and traced', async () => {
+  const iot = await startFakeIot({ websockets: { tls: false }, limits: { connectTimeoutSeconds: 1 } });
+  try {
+    const net = await import('node:net');
+    const slow = net.connect(iot.ws!.port, '127.0.0.1');
+    slow.on('error', () => {});
+    let reply = '';
+    slow.on('data', (d) => (reply += d.toString()));
+    const closed = new Promise((resolve) => slow.once('close', resolve));
+    slow.write('GET /mqtt HTTP/1.1\r\nHost: x\r\n'); // and nothing more
+    const started = Date.now();
+    await closed;
+    expect(Date.now() - started).toBeGreaterThanOrEqual(900);
+    expect(reply).toMatch(/^HTTP\/1\.1 408 /);
+    expect(iot.trace.filter({ event: 'transport-error' })).toEqual([expect.objectContaining({ reason: 'request-timeout', message: expect.stringMatching(/^HTTP 408: no complete HTTP request within 1000 ms/) })]);
+  } finally {
+    await iot.close();
+  }
+});
+
 describe('options.websockets and options.credentials are validated up front', () => {
   test.each([
     [{ websockets: true }, /^options\.websockets: wss:\/\/ \(the default\) needs a server certificate/],

@@ -68,7 +68,7 @@ export function listenWebSocket(options: WebSocketListenerOptions): Promise<WebS
   // Node checks its request timeouts on this interval; the default (30 s) would let a silent client linger.
   const serverOptions = { connectionsCheckingInterval: Math.min(1000, options.requestTimeoutMs), headersTimeout: options.requestTimeoutMs, requestTimeout: options.requestTimeoutMs };
   // The seam for wss://: the TLS options come from options.websockets.tls (later: the fixtures/ certificate).
-  const server: HttpServer = options.tls ? createHttpsServer({ ...serverOptions, ...options.tls }) : createHttpServer(serverOptions);
+  const server: HttpServer = options.tls ? createHttpsServer({ ...serverOptions, handshakeTimeout: options.requestTimeoutMs, ...options.tls }) : createHttpServer(serverOptions);
   const wss = new WebSocketServer({
     noServer: true,
     clientTracking: false,
@@ -117,7 +117,7 @@ export function listenWebSocket(options: WebSocketListenerOptions): Promise<WebS
   server.on('clientError', (error: NodeJS.ErrnoException & { library?: string }, socket: Duplex) => {
     if (error.code === 'ECONNRESET' || error.code === 'EPIPE') return void socket.destroy(); // the client left; nothing to tell it
     const remoteAddress = addressOf(socket as Socket);
-    if (options.tls && (error.code?.startsWith('ERR_SSL_') || error.library !== undefined)) {
+    if (options.tls && (error.code?.startsWith('ERR_SSL_') || error.code?.startsWith('ERR_TLS_') || error.library !== undefined)) {
       const hint = error.code === 'ERR_SSL_HTTP_REQUEST' || error.code === 'ERR_SSL_WRONG_VERSION_NUMBER' ? ' (plain bytes on the wss:// port: connect with wss://, or start the endpoint with websockets: { tls: false } for ws://)' : '';
       options.refused({ transport, remoteAddress, reason: 'tls-handshake', message: `TLS handshake failed: ${error.code ?? error.message}${hint}` });
       return void socket.destroy();
@@ -157,7 +157,12 @@ export function listenWebSocket(options: WebSocketListenerOptions): Promise<WebS
           stream.on('end', () => stream.destroy());
           Object.defineProperties(stream, { remoteAddress: { value: remoteAddress }, localPort: { value: (req.socket as Socket).localPort } });
           const principal = result.accessKeyId;
-          options.accept(stream as ByteStream, principal === undefined ? { transport } : { transport, principal, principalIdentifier: sigv4PrincipalIdentifier(principal) });
+          try {
+            options.accept(stream as ByteStream, principal === undefined ? { transport } : { transport, principal, principalIdentifier: sigv4PrincipalIdentifier(principal) });
+          } catch (error) {
+            ws.terminate();
+            options.refused({ transport, remoteAddress, reason: 'internal-error', message: `the connection failed inside fake-aws-iot: ${error instanceof Error ? error.message : String(error)}` });
+          }
         });
       })
       .catch((error: unknown) => refuse(socket, remoteAddress, 500, 'internal-error', `the upgrade failed inside fake-aws-iot: ${error instanceof Error ? error.message : String(error)}`));

@@ -97,6 +97,11 @@ export class Dispatcher implements ClientLink, ConnectContext, ConnectionEvents 
     return this.io.remoteAddress;
   }
 
+  /** For lifecycle events: what AWS would report for this connection (undefined: the broker's stand-in). */
+  get principalIdentifier(): string | undefined {
+    return this.identity.principalIdentifier;
+  }
+
   get bufferedBytes(): number {
     return this.io.writableLength;
   }

@@ -1,5 +1,7 @@
 export { startFakeIot } from './start-fake-iot';
-export type { FakeIot, PublishOptions, DisconnectOptions, SettledOptions, ChaosControl, FakeIotClock } from './start-fake-iot';
+export type { FakeIot, PublishOptions, DisconnectOptions, SettledOptions, ChaosControl, FakeIotClock, FakeIotClientInfo, FakeIotWebSockets } from './start-fake-iot';
+export { presignWebSocketUrl } from './transport/sigv4';
+export type { AwsCredentials, PresignOptions } from './transport/sigv4';
 export type { Clock, TimerHandle } from './clock/clock';
 export type {
   ChaosOptions,
@@ -19,7 +21,7 @@ export type {
   ConnackDelayOptions,
 } from './chaos/types';
 export { FAULTS } from './chaos/types';
-export type { FakeIotOptions, TraceOptions } from './options';
+export type { FakeIotOptions, TraceOptions, WebSocketOptions } from './options';
 export { FakeIotError, isFakeIotError } from './errors';
 export type { FakeIotErrorCode } from './errors';
 export { classicProfile } from './aws/profile';
@@ -41,6 +43,8 @@ export type {
   DroppedEvent,
   RuleEvent,
   InternalErrorEvent,
+  TransportErrorEvent,
+  Transport,
   DisconnectReason,
 } from './trace/entry';
 export type { Packet } from './codec/codec';

@@ -5,6 +5,20 @@ import { type ResolvedChaos, resolveChaos } from './chaos/options';
 import { isSeed, randomSeed } from './chaos/prng';
 import type { ChaosOptions } from './chaos/types';
 import type { Clock } from './clock/clock';
+import type { AwsCredentials } from './transport/sigv4';
+
+/** MQTT over WebSocket (`wss://host:port/mqtt`, or `ws://` with `tls: false`). */
+export interface WebSocketOptions {
+  /** Port of the WebSocket listener, beside the plain MQTT port. Default 0: a free one (read it from `iot.ws.port`). */
+  port?: number;
+  /**
+   * `true` (default): `wss://`, with the server certificate given as `{ cert, key }` (PEM). Until the
+   * endpoint ships a default certificate, `true` alone is refused: pass `{ cert, key }`, or `false` for `ws://`.
+   */
+  tls?: boolean | { cert: string | Buffer; key: string | Buffer };
+  /** The one path that upgrades. Default `'/mqtt'`, as AWS IoT. */
+  path?: string;
+}
 
 /** Trace settings: memory is bounded in entries and in payload bytes. */
 export interface TraceOptions {
@@ -72,6 +86,24 @@ export interface FakeIotOptions {
    * own (`{ now(), setTimeout(fn, ms) → { cancel() } }`), e.g. one shared with the code under test.
    */
   clock?: 'real' | 'virtual' | Clock;
+  /**
+   * Serve MQTT over WebSocket too, with SigV4 query-string authentication as AWS IoT does: `true` for
+   * `wss://` at `/mqtt` on a free port, or `{ port, tls, path }`; `{ tls: false }` for plain `ws://`.
+   */
+  websockets?: boolean | WebSocketOptions;
+  /**
+   * The AWS credentials the endpoint accepts. With them, a WebSocket upgrade must carry a valid SigV4
+   * signature of these credentials (X-Amz-Date within 5 minutes of the endpoint's clock), or it gets HTTP
+   * 403. Without them, any well-formed signature is accepted, and so is an unsigned URL.
+   */
+  credentials?: AwsCredentials;
+}
+
+export interface ResolvedWebSockets {
+  port: number;
+  path: string;
+  /** TLS server options for `wss://`; undefined for `ws://`. */
+  tls: { cert: string | Buffer; key: string | Buffer } | undefined;
 }
 
 export interface ResolvedOptions {
@@ -82,12 +114,15 @@ export interface ResolvedOptions {
   profile: Profile;
   chaos: ResolvedChaos | undefined;
   clock: 'real' | 'virtual' | Clock;
+  websockets: ResolvedWebSockets | undefined;
+  credentials: AwsCredentials | undefined;
 }
 
 const TOP_LEVEL_KEYS = [
   'port', 'host', 'profile', 'seed', 'trace', 'limits', 'qos2', 'retain', 'emptyClientId', 'lifecycleEvents', 'lifecycleQos',
   'hashMatchesParent', 'basicIngestPrefixExempt', 'offlineQos0', 'packetBeforeConnack', 'reservedTopics',
   'throttles', 'publishRate', 'throughput', 'connectRate', 'chaos', 'clock',
+  'websockets', 'credentials',
 ] as const;
 
 const REACTION_VALUES: { [K in keyof Reactions]: readonly Reactions[K][] } = {
@@ -198,7 +233,57 @@ export function resolveOptions(options: FakeIotOptions | undefined): ResolvedOpt
     fail(`options.clock must be "real", "virtual" or a Clock object with now() and setTimeout(fn, ms) methods (got ${show(clock)}).`);
   }
 
-  return { port, host, seed, trace, profile: { name: base.name, limits, reactions, reserved: base.reserved }, chaos, clock: clock as ResolvedOptions['clock'] };
+  const websockets = resolveWebSockets(o.websockets);
+  const credentials = o.credentials === undefined ? undefined : resolveCredentials(o.credentials);
+
+  return { port, host, seed, trace, profile: { name: base.name, limits, reactions, reserved: base.reserved }, chaos, clock: clock as ResolvedOptions['clock'], websockets, credentials };
+}
+
+function isPem(value: unknown): value is string | Buffer {
+  return (typeof value === 'string' || Buffer.isBuffer(value)) && /-----BEGIN [A-Z0-9 ]+-----/.test(value.toString());
+}
+
+function resolveWebSockets(value: unknown): ResolvedWebSockets | undefined {
+  if (value === undefined || value === false) return undefined;
+  const ws: Record<string, unknown> = value === true ? {} : (checkPlainObject(value, 'options.websockets'), value);
+  checkKnownKeys(ws, ['port', 'tls', 'path'], 'options.websockets.');
+  const port = ws.port === undefined ? 0 : checkInteger(ws.port, 'options.websockets.port', 0, 65535, ' Leave it out (or use 0) for a free port.');
+  let path = '/mqtt';
+  if (ws.path !== undefined) {
+    if (typeof ws.path !== 'string' || !/^\/[A-Za-z0-9._~!$&'()*+,;=:@%/-]*$/.test(ws.path)) {
+      fail(`options.websockets.path must be a URL path starting with "/", such as "/mqtt" (got ${show(ws.path)}).`);
+    }
+    path = ws.path;
+  }
+  let tls: ResolvedWebSockets['tls'];
+  if (ws.tls === false) tls = undefined;
+  else if (ws.tls === undefined || ws.tls === true) {
+    // TODO(tls merge): default to the server certificate in fixtures/ once the tls option lands.
+    fail('options.websockets: wss:// (the default) needs a server certificate, and this version ships none yet. Pass websockets: { tls: { cert, key } } (PEM), or websockets: { tls: false } for plain ws://.');
+  } else {
+    checkPlainObject(ws.tls, 'options.websockets.tls');
+    checkKnownKeys(ws.tls, ['cert', 'key'], 'options.websockets.tls.');
+    if (!isPem(ws.tls.cert)) fail(`options.websockets.tls.cert must be a PEM certificate (string or Buffer with "-----BEGIN CERTIFICATE-----") (got ${typeof ws.tls.cert === 'string' ? 'a string without a PEM header' : show(ws.tls.cert)}).`);
+    if (!isPem(ws.tls.key)) fail(`options.websockets.tls.key must be a PEM private key (string or Buffer with "-----BEGIN ... PRIVATE KEY-----") (got ${typeof ws.tls.key === 'string' ? 'a string without a PEM header' : show(ws.tls.key)}).`);
+    tls = { cert: ws.tls.cert, key: ws.tls.key };
+  }
+  return { port, path, tls };
+}
+
+function resolveCredentials(value: unknown): AwsCredentials {
+  checkPlainObject(value, 'options.credentials');
+  checkKnownKeys(value, ['accessKeyId', 'secretAccessKey', 'sessionToken'], 'options.credentials.');
+  const { accessKeyId, secretAccessKey, sessionToken } = value;
+  if (typeof accessKeyId !== 'string' || !/^[A-Za-z0-9]{1,128}$/.test(accessKeyId)) {
+    fail(`options.credentials.accessKeyId must be an access key id: letters and digits, such as "AKIAIOSFODNN7EXAMPLE" (got ${show(accessKeyId)}).`);
+  }
+  if (typeof secretAccessKey !== 'string' || secretAccessKey.length === 0) {
+    fail(`options.credentials.secretAccessKey must be a non-empty string (got ${secretAccessKey === undefined ? 'nothing' : typeof secretAccessKey}).`);
+  }
+  if (sessionToken !== undefined && (typeof sessionToken !== 'string' || sessionToken.length === 0)) {
+    fail(`options.credentials.sessionToken must be a non-empty string when given (got ${typeof sessionToken}).`);
+  }
+  return { accessKeyId, secretAccessKey, ...(sessionToken === undefined ? {} : { sessionToken: sessionToken as string }) };
 }
 
 function isClock(value: unknown): value is Clock {

@@ -1,7 +1,7 @@
-import type { Socket } from 'node:net';
 import type { Profile } from './aws/profile';
 import { Broker, type ClientInfo, type RuleMessage } from './broker/broker';
-import { Dispatcher } from './broker/dispatcher';
+import type { ByteStream } from './broker/connection';
+import { Dispatcher, type TransportIdentity } from './broker/dispatcher';
 import { ChaosEngine } from './chaos/engine';
 import { resolveChaos } from './chaos/options';
 import type { ChaosDecision, ChaosOptions, ScriptStep } from './chaos/types';
@@ -14,7 +14,10 @@ import { DEFAULT_WAIT_TIMEOUT_MS, type Trace, TraceRecorder, seedHint } from './
 
 /** How often settled() looks again, in real milliseconds. */
 const SETTLE_POLL_MS = 2;
+import type { Transport } from './trace/entry';
+import { SigV4Verifier } from './transport/sigv4';
 import { listenTcp } from './transport/tcp';
+import { type WebSocketListener, listenWebSocket } from './transport/websocket';
 
 export interface PublishOptions {
   /** 0 (default) or 1. AWS IoT has no QoS 2. */
@@ -59,12 +62,29 @@ export interface FakeIotClock {
   advance(ms: number): void;
 }
 
+/** A connected client, as `iot.clients()` lists it. */
+export interface FakeIotClientInfo extends ClientInfo {
+  /** How the client reached the endpoint. */
+  transport: Transport;
+  /** The access key id of a SigV4-signed WebSocket; absent on plain TCP. */
+  principal?: string;
+}
+
+/** The endpoint's WebSocket listener (`options.websockets`). */
+export interface FakeIotWebSockets {
+  readonly port: number;
+  /** `wss://localhost:<port>/mqtt` (or `ws://<host>:<port>/mqtt` with `tls: false`), to presign for MQTT.js. */
+  readonly url: string;
+}
+
 /** A running fake AWS IoT endpoint. */
 export interface FakeIot extends AsyncDisposable {
   readonly host: string;
   readonly port: number;
   /** `mqtt://host:port`, ready for MQTT.js's `connect()`. */
   readonly url: string;
+  /** MQTT over WebSocket, when started with `websockets`; undefined otherwise. */
+  readonly ws: FakeIotWebSockets | undefined;
   /** The seed in force (the one given, or the random one picked). Print it to replay a run. */
   readonly seed: number;
   /** The profile in force, with every override applied. */
@@ -82,8 +102,8 @@ export interface FakeIot extends AsyncDisposable {
    * `API_INITIATED_DISCONNECT`). Returns false when the client was neither connected nor had a session.
    */
   disconnect(clientId: string, options?: DisconnectOptions): boolean;
-  /** The connected clients, with their subscriptions. */
-  clients(): ClientInfo[];
+  /** The connected clients, with their subscriptions, transport and principal. */
+  clients(): FakeIotClientInfo[];
   /**
    * Listens for messages published to an AWS IoT rule by basic ingest (`$aws/rules/<ruleName>/...`), which go
    * to the rule and never to subscribers. `'*'` listens to every rule. Returns the function that stops it.
@@ -129,16 +149,41 @@ export async function startFakeIot(options?: FakeIotOptions): Promise<FakeIot> {
   let nextConnectionId = 1;
   let closing: Promise<void> | undefined;
 
-  const onSocket = (socket: Socket) => {
+  const onSocket = (socket: ByteStream, identity?: TransportIdentity) => {
     if (closing) {
       socket.destroy();
       return;
     }
-    connections.add(new Dispatcher(nextConnectionId++, socket, broker, (c) => connections.delete(c)));
+    connections.add(new Dispatcher(nextConnectionId++, socket, broker, (c) => connections.delete(c), identity));
   };
   const listener = await listenTcp(resolved.host, resolved.port, onSocket);
   const host = resolved.host;
   const port = listener.port;
+  let wsListener: WebSocketListener | undefined;
+  if (resolved.websockets) {
+    const { limits } = resolved.profile;
+    try {
+      wsListener = await listenWebSocket({
+        host,
+        port: resolved.websockets.port,
+        path: resolved.websockets.path,
+        tls: resolved.websockets.tls,
+        // Room for the largest packet the codec accepts, so that its own limit (a violation in the trace) acts first.
+        maxMessageBytes: 2 * (limits.maxPayloadBytes + limits.maxTopicBytes) + 65536,
+        requestTimeoutMs: limits.connectTimeoutSeconds * 1000,
+        verifier: new SigV4Verifier(resolved.credentials, () => clock.now()),
+        accept: onSocket,
+        refused: (refusal) => {
+          if (trace.active) trace.record({ kind: 'event', event: 'transport-error', ...refusal });
+        },
+      });
+    } catch (error) {
+      await listener.close();
+      throw error;
+    }
+  }
+  const wsHost = wsListener?.transport === 'wss' && (host === '127.0.0.1' || host === '::1' || host === '0.0.0.0' || host === '::') ? 'localhost' : host.includes(':') ? `[${host}]` : host;
+  const ws = wsListener ? { port: wsListener.port, url: `${wsListener.transport}://${wsHost}:${wsListener.port}${resolved.websockets!.path}` } : undefined;
 
   const assertOpen = (what: string) => {
     if (closing) throw new FakeIotError('ENDPOINT_CLOSED', `${what} was called after close(). Start a new endpoint with startFakeIot().`);
@@ -150,7 +195,7 @@ export async function startFakeIot(options?: FakeIotOptions): Promise<FakeIot> {
       for (const c of [...connections]) c.destroy();
       virtual?.clear();
       trace.close('the endpoint was closed');
-      closing = listener.close().then(() => {
+      closing = Promise.all([listener.close(), wsListener?.close()]).then(() => {
         const failures = trace.callbackFailures;
         if (failures.length === 0) return;
         const first = failures[0] as Error | undefined;
@@ -168,6 +213,7 @@ export async function startFakeIot(options?: FakeIotOptions): Promise<FakeIot> {
     host,
     port,
     url: `mqtt://${host.includes(':') ? `[${host}]` : host}:${port}`,
+    ws,
     seed: resolved.seed,
     profile: resolved.profile,
     trace,
@@ -220,7 +266,13 @@ export async function startFakeIot(options?: FakeIotOptions): Promise<FakeIot> {
         virtual.advance(ms);
       },
     },
-    clients: () => broker.clients(),
+    clients() {
+      const byId = new Map([...connections].map((c) => [c.connectionId, c.identity]));
+      return broker.clients().map((c) => {
+        const identity = byId.get(c.connectionId);
+        return { ...c, transport: identity?.transport ?? 'tcp', ...(identity?.principal === undefined ? {} : { principal: identity.principal }) };
+      });
+    },
     onRule(ruleName, listener) {
       assertOpen('onRule()');
       if (typeof ruleName !== 'string' || ruleName === '' || ruleName.includes('/')) {

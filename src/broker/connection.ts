@@ -3,7 +3,7 @@
  * the trace tapped at the codec on both sides, and the close. It knows nothing of MQTT's rules; what the
  * packets mean is the dispatcher's business.
  */
-import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import type { ChaosTag } from '../chaos/types';
 import { guarded, guardedMicrotask, realClock, warnError } from '../clock/clock';
 import { type DecodeError, type Decoder, type Packet, createDecoder, encode } from '../codec/codec';
@@ -24,6 +24,16 @@ export interface ConnectionEvents {
   /** Something threw while handling this connection's input: a bug in the fake or in a user callback. */
   failed(error: unknown): void;
 }
+
+/**
+ * The byte stream under a connection: a TCP (or TLS) socket, or a WebSocket's stream (transport/websocket.ts),
+ * which carries the peer's address and the local port itself and has no Nagle to turn off.
+ */
+export type ByteStream = Duplex & {
+  readonly remoteAddress?: string | undefined;
+  readonly localPort?: number | undefined;
+  setNoDelay?(noDelay?: boolean): unknown;
+};
 
 export class Connection {
   /** Set by the dispatcher once known; stamps the trace entries. */
@@ -47,7 +57,7 @@ export class Connection {
 
   constructor(
     readonly connectionId: number,
-    private readonly socket: Socket,
+    private readonly socket: ByteStream,
     maxPacketBytes: number,
     private readonly trace: TraceRecorder,
     /** The endpoint's byte budget: bytes waiting in sockets count toward it. */
@@ -61,7 +71,7 @@ export class Connection {
       onPacket: (packet) => this.open && this.received(packet),
       onError: (error) => this.open && this.events.decodeError(error),
     });
-    socket.setNoDelay(true);
+    socket.setNoDelay?.(true);
     socket.on('data', (chunk: Buffer) => {
       if (!this.open) return;
       this.chunk++;

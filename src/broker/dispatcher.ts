@@ -4,16 +4,15 @@
  * when the connection ends. It is the `ClientLink` the broker knows the client by, and the context the
  * handlers get.
  */
-import type { Socket } from 'node:net';
 import type { Profile } from '../aws/profile';
 import type { ConnectionChaos } from '../chaos/engine';
 import type { ChaosTag } from '../chaos/types';
 import type { TimerHandle } from '../clock/clock';
 import type { DecodeError, Packet, PublishPacket } from '../codec/codec';
 import type { Message } from '../session/session';
-import type { DisconnectReason, ThrottledEvent } from '../trace/entry';
+import type { DisconnectReason, ThrottledEvent, Transport } from '../trace/entry';
 import { type Broker, type ClientLink, type CloseOptions, publishesWill } from './broker';
-import { Connection, type ConnectionEvents } from './connection';
+import { type ByteStream, Connection, type ConnectionEvents } from './connection';
 import { CONNACK, handleConnect } from './handlers/connect';
 import { type Acceptance, type ConnectContext, type Problem, limitProblem } from './handlers/context';
 import { handleDisconnect } from './handlers/disconnect';
@@ -52,6 +51,20 @@ const KEEP_ALIVE_FACTOR = 1.5;
 
 type Handler = (ctx: Dispatcher, packet: never) => void;
 
+/** How a connection reached the endpoint and who it authenticated as, before any MQTT was read. */
+export interface TransportIdentity {
+  readonly transport: Transport;
+  /** The access key id of a SigV4-signed WebSocket. */
+  readonly principal?: string;
+  /**
+   * What AWS would put in this connection's lifecycle events (IAM-style for SigV4). Not used by the broker
+   * yet: it derives principalIdentifier from the client id (see aws/lifecycle.ts principalFor).
+   */
+  readonly principalIdentifier?: string;
+}
+
+const TCP: TransportIdentity = { transport: 'tcp' };
+
 /** The handlers of an accepted connection, by packet type. */
 const HANDLERS: Partial<Record<Packet['cmd'], Handler>> = {
   publish: handlePublish,
@@ -79,9 +92,10 @@ export class Dispatcher implements ClientLink, ConnectContext, ConnectionEvents 
 
   constructor(
     readonly connectionId: number,
-    socket: Socket,
+    socket: ByteStream,
     readonly broker: Broker,
     private readonly onClosed: (d: Dispatcher) => void,
+    readonly identity: TransportIdentity = TCP,
   ) {
     const { limits } = broker.profile;
     this.io = new Connection(connectionId, socket, limits.maxPayloadBytes + limits.maxTopicBytes + PACKET_OVERHEAD_BYTES, broker.trace, broker.budget, this);
@@ -109,6 +123,11 @@ export class Dispatcher implements ClientLink, ConnectContext, ConnectionEvents 
 
   get remoteAddress(): string {
     return this.io.remoteAddress;
+  }
+
+  /** For lifecycle events: what AWS would report for this connection (undefined: the broker's stand-in). */
+  get principalIdentifier(): string | undefined {
+    return this.identity.principalIdentifier;
   }
 
   get bufferedBytes(): number {
@@ -271,6 +290,7 @@ export class Dispatcher implements ClientLink, ConnectContext, ConnectionEvents 
       trace.record({
         kind: 'event', event: 'connect', connectionId: this.connectionId, clientId: a.clientId, cleanSession: a.cleanSession, sessionPresent,
         keepAliveSeconds: a.keepAliveSeconds, requestedKeepAliveSeconds: a.requestedKeepAliveSeconds, remoteAddress: this.remoteAddress,
+        transport: this.identity.transport, ...(this.identity.principal === undefined ? {} : { principal: this.identity.principal }),
       });
     }
     this.keepAliveMs = a.keepAliveSeconds * 1000 * KEEP_ALIVE_FACTOR;

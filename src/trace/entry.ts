@@ -14,6 +14,9 @@ export type DisconnectReason =
   | 'SERVER_ERROR'
   | 'THROTTLED';
 
+/** How a client reached the endpoint: plain MQTT over TCP, MQTT over TLS, MQTT over WebSocket (`ws://`, `wss://`). */
+export type Transport = 'tcp' | 'tls' | 'ws' | 'wss';
+
 interface EntryBase {
   /** Position in the trace, from 1, never reused (also not after `clear()`). */
   seq: number;
@@ -51,6 +54,10 @@ export interface ConnectEvent extends EntryBase {
   /** The keep-alive the client asked for. */
   requestedKeepAliveSeconds: number;
   remoteAddress: string;
+  /** How the client reached the endpoint. */
+  transport: Transport;
+  /** Who the client authenticated as: the access key id for a SigV4-signed WebSocket. Absent on plain TCP. */
+  principal?: string;
 }
 
 /** A connection ended. */
@@ -181,6 +188,22 @@ export interface InternalErrorEvent extends EntryBase {
   stack?: string;
 }
 
+/**
+ * A connection refused before any MQTT was read: a WebSocket upgrade refused with an HTTP status (bad
+ * signature, wrong path, not an upgrade, garbage instead of HTTP) or a failed TLS handshake. Nothing
+ * reached the broker; the endpoint goes on serving.
+ */
+export interface TransportErrorEvent extends EntryBase {
+  kind: 'event';
+  event: 'transport-error';
+  transport: Transport;
+  remoteAddress: string;
+  /** Stable name of what failed, e.g. `signature-mismatch`, `clock-skew`, `not-found`, `bad-request`, `tls-handshake`. */
+  reason: string;
+  /** What happened, for humans; for a refused HTTP request it starts with the status, e.g. `HTTP 403: ...`. */
+  message: string;
+}
+
 export type EventEntry =
   | ConnectEvent
   | DisconnectEvent
@@ -192,7 +215,8 @@ export type EventEntry =
   | DroppedEvent
   | RuleEvent
   | ThrottledEvent
-  | InternalErrorEvent;
+  | InternalErrorEvent
+  | TransportErrorEvent;
 export type TraceEntry = PacketEntry | EventEntry;
 
 /** What an entry looks like before the recorder numbers and stamps it. */

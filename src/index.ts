@@ -24,7 +24,16 @@ export { FakeIotError, isFakeIotError } from './errors';
 export type { FakeIotErrorCode } from './errors';
 export { classicProfile } from './aws/profile';
 export type { Limits, Reactions, Profile, ProfileName } from './aws/profile';
-export type { ClientInfo, RuleMessage } from './broker/broker';
+export type { RuleMessage } from './broker/broker';
+export type {
+  ClientInfo,
+  CertificateStatus,
+  CertificateCredentials,
+  ThingCredentials,
+  CreateThingOptions,
+  TlsEndpoint,
+  TlsOptions,
+} from './identity/types';
 export type { Trace, WaitForOptions } from './trace/recorder';
 export type { TraceMatch, TracePattern, DeepMatch, EntryFor } from './trace/query';
 export type {
@@ -41,6 +50,10 @@ export type {
   DroppedEvent,
   RuleEvent,
   InternalErrorEvent,
+  TransportErrorEvent,
+  TransportFailure,
+  Transport,
+  ConnectionIdentity,
   DisconnectReason,
 } from './trace/entry';
 export type { Packet } from './codec/codec';

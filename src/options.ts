@@ -5,6 +5,10 @@ import { type ResolvedChaos, resolveChaos } from './chaos/options';
 import { isSeed, randomSeed } from './chaos/prng';
 import type { ChaosOptions } from './chaos/types';
 import type { Clock } from './clock/clock';
+import { X509Certificate, createPrivateKey } from 'node:crypto';
+import { readFixture } from './identity/fixtures';
+import type { TlsOptions } from './identity/types';
+import { DEFAULT_ALPN } from './transport/tls';
 
 /** Trace settings: memory is bounded in entries and in payload bytes. */
 export interface TraceOptions {
@@ -60,7 +64,32 @@ export interface FakeIotOptions {
    * own (`{ now(), setTimeout(fn, ms) → { cancel() } }`), e.g. one shared with the code under test.
    */
   clock?: 'real' | 'virtual' | Clock;
+  /**
+   * Also serve MQTT over TLS with client certificates (AWS's port 8883, and 443 with ALPN `x-amzn-mqtt-ca`)
+   * on a second port: `true` for the defaults (fixtures/ certificates), or settings. Read the port, URL and CA
+   * from `iot.tls`; issue device certificates with `iot.createThing()`.
+   */
+  tls?: boolean | TlsOptions;
+  /** AWS account id in ARNs (`certificateArn`). Default `'123456789012'`. */
+  accountId?: string;
+  /** AWS region in ARNs. Default `'us-east-1'`. */
+  region?: string;
 }
+
+/** The TLS listener's settings, with the defaults filled in. */
+export interface ResolvedTls {
+  port: number;
+  cert: string | Buffer;
+  key: string | Buffer;
+  /** Extra trusted CAs (the endpoint's own CA is always trusted). */
+  ca: (string | Buffer)[];
+  requireSni: boolean;
+  alpn: string[];
+}
+
+/** The fake account id in ARNs, as in AWS's documentation examples. */
+export const DEFAULT_ACCOUNT_ID = '123456789012';
+export const DEFAULT_REGION = 'us-east-1';
 
 export interface ResolvedOptions {
   port: number;
@@ -70,11 +99,15 @@ export interface ResolvedOptions {
   profile: Profile;
   chaos: ResolvedChaos | undefined;
   clock: 'real' | 'virtual' | Clock;
+  tls: ResolvedTls | undefined;
+  accountId: string;
+  region: string;
 }
 
 const TOP_LEVEL_KEYS = [
   'port', 'host', 'profile', 'seed', 'trace', 'limits', 'qos2', 'retain', 'emptyClientId', 'lifecycleEvents', 'lifecycleQos',
   'hashMatchesParent', 'basicIngestPrefixExempt', 'offlineQos0', 'packetBeforeConnack', 'reservedTopics', 'chaos', 'clock',
+  'tls', 'accountId', 'region',
 ] as const;
 
 const REACTION_VALUES: { [K in keyof Reactions]: readonly Reactions[K][] } = {
@@ -181,7 +214,87 @@ export function resolveOptions(options: FakeIotOptions | undefined): ResolvedOpt
     fail(`options.clock must be "real", "virtual" or a Clock object with now() and setTimeout(fn, ms) methods (got ${show(clock)}).`);
   }
 
-  return { port, host, seed, trace, profile: { name: base.name, limits, reactions, reserved: base.reserved }, chaos, clock: clock as ResolvedOptions['clock'] };
+  let accountId = DEFAULT_ACCOUNT_ID;
+  if (o.accountId !== undefined) {
+    if (typeof o.accountId !== 'string' || !/^\d{12}$/.test(o.accountId)) fail(`options.accountId must be an AWS account id: a string of 12 digits such as "123456789012" (got ${show(o.accountId)}).`);
+    accountId = o.accountId;
+  }
+  let region = DEFAULT_REGION;
+  if (o.region !== undefined) {
+    if (typeof o.region !== 'string' || !/^[a-z]{2}(-[a-z]+)+-\d{1,2}$/.test(o.region)) fail(`options.region must be an AWS region name such as "us-east-1" or "eu-central-1" (got ${show(o.region)}).`);
+    region = o.region;
+  }
+  const tls = resolveTls(o.tls, port);
+
+  return { port, host, seed, trace, profile: { name: base.name, limits, reactions, reserved: base.reserved }, chaos, clock: clock as ResolvedOptions['clock'], tls, accountId, region };
+}
+
+const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g;
+
+function isPem(value: unknown): value is string | Buffer {
+  return typeof value === 'string' || Buffer.isBuffer(value);
+}
+
+/** The certificates of a PEM bundle, each checked to parse. */
+function pemCertificates(value: unknown, name: string): string[] {
+  if (!isPem(value)) fail(`${name} must be PEM text (a string or a Buffer) holding certificates (got ${show(value)}).`);
+  const blocks = value.toString('latin1').match(PEM_CERTIFICATE) ?? [];
+  if (blocks.length === 0) fail(`${name} holds no PEM certificate ("-----BEGIN CERTIFICATE-----").`);
+  for (const block of blocks) {
+    try {
+      new X509Certificate(block);
+    } catch (error) {
+      fail(`${name} holds a certificate that cannot be read: ${(error as Error).message}.`);
+    }
+  }
+  return blocks;
+}
+
+function resolveTls(value: unknown, plainPort: number): ResolvedTls | undefined {
+  if (value === undefined || value === false) return undefined;
+  const t: Record<string, unknown> = value === true ? {} : (checkPlainObject(value, 'options.tls'), value);
+  checkKnownKeys(t, ['port', 'ca', 'cert', 'key', 'requireSni', 'alpn'], 'options.tls.');
+  const port = t.port === undefined ? 0 : checkInteger(t.port, 'options.tls.port', 0, 65535, ' Use 0 (the default) for a free port.');
+  if (port !== 0 && port === plainPort) fail(`options.tls.port (${port}) must differ from options.port: the plain and the TLS listener each need a port.`);
+
+  const ca: (string | Buffer)[] = [];
+  if (t.ca !== undefined) {
+    const list = Array.isArray(t.ca) ? t.ca : [t.ca];
+    list.forEach((item, i) => ca.push(...pemCertificates(item, Array.isArray(t.ca) ? `options.tls.ca[${i}]` : 'options.tls.ca')));
+  }
+
+  if ((t.cert === undefined) !== (t.key === undefined)) fail(`options.tls.cert and options.tls.key go together: give both (your server certificate and its key) or neither (the fixtures' server certificate).`);
+  let cert: string | Buffer = readFixture('server.pem');
+  let key: string | Buffer = readFixture('server.key');
+  if (t.cert !== undefined) {
+    const leaf = new X509Certificate(pemCertificates(t.cert, 'options.tls.cert')[0]!);
+    const keyPem = t.key;
+    if (!isPem(keyPem)) fail(`options.tls.key must be a PEM private key (a string or a Buffer) (got ${show(keyPem)}).`);
+    let privateKey;
+    try {
+      privateKey = createPrivateKey(keyPem);
+    } catch (error) {
+      fail(`options.tls.key cannot be read as a private key: ${(error as Error).message}.`);
+    }
+    if (!leaf.checkPrivateKey(privateKey)) fail('options.tls.key is not the private key of options.tls.cert (the first certificate in it).');
+    cert = t.cert as string | Buffer;
+    key = keyPem;
+  }
+
+  let requireSni = false;
+  if (t.requireSni !== undefined) {
+    if (typeof t.requireSni !== 'boolean') fail(`options.tls.requireSni must be true or false (got ${show(t.requireSni)}).`);
+    requireSni = t.requireSni;
+  }
+
+  let alpn = [...DEFAULT_ALPN];
+  if (t.alpn !== undefined) {
+    if (!Array.isArray(t.alpn) || !t.alpn.every((p) => typeof p === 'string' && p.length > 0 && Buffer.byteLength(p) <= 255)) {
+      fail(`options.tls.alpn must be a list of ALPN protocol names (non-empty strings of up to 255 bytes) such as ["x-amzn-mqtt-ca"] (got ${show(t.alpn)}).`);
+    }
+    alpn = [...(t.alpn as string[])];
+  }
+  return { port, cert, key, ca, requireSni, alpn };
 }
 
 function isClock(value: unknown): value is Clock {

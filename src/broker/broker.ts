@@ -31,6 +31,8 @@ export interface ClientLink {
   /** Set before the client attaches. */
   readonly clientId: string | undefined;
   readonly remoteAddress: string;
+  /** AWS's principal for this connection (the certificate id on mTLS); absent on plain TCP. */
+  readonly principal?: string;
   /** Bytes written to the client and not yet taken by it. */
   readonly bufferedBytes: number;
   /**
@@ -177,6 +179,7 @@ export class Broker {
   ready(link: ClientLink): void {
     const client = this.clientOf(link);
     if (!client) return;
+    if (link.principal !== undefined) client.facts.principalIdentifier = link.principal;
     this.lifecycle(client.facts, lifecycleTopics.connected, (f, now) => connectedPayload(f, now, link.remoteAddress));
     client.live = true;
     const now = this.clock.now();

@@ -11,7 +11,7 @@ import type { ChaosTag } from '../chaos/types';
 import type { TimerHandle } from '../clock/clock';
 import type { DecodeError, Packet, PublishPacket } from '../codec/codec';
 import type { Message } from '../session/session';
-import type { DisconnectReason } from '../trace/entry';
+import type { ConnectionIdentity, DisconnectReason } from '../trace/entry';
 import { type Broker, type ClientLink, type CloseOptions, publishesWill } from './broker';
 import { Connection, type ConnectionEvents } from './connection';
 import { CONNACK, handleConnect } from './handlers/connect';
@@ -23,6 +23,9 @@ import { handlePublish } from './handlers/publish';
 import { handleSubscribe } from './handlers/subscribe';
 import { handleUnsubscribe } from './handlers/unsubscribe';
 import { Outbound } from './outbound';
+
+/** A connection over plain TCP: no certificate, no principal. */
+const PLAIN_TCP: ConnectionIdentity = { transport: 'tcp' };
 
 /** Room for a PUBLISH's fixed fields (topic length, packet id) on top of its topic and payload. */
 const PACKET_OVERHEAD_BYTES = 16;
@@ -64,6 +67,10 @@ export class Dispatcher implements ClientLink, ConnectContext, ConnectionEvents 
     socket: Socket,
     readonly broker: Broker,
     private readonly onClosed: (d: Dispatcher) => void,
+    /** Who the transport says this is (TLS: the certificate's principal and thing, SNI, ALPN). */
+    readonly identity: ConnectionIdentity = PLAIN_TCP,
+    /** Asked at CONNECT: true refuses it (the certificate was deactivated since the handshake), AUTH_ERROR. */
+    private readonly refuseConnect?: () => boolean,
   ) {
     const { limits } = broker.profile;
     this.io = new Connection(connectionId, socket, limits.maxPayloadBytes + limits.maxTopicBytes + PACKET_OVERHEAD_BYTES, broker.trace, broker.budget, this);
@@ -81,6 +88,11 @@ export class Dispatcher implements ClientLink, ConnectContext, ConnectionEvents 
 
   get remoteAddress(): string {
     return this.io.remoteAddress;
+  }
+
+  /** AWS's principal (the certificate id on TLS): the lifecycle events' principalIdentifier. */
+  get principal(): string | undefined {
+    return this.identity.principal;
   }
 
   get bufferedBytes(): number {
@@ -105,6 +117,7 @@ export class Dispatcher implements ClientLink, ConnectContext, ConnectionEvents 
       this.connectChunk = this.io.chunk;
       this.connectTimer?.cancel();
       this.connectTimer = undefined;
+      if (this.refuseConnect?.()) return this.close('AUTH_ERROR');
       return handleConnect(this, packet);
     }
     // AWS: the client must wait for CONNACK before it sends anything else (reactions.packetBeforeConnack).
@@ -203,6 +216,7 @@ export class Dispatcher implements ClientLink, ConnectContext, ConnectionEvents 
       trace.record({
         kind: 'event', event: 'connect', connectionId: this.connectionId, clientId: a.clientId, cleanSession: a.cleanSession, sessionPresent,
         keepAliveSeconds: a.keepAliveSeconds, requestedKeepAliveSeconds: a.requestedKeepAliveSeconds, remoteAddress: this.remoteAddress,
+        ...this.identity,
       });
     }
     this.keepAliveMs = a.keepAliveSeconds * 1000 * KEEP_ALIVE_FACTOR;

@@ -11,7 +11,25 @@ export type DisconnectReason =
   | 'MQTT_KEEP_ALIVE_TIMEOUT'
   | 'SERVER_INITIATED_DISCONNECT'
   | 'API_INITIATED_DISCONNECT'
-  | 'SERVER_ERROR';
+  | 'SERVER_ERROR'
+  /** The connection's certificate was made INACTIVE or REVOKED before its CONNECT (iot.setCertificateStatus). */
+  | 'AUTH_ERROR';
+
+/** How a client reached the endpoint: plain MQTT over TCP, MQTT over TLS (mTLS), or MQTT over secure WebSocket. */
+export type Transport = 'tcp' | 'tls' | 'wss';
+
+/** Who a connection is, as far as its transport tells: what the `connect` event and `iot.clients()` carry. */
+export interface ConnectionIdentity {
+  transport: Transport;
+  /** AWS's principal: the client certificate's id (lowercase hex SHA-256 of its DER) on TLS. Absent on plain TCP. */
+  principal?: string;
+  /** The thing the client certificate is attached to (`iot.createThing`), when it is attached to one. */
+  thingName?: string;
+  /** The server name the client sent in its TLS handshake (SNI), when it sent one. */
+  sni?: string;
+  /** The ALPN protocol agreed in the TLS handshake (`x-amzn-mqtt-ca`), when the client offered one. */
+  alpn?: string;
+}
 
 interface EntryBase {
   /** Position in the trace, from 1, never reused (also not after `clear()`). */
@@ -50,6 +68,16 @@ export interface ConnectEvent extends EntryBase {
   /** The keep-alive the client asked for. */
   requestedKeepAliveSeconds: number;
   remoteAddress: string;
+  /** `'tcp'`, `'tls'` or `'wss'`. */
+  transport: Transport;
+  /** The client certificate's id on TLS (AWS's principal); absent on plain TCP. */
+  principal?: string;
+  /** The thing the client certificate is attached to, when it is attached to one. */
+  thingName?: string;
+  /** The server name the client sent (SNI), when it sent one. */
+  sni?: string;
+  /** The ALPN protocol agreed, when the client offered one. */
+  alpn?: string;
 }
 
 /** A connection ended. */
@@ -160,6 +188,54 @@ export interface InternalErrorEvent extends EntryBase {
   stack?: string;
 }
 
+/** Why a connection was refused before it reached the broker (`transport-error` event). */
+export type TransportFailure =
+  /** The first bytes were not a TLS handshake: plain MQTT, HTTP, or something else, sent to the TLS port. */
+  | 'not-tls'
+  /** The TLS handshake failed: bytes that are not valid TLS, an unsupported version or cipher, an alert. */
+  | 'handshake-failed'
+  /** The handshake did not finish within limits.connectTimeoutSeconds (real time). */
+  | 'handshake-timeout'
+  /** The client sent no certificate (AWS requires one on this port). */
+  | 'no-client-certificate'
+  /** The client certificate is not signed by a CA the endpoint trusts. */
+  | 'unknown-ca'
+  /** The client certificate is signed by a trusted CA but unusable: expired, not yet valid, wrong key usage. */
+  | 'certificate-invalid'
+  /** The certificate's status is INACTIVE (iot.setCertificateStatus). */
+  | 'certificate-inactive'
+  /** The certificate's status is REVOKED (iot.setCertificateStatus). */
+  | 'certificate-revoked'
+  /** The client offered ALPN protocols, none of which the endpoint accepts (tls.alpn). */
+  | 'alpn-refused'
+  /** The client sent no server name (SNI) and tls.requireSni is on. */
+  | 'sni-missing';
+
+/**
+ * A connection was refused by its transport (a failed TLS handshake, an unusable certificate): nothing of it
+ * reached the broker. `connectionId` is set when the refusal came after the handshake, at CONNECT.
+ */
+export interface TransportErrorEvent extends EntryBase {
+  kind: 'event';
+  event: 'transport-error';
+  transport: Transport;
+  /** What failed. */
+  reason: TransportFailure;
+  /** What happened, for humans, with what to do about it. */
+  message: string;
+  /** Node's or OpenSSL's error code, or the certificate verification error (`UNABLE_TO_VERIFY_LEAF_SIGNATURE`). */
+  code?: string;
+  remoteAddress: string;
+  remotePort?: number;
+  /** The endpoint's port the connection came in on. */
+  localPort: number;
+  /** The client certificate's id, when the handshake got as far as verifying one. */
+  principal?: string;
+  sni?: string;
+  /** The ALPN protocols the client offered (for alpn-refused) or the one agreed. */
+  alpn?: string;
+}
+
 export type EventEntry =
   | ConnectEvent
   | DisconnectEvent
@@ -170,7 +246,8 @@ export type EventEntry =
   | SessionEndEvent
   | DroppedEvent
   | RuleEvent
-  | InternalErrorEvent;
+  | InternalErrorEvent
+  | TransportErrorEvent;
 export type TraceEntry = PacketEntry | EventEntry;
 
 /** What an entry looks like before the recorder numbers and stamps it. */

@@ -224,6 +224,7 @@ export async function startFakeIot(options?: FakeIotOptions): Promise<FakeIot> {
           refused(refusal) {
             if (trace.active) trace.record({ kind: 'event', event: 'transport-error', transport: 'tls', ...refusal });
           },
+          failed: (error) => trace.internalError('connection', error),
         },
       );
     } catch (error) {

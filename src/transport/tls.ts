@@ -56,6 +56,8 @@ export interface TlsEvents {
    */
   secure(socket: TLSSocket, facts: TlsClientFacts): { reason: TransportFailure; message: string; principal?: string } | undefined;
   refused(refusal: TlsRefusal): void;
+  /** Something threw while a connection was taken over (a bug in the fake): the connection is closed. */
+  failed(error: unknown): void;
 }
 
 /** Verification errors that mean "not signed by a CA this endpoint trusts". */
@@ -97,6 +99,14 @@ export function listenTls(config: TlsConfig, events: TlsEvents): Promise<Listene
     try {
       events.refused({ ...refusal, remoteAddress: p?.remoteAddress ?? '', ...(p?.remotePort !== undefined ? { remotePort: p.remotePort } : {}), localPort: port });
     } catch (error) {
+      warnError(error);
+    }
+  };
+
+  const report = (error: unknown) => {
+    try {
+      events.failed(error);
+    } catch {
       warnError(error);
     }
   };
@@ -173,7 +183,16 @@ export function listenTls(config: TlsConfig, events: TlsEvents): Promise<Listene
     if (config.requireSni && !sni) {
       return refuse(p, { reason: 'sni-missing', ...seen, message: 'the client sent no server name (SNI) and tls.requireSni is on; connect to a host name such as localhost, not an IP address' }, [socket, p.raw]);
     }
-    const verdict = events.secure(socket, { certificate, sni, alpn, remoteAddress: p.remoteAddress, remotePort: p.remotePort });
+    let verdict;
+    try {
+      verdict = events.secure(socket, { certificate, sni, alpn, remoteAddress: p.remoteAddress, remotePort: p.remotePort });
+    } catch (error) {
+      p.done = true;
+      p.timer.cancel();
+      socket.destroy();
+      p.raw.destroy();
+      return report(error);
+    }
     if (verdict) return refuse(p, { ...verdict, ...seen }, [socket, p.raw]);
     p.done = true;
     p.timer.cancel();
@@ -208,7 +227,14 @@ export function listenTls(config: TlsConfig, events: TlsEvents): Promise<Listene
         // A TLS handshake record: give the bytes back and let node:tls take the socket from here.
         raw.pause();
         raw.unshift(head);
-        tlsServer.emit('connection', raw);
+        try {
+          tlsServer.emit('connection', raw);
+        } catch (error) {
+          p.done = true;
+          p.timer.cancel();
+          raw.destroy();
+          report(error);
+        }
         return;
       }
       refuse(p, { reason: 'not-tls', message: notTlsMessage(head, config.plainPort) }, [raw]);

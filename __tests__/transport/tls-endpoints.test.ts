@@ -2,6 +2,7 @@
  * TLS endpoints as resources, their options validated up front, and the identity API's argument errors.
  */
 import { existsSync, readFileSync } from 'node:fs';
+import * as net from 'node:net';
 import * as path from 'node:path';
 import mqtt from 'mqtt';
 import { type FakeIotOptions, startFakeIot } from '../../src';
@@ -52,11 +53,18 @@ describe('TLS endpoints as resources', () => {
     const before = resources();
     const iot = await startFakeIot({ tls: true });
     const device = fixtureDevice('device-2');
-    const idle = rawTls(iot, { cert: device.certificatePem, key: device.privateKey });
+    // A socket that has sent nothing yet (the endpoint waits for its first bytes), one in the middle of a
+    // handshake (a record that announces more than it sends), and one handed over that sent no CONNECT.
+    const silent = net.connect(iot.tls!.port, '127.0.0.1');
+    const partial = net.connect(iot.tls!.port, '127.0.0.1', () => partial.write(Buffer.from([0x16, 0x03, 0x03, 0x00, 0x10, 0x01])));
+    const ended = (s: net.Socket) => new Promise<void>((resolve) => s.on('error', () => {}).once('close', () => resolve()));
+    const silentClosed = ended(silent);
+    const partialClosed = ended(partial);
+    await Promise.all([new Promise((r) => silent.once('connect', r)), new Promise((r) => partial.once('connect', r))]);
     const halfway = rawTls(iot, { cert: device.certificatePem, key: device.privateKey });
-    await halfway.secure; // a finished handshake that sent no CONNECT: handed over, waiting for CONNECT
+    await halfway.secure;
     await iot.close();
-    await Promise.all([idle.closed, halfway.closed]);
+    await Promise.all([silentClosed, partialClosed, halfway.closed]);
     expect(iot.trace.entries.filter((e) => e.kind === 'event' && e.event === 'transport-error')).toEqual([]);
     const after = await settledResources(before);
     expect(['TCPServerWrap', 'TCPSocketWrap', 'Timeout'].filter((k) => (after[k] ?? 0) > (before[k] ?? 0))).toEqual([]);

@@ -77,6 +77,9 @@ interface Pending {
   timer: TimerHandle;
   /** What the client offered in ALPN (for the message when none is accepted). */
   offered?: string[];
+  /** Handed to node:tls (the first bytes were a TLS handshake record). */
+  tls: boolean;
+  /** Refused or handed on: reported once, whatever else happens to the socket. */
   done: boolean;
 }
 
@@ -124,7 +127,8 @@ export function listenTls(config: TlsConfig, events: TlsEvents): Promise<Listene
       minVersion: 'TLSv1.2',
       // AWS IoT does not resume TLS sessions: no stateless tickets, and no session cache to look stateful ones up in.
       secureOptions: cryptoConstants.SSL_OP_NO_TICKET,
-      handshakeTimeout: config.handshakeTimeoutMs,
+      // Our own timer (from accept, below) ends a slow handshake first; this one is only a backstop.
+      handshakeTimeout: config.handshakeTimeoutMs * 2 + 1000,
       ALPNCallback({ protocols }: { servername: string; protocols: string[] }) {
         const chosen = protocols.find((p) => config.alpn.includes(p));
         if (chosen === undefined) {
@@ -142,6 +146,8 @@ export function listenTls(config: TlsConfig, events: TlsEvents): Promise<Listene
 
   tlsServer.on('tlsClientError', (error: NodeJS.ErrnoException, socket: TLSSocket) => {
     const p = pending.get(keyOf(socket.remoteAddress, socket.remotePort));
+    // A socket no longer known by its address (already closed): its raw socket's close reports it, once.
+    if (!p) return void socket.destroy();
     const code = error.code;
     if (code === 'ERR_SSL_NO_APPLICATION_PROTOCOL') {
       const offered = p?.offered ?? [];
@@ -206,6 +212,7 @@ export function listenTls(config: TlsConfig, events: TlsEvents): Promise<Listene
       raw,
       remoteAddress: clean(raw.remoteAddress),
       remotePort: raw.remotePort,
+      tls: false,
       done: false,
       timer: realClock.setTimeout(() => {
         refuse(p, { reason: 'handshake-timeout', message: `no finished TLS handshake within ${config.handshakeTimeoutMs} ms` }, [raw]);
@@ -214,6 +221,8 @@ export function listenTls(config: TlsConfig, events: TlsEvents): Promise<Listene
     const key = keyOf(p.remoteAddress, p.remotePort);
     pending.set(key, p);
     raw.once('close', () => {
+      // A handshake that ended without a verdict above (the client went away, or node:tls gave up on it).
+      if (p.tls) refuse(p, { reason: 'handshake-failed', message: 'the connection closed during the TLS handshake' }, []);
       p.timer.cancel();
       if (pending.get(key) === p) pending.delete(key);
     });
@@ -227,6 +236,7 @@ export function listenTls(config: TlsConfig, events: TlsEvents): Promise<Listene
         // A TLS handshake record: give the bytes back and let node:tls take the socket from here.
         raw.pause();
         raw.unshift(head);
+        p.tls = true;
         try {
           tlsServer.emit('connection', raw);
         } catch (error) {

@@ -1,5 +1,5 @@
 export { startFakeIot } from './start-fake-iot';
-export type { FakeIot, PublishOptions, DisconnectOptions, SettledOptions, ChaosControl, FakeIotClock, FakeIotClientInfo, FakeIotWebSockets } from './start-fake-iot';
+export type { FakeIot, PublishOptions, DisconnectOptions, SettledOptions, ChaosControl, FakeIotClock, FakeIotWebSockets } from './start-fake-iot';
 export { presignWebSocketUrl } from './transport/sigv4';
 export type { AwsCredentials, PresignOptions } from './transport/sigv4';
 export type { Clock, TimerHandle } from './clock/clock';
@@ -26,7 +26,16 @@ export { FakeIotError, isFakeIotError } from './errors';
 export type { FakeIotErrorCode } from './errors';
 export { classicProfile } from './aws/profile';
 export type { Limits, Reactions, Profile, ProfileName } from './aws/profile';
-export type { ClientInfo, RuleMessage } from './broker/broker';
+export type { RuleMessage } from './broker/broker';
+export type {
+  ClientInfo,
+  CertificateStatus,
+  CertificateCredentials,
+  ThingCredentials,
+  CreateThingOptions,
+  TlsEndpoint,
+  TlsOptions,
+} from './identity/types';
 export type { Trace, WaitForOptions } from './trace/recorder';
 export type { TraceMatch, TracePattern, DeepMatch, EntryFor } from './trace/query';
 export type {
@@ -44,7 +53,9 @@ export type {
   RuleEvent,
   InternalErrorEvent,
   TransportErrorEvent,
+  TransportFailure,
   Transport,
+  ConnectionIdentity,
   DisconnectReason,
 } from './trace/entry';
 export type { Packet } from './codec/codec';

@@ -5,6 +5,10 @@ import { type ResolvedChaos, resolveChaos } from './chaos/options';
 import { isSeed, randomSeed } from './chaos/prng';
 import type { ChaosOptions } from './chaos/types';
 import type { Clock } from './clock/clock';
+import { X509Certificate, createPrivateKey } from 'node:crypto';
+import { readFixture } from './identity/fixtures';
+import type { TlsOptions } from './identity/types';
+import { DEFAULT_ALPN } from './transport/tls';
 import type { AwsCredentials } from './transport/sigv4';
 
 /** MQTT over WebSocket (`wss://host:port/mqtt`, or `ws://` with `tls: false`). */
@@ -97,6 +101,16 @@ export interface FakeIotOptions {
    * 403. Without them, any well-formed signature is accepted, and so is an unsigned URL.
    */
   credentials?: AwsCredentials;
+  /**
+   * Also serve MQTT over TLS with client certificates (AWS's port 8883, and 443 with ALPN `x-amzn-mqtt-ca`)
+   * on a second port: `true` for the defaults (fixtures/ certificates), or settings. Read the port, URL and CA
+   * from `iot.tls`; issue device certificates with `iot.createThing()`.
+   */
+  tls?: boolean | TlsOptions;
+  /** AWS account id in ARNs (`certificateArn`). Default `'123456789012'`. */
+  accountId?: string;
+  /** AWS region in ARNs. Default `'us-east-1'`. */
+  region?: string;
 }
 
 export interface ResolvedWebSockets {
@@ -105,6 +119,21 @@ export interface ResolvedWebSockets {
   /** TLS server options for `wss://`; undefined for `ws://`. */
   tls: { cert: string | Buffer; key: string | Buffer } | undefined;
 }
+
+/** The TLS listener's settings, with the defaults filled in. */
+export interface ResolvedTls {
+  port: number;
+  cert: string | Buffer;
+  key: string | Buffer;
+  /** Extra trusted CAs (the endpoint's own CA is always trusted). */
+  ca: (string | Buffer)[];
+  requireSni: boolean;
+  alpn: string[];
+}
+
+/** The fake account id in ARNs, as in AWS's documentation examples. */
+export const DEFAULT_ACCOUNT_ID = '123456789012';
+export const DEFAULT_REGION = 'us-east-1';
 
 export interface ResolvedOptions {
   port: number;
@@ -116,13 +145,16 @@ export interface ResolvedOptions {
   clock: 'real' | 'virtual' | Clock;
   websockets: ResolvedWebSockets | undefined;
   credentials: AwsCredentials | undefined;
+  tls: ResolvedTls | undefined;
+  accountId: string;
+  region: string;
 }
 
 const TOP_LEVEL_KEYS = [
   'port', 'host', 'profile', 'seed', 'trace', 'limits', 'qos2', 'retain', 'emptyClientId', 'lifecycleEvents', 'lifecycleQos',
   'hashMatchesParent', 'basicIngestPrefixExempt', 'offlineQos0', 'packetBeforeConnack', 'reservedTopics',
   'throttles', 'publishRate', 'throughput', 'connectRate', 'chaos', 'clock',
-  'websockets', 'credentials',
+  'websockets', 'credentials', 'tls', 'accountId', 'region',
 ] as const;
 
 const REACTION_VALUES: { [K in keyof Reactions]: readonly Reactions[K][] } = {
@@ -236,11 +268,93 @@ export function resolveOptions(options: FakeIotOptions | undefined): ResolvedOpt
   const websockets = resolveWebSockets(o.websockets);
   const credentials = o.credentials === undefined ? undefined : resolveCredentials(o.credentials);
 
-  return { port, host, seed, trace, profile: { name: base.name, limits, reactions, reserved: base.reserved }, chaos, clock: clock as ResolvedOptions['clock'], websockets, credentials };
+  let accountId = DEFAULT_ACCOUNT_ID;
+  if (o.accountId !== undefined) {
+    if (typeof o.accountId !== 'string' || !/^\d{12}$/.test(o.accountId)) fail(`options.accountId must be an AWS account id: a string of 12 digits such as "123456789012" (got ${show(o.accountId)}).`);
+    accountId = o.accountId;
+  }
+  let region = DEFAULT_REGION;
+  if (o.region !== undefined) {
+    if (typeof o.region !== 'string' || !/^[a-z]{2}(-[a-z]+)+-\d{1,2}$/.test(o.region)) fail(`options.region must be an AWS region name such as "us-east-1" or "eu-central-1" (got ${show(o.region)}).`);
+    region = o.region;
+  }
+  const tls = resolveTls(o.tls, port);
+
+  return { port, host, seed, trace, profile: { name: base.name, limits, reactions, reserved: base.reserved }, chaos, clock: clock as ResolvedOptions['clock'], websockets, credentials, tls, accountId, region };
 }
 
+const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g;
+
 function isPem(value: unknown): value is string | Buffer {
-  return (typeof value === 'string' || Buffer.isBuffer(value)) && /-----BEGIN [A-Z0-9 ]+-----/.test(value.toString());
+  return typeof value === 'string' || Buffer.isBuffer(value);
+}
+
+/** The certificates of a PEM bundle, each checked to parse. */
+function pemCertificates(value: unknown, name: string): string[] {
+  if (!isPem(value)) fail(`${name} must be PEM text (a string or a Buffer) holding certificates (got ${show(value)}).`);
+  const blocks = value.toString('latin1').match(PEM_CERTIFICATE) ?? [];
+  if (blocks.length === 0) fail(`${name} holds no PEM certificate ("-----BEGIN CERTIFICATE-----").`);
+  for (const block of blocks) {
+    try {
+      new X509Certificate(block);
+    } catch (error) {
+      fail(`${name} holds a certificate that cannot be read: ${(error as Error).message}.`);
+    }
+  }
+  return blocks;
+}
+
+function resolveTls(value: unknown, plainPort: number): ResolvedTls | undefined {
+  if (value === undefined || value === false) return undefined;
+  const t: Record<string, unknown> = value === true ? {} : (checkPlainObject(value, 'options.tls'), value);
+  checkKnownKeys(t, ['port', 'ca', 'cert', 'key', 'requireSni', 'alpn'], 'options.tls.');
+  const port = t.port === undefined ? 0 : checkInteger(t.port, 'options.tls.port', 0, 65535, ' Use 0 (the default) for a free port.');
+  if (port !== 0 && port === plainPort) fail(`options.tls.port (${port}) must differ from options.port: the plain and the TLS listener each need a port.`);
+
+  const ca: (string | Buffer)[] = [];
+  if (t.ca !== undefined) {
+    const list = Array.isArray(t.ca) ? t.ca : [t.ca];
+    list.forEach((item, i) => ca.push(...pemCertificates(item, Array.isArray(t.ca) ? `options.tls.ca[${i}]` : 'options.tls.ca')));
+  }
+
+  if ((t.cert === undefined) !== (t.key === undefined)) fail(`options.tls.cert and options.tls.key go together: give both (your server certificate and its key) or neither (the fixtures' server certificate).`);
+  let cert: string | Buffer = readFixture('server.pem');
+  let key: string | Buffer = readFixture('server.key');
+  if (t.cert !== undefined) {
+    const leaf = new X509Certificate(pemCertificates(t.cert, 'options.tls.cert')[0]!);
+    const keyPem = t.key;
+    if (!isPem(keyPem)) fail(`options.tls.key must be a PEM private key (a string or a Buffer) (got ${show(keyPem)}).`);
+    let privateKey;
+    try {
+      privateKey = createPrivateKey(keyPem);
+    } catch (error) {
+      fail(`options.tls.key cannot be read as a private key: ${(error as Error).message}.`);
+    }
+    if (!leaf.checkPrivateKey(privateKey)) fail('options.tls.key is not the private key of options.tls.cert (the first certificate in it).');
+    cert = t.cert as string | Buffer;
+    key = keyPem;
+  }
+
+  let requireSni = false;
+  if (t.requireSni !== undefined) {
+    if (typeof t.requireSni !== 'boolean') fail(`options.tls.requireSni must be true or false (got ${show(t.requireSni)}).`);
+    requireSni = t.requireSni;
+  }
+
+  let alpn = [...DEFAULT_ALPN];
+  if (t.alpn !== undefined) {
+    if (!Array.isArray(t.alpn) || !t.alpn.every((p) => typeof p === 'string' && p.length > 0 && Buffer.byteLength(p) <= 255)) {
+      fail(`options.tls.alpn must be a list of ALPN protocol names (non-empty strings of up to 255 bytes) such as ["x-amzn-mqtt-ca"] (got ${show(t.alpn)}).`);
+    }
+    alpn = [...(t.alpn as string[])];
+  }
+  return { port, cert, key, ca, requireSni, alpn };
+}
+
+
+/** PEM text: a string or Buffer with a `-----BEGIN ...-----` header. */
+function looksLikePem(value: unknown): value is string | Buffer {
+  return isPem(value) && /-----BEGIN [A-Z0-9 ]+-----/.test(value.toString());
 }
 
 function resolveWebSockets(value: unknown): ResolvedWebSockets | undefined {
@@ -257,14 +371,13 @@ function resolveWebSockets(value: unknown): ResolvedWebSockets | undefined {
   }
   let tls: ResolvedWebSockets['tls'];
   if (ws.tls === false) tls = undefined;
-  else if (ws.tls === undefined || ws.tls === true) {
-    // TODO(tls merge): default to the server certificate in fixtures/ once the tls option lands.
-    fail('options.websockets: wss:// (the default) needs a server certificate, and this version ships none yet. Pass websockets: { tls: { cert, key } } (PEM), or websockets: { tls: false } for plain ws://.');
-  } else {
+  // wss:// by default, with the server certificate of fixtures/ (the one the TLS port uses).
+  else if (ws.tls === undefined || ws.tls === true) tls = { cert: readFixture('server.pem'), key: readFixture('server.key') };
+  else {
     checkPlainObject(ws.tls, 'options.websockets.tls');
     checkKnownKeys(ws.tls, ['cert', 'key'], 'options.websockets.tls.');
-    if (!isPem(ws.tls.cert)) fail(`options.websockets.tls.cert must be a PEM certificate (string or Buffer with "-----BEGIN CERTIFICATE-----") (got ${typeof ws.tls.cert === 'string' ? 'a string without a PEM header' : show(ws.tls.cert)}).`);
-    if (!isPem(ws.tls.key)) fail(`options.websockets.tls.key must be a PEM private key (string or Buffer with "-----BEGIN ... PRIVATE KEY-----") (got ${typeof ws.tls.key === 'string' ? 'a string without a PEM header' : show(ws.tls.key)}).`);
+    if (!looksLikePem(ws.tls.cert)) fail(`options.websockets.tls.cert must be a PEM certificate (string or Buffer with "-----BEGIN CERTIFICATE-----") (got ${typeof ws.tls.cert === 'string' ? 'a string without a PEM header' : show(ws.tls.cert)}).`);
+    if (!looksLikePem(ws.tls.key)) fail(`options.websockets.tls.key must be a PEM private key (string or Buffer with "-----BEGIN ... PRIVATE KEY-----") (got ${typeof ws.tls.key === 'string' ? 'a string without a PEM header' : show(ws.tls.key)}).`);
     tls = { cert: ws.tls.cert, key: ws.tls.key };
   }
   return { port, path, tls };

@@ -1,11 +1,11 @@
 import type { Profile } from './aws/profile';
-import { Broker, type ClientInfo, type RuleMessage } from './broker/broker';
+import { Broker, type RuleMessage } from './broker/broker';
 import type { ByteStream } from './broker/connection';
-import { Dispatcher, type TransportIdentity } from './broker/dispatcher';
+import { Dispatcher } from './broker/dispatcher';
 import { ChaosEngine } from './chaos/engine';
 import { resolveChaos } from './chaos/options';
 import type { ChaosDecision, ChaosOptions, ScriptStep } from './chaos/types';
-import { type Clock, createRealClock, guarded, realClock } from './clock/clock';
+import { type Clock, createRealClock, guarded, realClock, warnError } from './clock/clock';
 import { VirtualClock } from './clock/virtual';
 import { asyncDispose } from './dispose';
 import { FakeIotError } from './errors';
@@ -14,10 +14,23 @@ import { DEFAULT_WAIT_TIMEOUT_MS, type Trace, TraceRecorder, seedHint } from './
 
 /** How often settled() looks again, in real milliseconds. */
 const SETTLE_POLL_MS = 2;
-import type { Transport } from './trace/entry';
 import { SigV4Verifier } from './transport/sigv4';
-import { listenTcp } from './transport/tcp';
+import { type Listener, listenTcp } from './transport/tcp';
+import { listenTls } from './transport/tls';
 import { type WebSocketListener, listenWebSocket } from './transport/websocket';
+import { fixturePath } from './identity/fixtures';
+import type { Registry } from './identity/registry';
+import type { CertificateCredentials, CertificateStatus, ClientInfo, CreateThingOptions, ThingCredentials, TlsEndpoint } from './identity/types';
+import type { ConnectionIdentity } from './trace/entry';
+
+/**
+ * The registry issues certificates with @peculiar/x509 (~50 ms to load): loaded the first time an endpoint
+ * needs it (TLS on, or createThing() called), not by every importer of the library.
+ */
+function loadRegistry(): typeof import('./identity/registry') {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return require('./identity/registry') as typeof import('./identity/registry');
+}
 
 export interface PublishOptions {
   /** 0 (default) or 1. AWS IoT has no QoS 2. */
@@ -62,14 +75,6 @@ export interface FakeIotClock {
   advance(ms: number): void;
 }
 
-/** A connected client, as `iot.clients()` lists it. */
-export interface FakeIotClientInfo extends ClientInfo {
-  /** How the client reached the endpoint. */
-  transport: Transport;
-  /** The access key id of a SigV4-signed WebSocket; absent on plain TCP. */
-  principal?: string;
-}
-
 /** The endpoint's WebSocket listener (`options.websockets`). */
 export interface FakeIotWebSockets {
   readonly port: number;
@@ -102,8 +107,35 @@ export interface FakeIot extends AsyncDisposable {
    * `API_INITIATED_DISCONNECT`). Returns false when the client was neither connected nor had a session.
    */
   disconnect(clientId: string, options?: DisconnectOptions): boolean;
-  /** The connected clients, with their subscriptions, transport and principal. */
-  clients(): FakeIotClientInfo[];
+  /**
+   * The connected clients, with their subscriptions and who their transport says they are (`transport`, and
+   * on TLS `principal`, `thingName`, `sni`, `alpn`).
+   */
+  clients(): ClientInfo[];
+  /**
+   * The TLS listener (MQTT over TLS with client certificates), when the endpoint was started with `tls`:
+   * `{ port, url: 'mqtts://localhost:<port>', caCertificate, caPath }`. Undefined otherwise.
+   */
+  readonly tls: TlsEndpoint | undefined;
+  /**
+   * Registers a thing and issues a device certificate for it, signed by the endpoint's CA (the fixture CA)
+   * and attached to it: connections with it carry the certificate id as `principal` and the thing's name as
+   * `thingName`. The certificate and key are also written to a temporary directory that `close()` removes.
+   * Throws INVALID_ARGUMENT for a name AWS would refuse (1-128 of `a-zA-Z0-9:_-`) or one already taken.
+   *
+   * @example
+   *   const dev = iot.createThing('dev-1');
+   *   mqtt.connect(iot.tls!.url, { clientId: 'dev-1', cert: dev.certificatePem, key: dev.privateKey, ca: dev.caCertificate });
+   */
+  createThing(thingName: string, options?: CreateThingOptions): ThingCredentials;
+  /** Issues a device certificate attached to no thing (AWS lets it connect all the same). */
+  createCertificate(): CertificateCredentials;
+  /**
+   * Sets a certificate's status, like AWS's UpdateCertificate: the next TLS handshake or CONNECT with an
+   * INACTIVE or REVOKED certificate is refused (connection closed, `transport-error` in the trace); open
+   * connections stay. REVOKED is final. Throws INVALID_ARGUMENT for an unknown id or status.
+   */
+  setCertificateStatus(certificateId: string, status: CertificateStatus): void;
   /**
    * Listens for messages published to an AWS IoT rule by basic ingest (`$aws/rules/<ruleName>/...`), which go
    * to the rule and never to subscribers. `'*'` listens to every rule. Returns the function that stops it.
@@ -149,7 +181,7 @@ export async function startFakeIot(options?: FakeIotOptions): Promise<FakeIot> {
   let nextConnectionId = 1;
   let closing: Promise<void> | undefined;
 
-  const onSocket = (socket: ByteStream, identity?: TransportIdentity) => {
+  const onSocket = (socket: ByteStream, identity?: ConnectionIdentity) => {
     if (closing) {
       socket.destroy();
       return;
@@ -172,6 +204,7 @@ export async function startFakeIot(options?: FakeIotOptions): Promise<FakeIot> {
         maxMessageBytes: 2 * (limits.maxPayloadBytes + limits.maxTopicBytes) + 65536,
         requestTimeoutMs: limits.connectTimeoutSeconds * 1000,
         verifier: new SigV4Verifier(resolved.credentials, () => clock.now()),
+        accountId: resolved.accountId,
         accept: onSocket,
         refused: (refusal) => {
           if (trace.active) trace.record({ kind: 'event', event: 'transport-error', ...refusal });
@@ -185,6 +218,60 @@ export async function startFakeIot(options?: FakeIotOptions): Promise<FakeIot> {
   const wsHost = wsListener?.transport === 'wss' && (host === '127.0.0.1' || host === '::1' || host === '0.0.0.0' || host === '::') ? 'localhost' : host.includes(':') ? `[${host}]` : host;
   const ws = wsListener ? { port: wsListener.port, url: `${wsListener.transport}://${wsHost}:${wsListener.port}${resolved.websockets!.path}` } : undefined;
 
+  let registry: Registry | undefined;
+  const things = (): Registry => (registry ??= new (loadRegistry().Registry)({ accountId: resolved.accountId, region: resolved.region }));
+  let tlsListener: Listener | undefined;
+  let tlsEndpoint: TlsEndpoint | undefined;
+  if (resolved.tls) {
+    const t = resolved.tls;
+    const certificates = things();
+    try {
+      tlsListener = await listenTls(
+        {
+          host, port: t.port, cert: t.cert, key: t.key, ca: [certificates.ca.certificatePem, ...t.ca], requireSni: t.requireSni, alpn: t.alpn,
+          handshakeTimeoutMs: resolved.profile.limits.connectTimeoutSeconds * 1000, plainPort: port,
+        },
+        {
+          secure(socket, facts) {
+            const known = certificates.identify(facts.certificate);
+            const principal = known.certificateId;
+            if (known.status !== 'ACTIVE') return { ...notActive(known.status), principal };
+            const identity: ConnectionIdentity = {
+              transport: 'tls', principal,
+              ...(known.thingName !== undefined ? { thingName: known.thingName } : {}),
+              ...(facts.sni !== undefined ? { sni: facts.sni } : {}),
+              ...(facts.alpn !== undefined ? { alpn: facts.alpn } : {}),
+            };
+            const connectionId = nextConnectionId++;
+            // AWS checks the certificate again at CONNECT: one deactivated since the handshake is refused then.
+            const refuseConnect = () => {
+              const status = certificates.status(principal) ?? 'ACTIVE';
+              if (status === 'ACTIVE') return false;
+              if (trace.active) {
+                trace.record({
+                  kind: 'event', event: 'transport-error', transport: 'tls', connectionId, ...notActive(status), principal,
+                  remoteAddress: facts.remoteAddress, ...(facts.remotePort !== undefined ? { remotePort: facts.remotePort } : {}), localPort: socket.localPort ?? 0,
+                });
+              }
+              return true;
+            };
+            connections.add(new Dispatcher(connectionId, socket, broker, (c) => connections.delete(c), identity, refuseConnect));
+            return undefined;
+          },
+          refused(refusal) {
+            if (trace.active) trace.record({ kind: 'event', event: 'transport-error', transport: 'tls', ...refusal });
+          },
+          failed: (error) => trace.internalError('connection', error),
+        },
+      );
+    } catch (error) {
+      await Promise.all([listener.close(), wsListener?.close()]);
+      throw error;
+    }
+    const caCertificate = certificates.ca.certificatePem;
+    tlsEndpoint = Object.freeze({ port: tlsListener.port, url: `mqtts://localhost:${tlsListener.port}`, caCertificate, caPath: fixturePath('ca.pem') });
+  }
+
   const assertOpen = (what: string) => {
     if (closing) throw new FakeIotError('ENDPOINT_CLOSED', `${what} was called after close(). Start a new endpoint with startFakeIot().`);
   };
@@ -192,10 +279,16 @@ export async function startFakeIot(options?: FakeIotOptions): Promise<FakeIot> {
   const close = (): Promise<void> => {
     if (!closing) {
       broker.close(); // first: closing connections must not publish wills or lifecycle events any more
+      const tlsClosed = tlsListener?.close(); // first too: no handshake finishing now hands a socket over
       for (const c of [...connections]) c.destroy();
       virtual?.clear();
       trace.close('the endpoint was closed');
-      closing = Promise.all([listener.close(), wsListener?.close()]).then(() => {
+      try {
+        registry?.close(); // removes the files createThing() wrote
+      } catch (error) {
+        warnError(error);
+      }
+      closing = Promise.all([listener.close(), wsListener?.close(), tlsClosed]).then(() => {
         const failures = trace.callbackFailures;
         if (failures.length === 0) return;
         const first = failures[0] as Error | undefined;
@@ -267,11 +360,26 @@ export async function startFakeIot(options?: FakeIotOptions): Promise<FakeIot> {
       },
     },
     clients() {
-      const byId = new Map([...connections].map((c) => [c.connectionId, c.identity]));
-      return broker.clients().map((c) => {
-        const identity = byId.get(c.connectionId);
-        return { ...c, transport: identity?.transport ?? 'tcp', ...(identity?.principal === undefined ? {} : { principal: identity.principal }) };
+      const identities = new Map<number, ConnectionIdentity>();
+      for (const c of connections) identities.set(c.connectionId, c.identity);
+      return broker.clients().map((info) => {
+        // principalIdentifier is what lifecycle events carry; the client list shows principal.
+        const { principalIdentifier: _lifecycleOnly, ...identity } = identities.get(info.connectionId) ?? { transport: 'tcp' as const };
+        return { ...info, ...identity };
       });
+    },
+    tls: tlsEndpoint,
+    createThing(thingName, opts) {
+      assertOpen('createThing()');
+      return things().createThing(thingName, opts);
+    },
+    createCertificate() {
+      assertOpen('createCertificate()');
+      return things().createCertificate();
+    },
+    setCertificateStatus(certificateId, status) {
+      assertOpen('setCertificateStatus()');
+      things().setCertificateStatus(certificateId, status);
     },
     onRule(ruleName, listener) {
       assertOpen('onRule()');
@@ -313,4 +421,11 @@ export async function startFakeIot(options?: FakeIotOptions): Promise<FakeIot> {
     close,
     [asyncDispose]: close,
   };
+}
+
+/** The transport-error fields for a certificate that is not ACTIVE. */
+function notActive(status: CertificateStatus): { reason: 'certificate-inactive' | 'certificate-revoked'; message: string } {
+  return status === 'REVOKED'
+    ? { reason: 'certificate-revoked', message: 'the client certificate is REVOKED (iot.setCertificateStatus); AWS refuses it' }
+    : { reason: 'certificate-inactive', message: 'the client certificate is INACTIVE (iot.setCertificateStatus); AWS refuses it until it is ACTIVE again' };
 }

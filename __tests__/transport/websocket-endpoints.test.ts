@@ -67,8 +67,6 @@ test('a client that never finishes its HTTP request is answered 408 after limits
 
 describe('options.websockets and options.credentials are validated up front', () => {
   test.each([
-    [{ websockets: true }, /^options\.websockets: wss:\/\/ \(the default\) needs a server certificate/],
-    [{ websockets: {} }, /^options\.websockets: wss:\/\//],
     [{ websockets: 'yes' }, /^options\.websockets must be an object/],
     [{ websockets: { tls: false, prot: 1 } }, /^unknown option options\.websockets\.prot\. Did you mean "port"\?/],
     [{ websockets: { tls: false, port: 70000 } }, /^options\.websockets\.port must be an integer from 0 to 65535/],

@@ -1,7 +1,9 @@
 /**
- * wss:// with a throwaway certificate made here (@peculiar/x509, EC P-256). The endpoint's own default
- * certificate (fixtures/) comes with the TLS work; until then `websockets.tls` takes `{ cert, key }`.
+ * wss://: by default with the server certificate of fixtures/ (signed by the fixture CA), or with a throwaway
+ * certificate made here (@peculiar/x509, EC P-256) given as `websockets.tls`.
  */
+import { readFileSync } from 'node:fs';
+import * as path from 'node:path';
 import { webcrypto } from 'node:crypto';
 import 'reflect-metadata'; // @peculiar/x509 2 (through tsyringe) needs it loaded first
 import * as x509 from '@peculiar/x509';
@@ -51,6 +53,21 @@ test('MQTT.js over wss:// with a signed URL, trusting the endpoint\'s certificat
     expect(iot.trace.filter({ event: 'transport-error' })).toHaveLength(1); // one failure, one event
     device.publish('state/wss-dev', 'still here', { qos: 1 });
     await iot.trace.waitFor({ direction: 'in', clientId: 'wss-dev', packet: { cmd: 'publish', topic: 'state/wss-dev' } });
+  } finally {
+    device.end(true);
+  }
+});
+
+test('websockets: true serves wss:// with the fixtures\' server certificate: a client trusting fixtures/ca.pem connects', async () => {
+  const iot = await endpoint({ websockets: true, credentials: CREDENTIALS });
+  expect(iot.ws!.url).toBe(`wss://localhost:${iot.ws!.port}/mqtt`);
+  const ca = readFileSync(path.resolve(__dirname, '../../fixtures/ca.pem'));
+  const url = await presignWebSocketUrl({ host: 'localhost', port: iot.ws!.port, credentials: CREDENTIALS, date: iot.clock.now() });
+  const device = await wsClient(url, 'wss-default', { ca });
+  try {
+    device.publish('state/wss-default', 'hello', { qos: 1 });
+    await iot.trace.waitFor({ direction: 'in', clientId: 'wss-default', packet: { cmd: 'publish', topic: 'state/wss-default' } });
+    expect(iot.trace.find({ event: 'connect', clientId: 'wss-default' })).toMatchObject({ transport: 'wss', principal: CREDENTIALS.accessKeyId });
   } finally {
     device.end(true);
   }

@@ -5,7 +5,7 @@ import { createHash, createHmac } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { SignatureV4 } from '@smithy/signature-v4';
 import type { MqttClient } from 'mqtt';
-import type { FakeIot, TraceEntry } from '../../src';
+import type { FakeIot, TraceEntry, TransportFailure } from '../../src';
 import { client, endpoint, trackUncaught } from '../helpers';
 import { CREDENTIALS, handshake, httpGet, mqttOver, presignLikeSdkV1, sendBytes, signedUrl, wsClient } from './ws-helpers';
 
@@ -130,7 +130,7 @@ describe('MQTT over WebSocket with SigV4', () => {
       await bystander.subscribeAsync(`bystander/bystander-${n}`, { qos: 1 });
     });
 
-    const refusal = async (reason: string) => {
+    const refusal = async (reason: TransportFailure) => {
       const event = (await iot.trace.waitFor({ event: 'transport-error', reason })) as Extract<TraceEntry, { event: 'transport-error' }>;
       expect(event).toMatchObject({ transport: 'ws', remoteAddress: '127.0.0.1' });
       expect(iot.trace.filter({ event: 'connect' })).toHaveLength(1); // the bystander's only
@@ -261,9 +261,14 @@ describe('MQTT over WebSocket with SigV4', () => {
     expect((await iot.trace.waitFor({ event: 'disconnect', clientId: 'ws-big' })).reason).toBe('CLIENT_ERROR');
   });
 
-  // Seam: the broker derives principalIdentifier from the client id (aws/lifecycle.ts principalFor); the
-  // dispatcher already carries the IAM-style one (identity.principalIdentifier) for broker.ts to use.
-  test.todo('lifecycle events of a SigV4 connection carry the IAM-style principalIdentifier (<account>/<access key id>)');
+  test('lifecycle events of a SigV4 connection carry the IAM-style principalIdentifier (<account>/<access key id>)', async () => {
+    const iot = await wsEndpoint({ accountId: '210987654321' });
+    const watcher = keep(await wsClient(await signedUrl(iot), 'ws-watcher'));
+    await watcher.subscribeAsync('$aws/events/presence/connected/ws-dev-life', { qos: 1 });
+    const event = new Promise<string>((resolve) => watcher.once('message', (_t, payload) => resolve(payload.toString())));
+    keep(await wsClient(await signedUrl(iot), 'ws-dev-life'));
+    expect(JSON.parse(await event)).toMatchObject({ clientId: 'ws-dev-life', principalIdentifier: `210987654321/${CREDENTIALS.accessKeyId}` });
+  });
 
   test('nothing reached the host', () => {
     expect(uncaught).toEqual([]);

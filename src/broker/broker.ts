@@ -32,6 +32,8 @@ export interface ClientLink {
   /** Set before the client attaches. */
   readonly clientId: string | undefined;
   readonly remoteAddress: string;
+  /** What AWS puts in this connection's lifecycle events as principalIdentifier (the certificate id on mTLS, an IAM-style id for SigV4); absent on plain TCP. */
+  readonly principalIdentifier?: string;
   /** Bytes written to the client and not yet taken by it (and held back by the byte rate). */
   readonly bufferedBytes: number;
   /**
@@ -193,6 +195,7 @@ export class Broker {
   ready(link: ClientLink): void {
     const client = this.clientOf(link);
     if (!client) return;
+    if (link.principalIdentifier !== undefined) client.facts.principalIdentifier = link.principalIdentifier;
     this.lifecycle(client.facts, lifecycleTopics.connected, (f, now) => connectedPayload(f, now, link.remoteAddress));
     client.live = true;
     const now = this.clock.now();

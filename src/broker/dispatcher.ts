@@ -10,7 +10,7 @@ import type { ChaosTag } from '../chaos/types';
 import type { TimerHandle } from '../clock/clock';
 import type { DecodeError, Packet, PublishPacket } from '../codec/codec';
 import type { Message } from '../session/session';
-import type { DisconnectReason, ThrottledEvent, Transport } from '../trace/entry';
+import type { ConnectionIdentity, DisconnectReason, ThrottledEvent } from '../trace/entry';
 import { type Broker, type ClientLink, type CloseOptions, publishesWill } from './broker';
 import { type ByteStream, Connection, type ConnectionEvents } from './connection';
 import { CONNACK, handleConnect } from './handlers/connect';
@@ -23,6 +23,9 @@ import { handleSubscribe } from './handlers/subscribe';
 import { handleUnsubscribe } from './handlers/unsubscribe';
 import { Outbound } from './outbound';
 import { RateBucket } from './throttle';
+
+/** A connection over plain TCP: no certificate, no principal. */
+const PLAIN_TCP: ConnectionIdentity = { transport: 'tcp' };
 
 /** Room for a PUBLISH's fixed fields (topic length, packet id) on top of its topic and payload. */
 const PACKET_OVERHEAD_BYTES = 16;
@@ -51,19 +54,6 @@ const KEEP_ALIVE_FACTOR = 1.5;
 
 type Handler = (ctx: Dispatcher, packet: never) => void;
 
-/** How a connection reached the endpoint and who it authenticated as, before any MQTT was read. */
-export interface TransportIdentity {
-  readonly transport: Transport;
-  /** The access key id of a SigV4-signed WebSocket. */
-  readonly principal?: string;
-  /**
-   * What AWS would put in this connection's lifecycle events (IAM-style for SigV4). Not used by the broker
-   * yet: it derives principalIdentifier from the client id (see aws/lifecycle.ts principalFor).
-   */
-  readonly principalIdentifier?: string;
-}
-
-const TCP: TransportIdentity = { transport: 'tcp' };
 
 /** The handlers of an accepted connection, by packet type. */
 const HANDLERS: Partial<Record<Packet['cmd'], Handler>> = {
@@ -95,7 +85,10 @@ export class Dispatcher implements ClientLink, ConnectContext, ConnectionEvents 
     socket: ByteStream,
     readonly broker: Broker,
     private readonly onClosed: (d: Dispatcher) => void,
-    readonly identity: TransportIdentity = TCP,
+    /** Who the transport says this is (TLS: the certificate's principal and thing, SNI, ALPN; SigV4: the access key). */
+    readonly identity: ConnectionIdentity = PLAIN_TCP,
+    /** Asked at CONNECT: true refuses it (the certificate was deactivated since the handshake), AUTH_ERROR. */
+    private readonly refuseConnect?: () => boolean,
   ) {
     const { limits } = broker.profile;
     this.io = new Connection(connectionId, socket, limits.maxPayloadBytes + limits.maxTopicBytes + PACKET_OVERHEAD_BYTES, broker.trace, broker.budget, this);
@@ -125,9 +118,15 @@ export class Dispatcher implements ClientLink, ConnectContext, ConnectionEvents 
     return this.io.remoteAddress;
   }
 
-  /** For lifecycle events: what AWS would report for this connection (undefined: the broker's stand-in). */
+  /** What the lifecycle events carry as principalIdentifier (undefined on plain TCP: the broker's stand-in). */
   get principalIdentifier(): string | undefined {
-    return this.identity.principalIdentifier;
+    return this.identity.principalIdentifier ?? this.identity.principal;
+  }
+
+  /** The identity as the connect event shows it (principalIdentifier goes to lifecycle events only). */
+  private connectIdentity(): Omit<ConnectionIdentity, 'principalIdentifier'> {
+    const { principalIdentifier: _lifecycleOnly, ...shown } = this.identity;
+    return shown;
   }
 
   get bufferedBytes(): number {
@@ -152,6 +151,7 @@ export class Dispatcher implements ClientLink, ConnectContext, ConnectionEvents 
       this.connectChunk = this.io.chunk;
       this.connectTimer?.cancel();
       this.connectTimer = undefined;
+      if (this.refuseConnect?.()) return this.close('AUTH_ERROR');
       return handleConnect(this, packet);
     }
     // AWS: the client must wait for CONNACK before it sends anything else (reactions.packetBeforeConnack).
@@ -290,7 +290,7 @@ export class Dispatcher implements ClientLink, ConnectContext, ConnectionEvents 
       trace.record({
         kind: 'event', event: 'connect', connectionId: this.connectionId, clientId: a.clientId, cleanSession: a.cleanSession, sessionPresent,
         keepAliveSeconds: a.keepAliveSeconds, requestedKeepAliveSeconds: a.requestedKeepAliveSeconds, remoteAddress: this.remoteAddress,
-        transport: this.identity.transport, ...(this.identity.principal === undefined ? {} : { principal: this.identity.principal }),
+        ...this.connectIdentity(),
       });
     }
     this.keepAliveMs = a.keepAliveSeconds * 1000 * KEEP_ALIVE_FACTOR;

@@ -12,10 +12,27 @@ export type DisconnectReason =
   | 'SERVER_INITIATED_DISCONNECT'
   | 'API_INITIATED_DISCONNECT'
   | 'SERVER_ERROR'
-  | 'THROTTLED';
+  | 'THROTTLED'
+  /** The connection's certificate was made INACTIVE or REVOKED before its CONNECT (iot.setCertificateStatus). */
+  | 'AUTH_ERROR';
 
-/** How a client reached the endpoint: plain MQTT over TCP, MQTT over TLS, MQTT over WebSocket (`ws://`, `wss://`). */
+/** How a client reached the endpoint: plain MQTT over TCP, MQTT over TLS (mTLS), MQTT over WebSocket (`ws://`, `wss://`). */
 export type Transport = 'tcp' | 'tls' | 'ws' | 'wss';
+
+/** Who a connection is, as far as its transport tells: what the `connect` event and `iot.clients()` carry. */
+export interface ConnectionIdentity {
+  transport: Transport;
+  /** AWS's principal: the client certificate's id (lowercase hex SHA-256 of its DER) on TLS, the access key id for SigV4. Absent on plain TCP. */
+  principal?: string;
+  /** The thing the client certificate is attached to (`iot.createThing`), when it is attached to one. */
+  thingName?: string;
+  /** The server name the client sent in its TLS handshake (SNI), when it sent one. */
+  sni?: string;
+  /** The ALPN protocol agreed in the TLS handshake (`x-amzn-mqtt-ca`), when the client offered one. */
+  alpn?: string;
+  /** What lifecycle events carry as principalIdentifier when it is not `principal` (IAM-style for SigV4). */
+  principalIdentifier?: string;
+}
 
 interface EntryBase {
   /** Position in the trace, from 1, never reused (also not after `clear()`). */
@@ -54,10 +71,16 @@ export interface ConnectEvent extends EntryBase {
   /** The keep-alive the client asked for. */
   requestedKeepAliveSeconds: number;
   remoteAddress: string;
-  /** How the client reached the endpoint. */
+  /** `'tcp'`, `'tls'`, `'ws'` or `'wss'`. */
   transport: Transport;
-  /** Who the client authenticated as: the access key id for a SigV4-signed WebSocket. Absent on plain TCP. */
+  /** The client certificate's id on TLS, the access key id for SigV4 (AWS's principal); absent on plain TCP. */
   principal?: string;
+  /** The thing the client certificate is attached to, when it is attached to one. */
+  thingName?: string;
+  /** The server name the client sent (SNI), when it sent one. */
+  sni?: string;
+  /** The ALPN protocol agreed, when the client offered one. */
+  alpn?: string;
 }
 
 /** A connection ended. */
@@ -188,20 +211,72 @@ export interface InternalErrorEvent extends EntryBase {
   stack?: string;
 }
 
+/** Why a connection was refused before it reached the broker (`transport-error` event). */
+export type TransportFailure =
+  /** The first bytes were not a TLS handshake: plain MQTT, HTTP, or something else, sent to the TLS port. */
+  | 'not-tls'
+  /** The TLS handshake failed: bytes that are not valid TLS, an unsupported version or cipher, an alert. */
+  | 'handshake-failed'
+  /** The handshake did not finish within limits.connectTimeoutSeconds (real time). */
+  | 'handshake-timeout'
+  /** The client sent no certificate (AWS requires one on this port). */
+  | 'no-client-certificate'
+  /** The client certificate is not signed by a CA the endpoint trusts. */
+  | 'unknown-ca'
+  /** The client certificate is signed by a trusted CA but unusable: expired, not yet valid, wrong key usage. */
+  | 'certificate-invalid'
+  /** The certificate's status is INACTIVE (iot.setCertificateStatus). */
+  | 'certificate-inactive'
+  /** The certificate's status is REVOKED (iot.setCertificateStatus). */
+  | 'certificate-revoked'
+  /** The client offered ALPN protocols, none of which the endpoint accepts (tls.alpn). */
+  | 'alpn-refused'
+  /** The client sent no server name (SNI) and tls.requireSni is on. */
+  | 'sni-missing'
+  /** WebSocket: a plain HTTP request (426 on the MQTT path), another path (404), bytes that are not HTTP or a bad upgrade (400), an HTTP request not finished in time (408), no `mqtt` subprotocol offered (400). */
+  | 'upgrade-required'
+  | 'not-found'
+  | 'bad-request'
+  | 'bad-handshake'
+  | 'request-timeout'
+  | 'unsupported-subprotocol'
+  /** WebSocket with SigV4 (403): see the message for what was wrong with the signature. */
+  | 'missing-signature'
+  | 'malformed-signature'
+  | 'unknown-access-key'
+  | 'invalid-security-token'
+  | 'clock-skew'
+  | 'expired'
+  | 'signature-mismatch'
+  /** wss://: the TLS handshake failed. */
+  | 'tls-handshake'
+  /** Something failed inside fake-aws-iot while taking the connection (a bug: please report it). */
+  | 'internal-error';
+
 /**
- * A connection refused before any MQTT was read: a WebSocket upgrade refused with an HTTP status (bad
- * signature, wrong path, not an upgrade, garbage instead of HTTP) or a failed TLS handshake. Nothing
- * reached the broker; the endpoint goes on serving.
+ * A connection was refused by its transport (a failed TLS handshake, an unusable certificate): nothing of it
+ * reached the broker (a failed TLS handshake or unusable certificate, a refused WebSocket upgrade with its HTTP
+ * status in the message). `connectionId` is set when the refusal came after the handshake, at CONNECT.
  */
 export interface TransportErrorEvent extends EntryBase {
   kind: 'event';
   event: 'transport-error';
   transport: Transport;
-  remoteAddress: string;
-  /** Stable name of what failed, e.g. `signature-mismatch`, `clock-skew`, `not-found`, `bad-request`, `tls-handshake`. */
-  reason: string;
-  /** What happened, for humans; for a refused HTTP request it starts with the status, e.g. `HTTP 403: ...`. */
+  /** What failed. */
+  reason: TransportFailure;
+  /** What happened, for humans, with what to do about it (for a refused HTTP request it starts with the status: `HTTP 403: ...`). */
   message: string;
+  /** Node's or OpenSSL's error code, or the certificate verification error (`UNABLE_TO_VERIFY_LEAF_SIGNATURE`). */
+  code?: string;
+  remoteAddress: string;
+  remotePort?: number;
+  /** The endpoint's port the connection came in on. */
+  localPort?: number;
+  /** The client certificate's id, when the handshake got as far as verifying one. */
+  principal?: string;
+  sni?: string;
+  /** The ALPN protocols the client offered (for alpn-refused) or the one agreed. */
+  alpn?: string;
 }
 
 export type EventEntry =

@@ -55,7 +55,8 @@ export function formatEntry(e: TraceEntry, t0: number): string {
   if (e.kind === 'packet') return `${head} ${e.direction === 'in' ? 'in ' : 'out'} ${formatPacket(e.packet)}${cut}${formatTag(e.chaos)}`;
   switch (e.event) {
     case 'connect':
-      return `${head} *** connect${e.transport === 'tcp' ? '' : ` ${e.transport}`}${e.principal ? ` principal=${e.principal}` : ''} clean=${e.cleanSession ? 1 : 0} sessionPresent=${e.sessionPresent ? 1 : 0} keepAlive=${e.keepAliveSeconds}s`;
+      return `${head} *** connect clean=${e.cleanSession ? 1 : 0} sessionPresent=${e.sessionPresent ? 1 : 0} keepAlive=${e.keepAliveSeconds}s` +
+        `${e.transport && e.transport !== 'tcp' ? ` ${e.transport}` : ''}${e.principal ? ` principal=${e.principal.slice(0, 12)}…` : ''}${e.thingName ? ` thing=${e.thingName}` : ''}`;
     case 'disconnect':
       return `${head} *** disconnect ${e.reason}${e.willPublished ? ' (will published)' : ''}${formatTag(e.chaos)}`;
     case 'subscription-active':
@@ -77,7 +78,7 @@ export function formatEntry(e: TraceEntry, t0: number): string {
     case 'internal-error':
       return `${head} *** internal error (${e.source}): ${e.message}`;
     case 'transport-error':
-      return `${head} *** ${e.transport} refused ${e.remoteAddress} (${e.reason}): ${e.message}`;
+      return `${head} *** ${e.transport} refused ${e.remoteAddress}${e.remotePort !== undefined ? `:${e.remotePort}` : ''} ${e.reason}${e.code ? ` (${e.code})` : ''}: ${e.message}`;
   }
 }
 

@@ -16,8 +16,6 @@ export const SIGV4_SERVICE = 'iotdevicegateway';
 export const SIGV4_ALGORITHM = 'AWS4-HMAC-SHA256';
 /** AWS refuses a request whose X-Amz-Date is more than 5 minutes away from its own clock. */
 export const MAX_CLOCK_SKEW_MS = 5 * 60 * 1000;
-/** The fake account the IAM-style principal identifiers name (until an `accountId` option exists). */
-export const FAKE_ACCOUNT_ID = '123456789012';
 
 const EMPTY_PAYLOAD_SHA256 = createHash('sha256').update('').digest('hex');
 const MAX_EXPIRES_SECONDS = 7 * 24 * 3600;
@@ -117,8 +115,8 @@ const SIGNING_PARAMS = ['X-Amz-Algorithm', 'X-Amz-Credential', 'X-Amz-Date', 'X-
  * The IAM-style principal identifier AWS puts in the lifecycle events of a SigV4 connection. AWS's sample
  * is `<account>/<roleId>:<session>`; the fake has no IAM, so it names the access key id in the fake account.
  */
-export function sigv4PrincipalIdentifier(accessKeyId: string): string {
-  return `${FAKE_ACCOUNT_ID}/${accessKeyId}`;
+export function sigv4PrincipalIdentifier(accessKeyId: string, accountId: string): string {
+  return `${accountId}/${accessKeyId}`;
 }
 
 /** Verifies SigV4 presigned upgrade requests against the endpoint's credentials and clock. */

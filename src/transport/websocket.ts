@@ -13,9 +13,8 @@ import type { Duplex } from 'node:stream';
 import type { SecureContextOptions } from 'node:tls';
 import { WebSocketServer, createWebSocketStream } from 'ws';
 import type { ByteStream } from '../broker/connection';
-import type { TransportIdentity } from '../broker/dispatcher';
 import { FakeIotError } from '../errors';
-import type { TransportErrorEvent } from '../trace/entry';
+import type { ConnectionIdentity, TransportErrorEvent, TransportFailure } from '../trace/entry';
 import { type SigV4Verifier, sigv4PrincipalIdentifier } from './sigv4';
 
 /** The WebSocket subprotocols that carry MQTT 3.1.1 to AWS IoT, in order of preference. */
@@ -36,8 +35,10 @@ export interface WebSocketListenerOptions {
   /** Real milliseconds a client has to send its HTTP request (the endpoint's connect timeout). */
   requestTimeoutMs: number;
   verifier: SigV4Verifier;
+  /** The endpoint's AWS account id (options.accountId): SigV4 connections' lifecycle principalIdentifier names it. */
+  accountId: string;
   /** An upgraded WebSocket, ready for MQTT. */
-  accept(stream: ByteStream, identity: TransportIdentity): void;
+  accept(stream: ByteStream, identity: ConnectionIdentity): void;
   /** Something was refused: goes to the trace. */
   refused(refusal: Refusal): void;
 }
@@ -85,7 +86,7 @@ export function listenWebSocket(options: WebSocketListenerOptions): Promise<WebS
     socket.once('close', () => sockets.delete(socket));
   };
 
-  const refuse = (socket: Duplex, remoteAddress: string, status: number, reason: string, message: string) => {
+  const refuse = (socket: Duplex, remoteAddress: string, status: number, reason: TransportFailure, message: string) => {
     options.refused({ transport, remoteAddress, reason, message: `HTTP ${status}: ${message}` });
     if (socket.destroyed || !socket.writable) return void socket.destroy();
     const body = `${message}\n`;
@@ -101,7 +102,7 @@ export function listenWebSocket(options: WebSocketListenerOptions): Promise<WebS
   // A request without an upgrade: the path speaks WebSocket only, and nothing else is here.
   server.on('request', (req: IncomingMessage, res) => {
     const path = pathOf(req.url);
-    const [status, reason, message] =
+    const [status, reason, message]: [number, TransportFailure, string] =
       path === options.path
         ? [426, 'upgrade-required', `${showPath(path)} speaks MQTT over WebSocket only: send a WebSocket upgrade (Upgrade: websocket, Sec-WebSocket-Protocol: mqtt)`]
         : [404, 'not-found', `no WebSocket endpoint at ${showPath(path)}; AWS IoT's is ${options.path}`];
@@ -158,7 +159,7 @@ export function listenWebSocket(options: WebSocketListenerOptions): Promise<WebS
           Object.defineProperties(stream, { remoteAddress: { value: remoteAddress }, localPort: { value: (req.socket as Socket).localPort } });
           const principal = result.accessKeyId;
           try {
-            options.accept(stream as ByteStream, principal === undefined ? { transport } : { transport, principal, principalIdentifier: sigv4PrincipalIdentifier(principal) });
+            options.accept(stream as ByteStream, principal === undefined ? { transport } : { transport, principal, principalIdentifier: sigv4PrincipalIdentifier(principal, options.accountId) });
           } catch (error) {
             ws.terminate();
             options.refused({ transport, remoteAddress, reason: 'internal-error', message: `the connection failed inside fake-aws-iot: ${error instanceof Error ? error.message : String(error)}` });

@@ -1,0 +1,300 @@
+/**
+ * MQTT over TLS with client certificates, as AWS IoT serves it on 8883 (and on 443 with ALPN
+ * `x-amzn-mqtt-ca`). A plain TCP listener takes each connection and looks at its first bytes: anything but a
+ * TLS handshake record (plain MQTT, HTTP, noise) is refused there and never reaches OpenSSL; a handshake is
+ * passed to a node:tls server that never listens itself. After the handshake (`secureConnection`) the client
+ * certificate is checked — present, signed by a trusted CA, usable — then SNI, then the caller's own check
+ * (certificate status); only a socket that passed everything is handed on (to the broker's Dispatcher).
+ * Every refusal is reported once through `refused()`; nothing here throws into the host.
+ */
+import { type Server, type Socket, createServer } from 'node:net';
+import { constants as cryptoConstants } from 'node:crypto';
+import { type TLSSocket, createServer as createTlsServer } from 'node:tls';
+import { type TimerHandle, realClock, warnError } from '../clock/clock';
+import { recogniseFirstBytes } from '../codec/first-bytes';
+import { FakeIotError } from '../errors';
+import type { TransportErrorEvent, TransportFailure } from '../trace/entry';
+import type { Listener } from './tcp';
+
+/** ALPN protocol names AWS IoT accepts for MQTT with certificate authentication. */
+export const DEFAULT_ALPN = ['x-amzn-mqtt-ca'];
+
+export interface TlsConfig {
+  host: string;
+  port: number;
+  /** Server certificate (chain) and key, PEM. */
+  cert: string | Buffer;
+  key: string | Buffer;
+  /** CAs whose client certificates are accepted, PEM. */
+  ca: (string | Buffer)[];
+  requireSni: boolean;
+  /** ALPN protocols accepted when the client offers any; a client that offers none is accepted too. */
+  alpn: readonly string[];
+  /** How long (real time) a connection may take from accept to a finished handshake. */
+  handshakeTimeoutMs: number;
+  /** The endpoint's plain port, named in the hint for a client that speaks plain MQTT here. */
+  plainPort: number;
+}
+
+/** What a finished, verified handshake tells about the client. */
+export interface TlsClientFacts {
+  /** The client certificate's DER. */
+  certificate: Buffer;
+  sni: string | undefined;
+  alpn: string | undefined;
+  remoteAddress: string;
+  remotePort: number | undefined;
+}
+
+/** A refusal, as the trace's transport-error event carries it. */
+export type TlsRefusal = Omit<TransportErrorEvent, 'kind' | 'event' | 'seq' | 'at' | 'transport'>;
+
+export interface TlsEvents {
+  /**
+   * The handshake finished and the certificate is trusted. Returns a refusal (the certificate is inactive or
+   * revoked) or undefined, and in that case takes the socket.
+   */
+  secure(socket: TLSSocket, facts: TlsClientFacts): { reason: TransportFailure; message: string; principal?: string } | undefined;
+  refused(refusal: TlsRefusal): void;
+  /** Something threw while a connection was taken over (a bug in the fake): the connection is closed. */
+  failed(error: unknown): void;
+}
+
+/** Verification errors that mean "not signed by a CA this endpoint trusts". */
+const UNKNOWN_CA_ERRORS = new Set([
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'CERT_SIGNATURE_FAILURE',
+]);
+
+interface Pending {
+  raw: Socket;
+  remoteAddress: string;
+  remotePort: number | undefined;
+  timer: TimerHandle;
+  /** What the client offered in ALPN (for the message when none is accepted). */
+  offered?: string[];
+  /** Handed to node:tls (the first bytes were a TLS handshake record). */
+  tls: boolean;
+  /** Refused or handed on: reported once, whatever else happens to the socket. */
+  done: boolean;
+}
+
+const clean = (address: string | undefined) => (address ?? '').replace(/^::ffff:/, '');
+const keyOf = (address: string | undefined, port: number | undefined) => `${clean(address)}|${port ?? ''}`;
+
+/** Starts the TLS listener. Rejects with LISTEN_FAILED (port in use) or INVALID_OPTION (unusable certificate or key). */
+export function listenTls(config: TlsConfig, events: TlsEvents): Promise<Listener> {
+  const pending = new Map<string, Pending>();
+  let closed = false;
+
+  const refuse = (p: Pending | undefined, refusal: Omit<TlsRefusal, 'remoteAddress' | 'remotePort' | 'localPort'>, sockets: (Socket | undefined)[]) => {
+    if (p) {
+      if (p.done) return;
+      p.done = true;
+      p.timer.cancel();
+    }
+    for (const s of sockets) s?.destroy();
+    if (closed) return; // the endpoint's own shutdown is not the client's failure
+    try {
+      events.refused({ ...refusal, remoteAddress: p?.remoteAddress ?? '', ...(p?.remotePort !== undefined ? { remotePort: p.remotePort } : {}), localPort: port });
+    } catch (error) {
+      warnError(error);
+    }
+  };
+
+  const report = (error: unknown) => {
+    try {
+      events.failed(error);
+    } catch {
+      warnError(error);
+    }
+  };
+
+  let tlsServer;
+  try {
+    tlsServer = createTlsServer({
+      cert: config.cert,
+      key: config.key,
+      ca: config.ca,
+      // The certificate is required; the verdict is read after the handshake (see 'secureConnection'), where the
+      // connection can still be named in the trace. Nothing reaches the broker before that check.
+      requestCert: true,
+      rejectUnauthorized: false,
+      minVersion: 'TLSv1.2',
+      // AWS IoT does not resume TLS sessions: no stateless tickets, and no session cache to look stateful ones up in.
+      secureOptions: cryptoConstants.SSL_OP_NO_TICKET,
+      // Our own timer (from accept, below) ends a slow handshake first; this one is only a backstop.
+      handshakeTimeout: config.handshakeTimeoutMs * 2 + 1000,
+      ALPNCallback({ protocols }: { servername: string; protocols: string[] }) {
+        const chosen = protocols.find((p) => config.alpn.includes(p));
+        if (chosen === undefined) {
+          // Returning nothing ends the handshake with a no_application_protocol alert (reported in tlsClientError).
+          const p = pending.get(keyOf((this as unknown as TLSSocket).remoteAddress, (this as unknown as TLSSocket).remotePort));
+          if (p) p.offered = protocols;
+        }
+        return chosen;
+      },
+    });
+  } catch (error) {
+    return Promise.reject(new FakeIotError('INVALID_OPTION', `options.tls: the server certificate or key cannot be used: ${(error as Error).message}`, { cause: error }));
+  }
+  tlsServer.on('error', () => {}); // it never listens: errors concern single sockets, reported below
+
+  tlsServer.on('tlsClientError', (error: NodeJS.ErrnoException, socket: TLSSocket) => {
+    const p = pending.get(keyOf(socket.remoteAddress, socket.remotePort));
+    // A socket no longer known by its address (already closed): its raw socket's close reports it, once.
+    if (!p) return void socket.destroy();
+    const code = error.code;
+    if (code === 'ERR_SSL_NO_APPLICATION_PROTOCOL') {
+      const offered = p?.offered ?? [];
+      return refuse(p, {
+        reason: 'alpn-refused', code, ...(offered.length ? { alpn: offered.join(',') } : {}),
+        message: `the client offered ALPN ${offered.map((o) => JSON.stringify(o)).join(', ') || '(unknown)'}; this endpoint accepts ${config.alpn.map((a) => JSON.stringify(a)).join(', ') || 'no ALPN protocol'} (or none)`,
+      }, [socket, p?.raw]);
+    }
+    if (code === 'ERR_TLS_HANDSHAKE_TIMEOUT') {
+      return refuse(p, { reason: 'handshake-timeout', code, message: `the TLS handshake did not finish within ${config.handshakeTimeoutMs} ms` }, [socket, p?.raw]);
+    }
+    if (code === 'ECONNRESET' || code === 'EPIPE') {
+      return refuse(p, { reason: 'handshake-failed', code, message: 'the client closed the connection during the TLS handshake (did it reject the server certificate? trust the fixture CA: iot.tls.caPath)' }, [socket, p?.raw]);
+    }
+    refuse(p, { reason: 'handshake-failed', ...(code ? { code } : {}), message: `the TLS handshake failed: ${firstLine(error.message)}` }, [socket, p?.raw]);
+  });
+
+  tlsServer.on('secureConnection', (socket: TLSSocket) => {
+    const p = pending.get(keyOf(socket.remoteAddress, socket.remotePort));
+    if (!p || p.done || closed) return void socket.destroy();
+    const sni = typeof socket.servername === 'string' && socket.servername !== '' ? socket.servername : undefined;
+    const alpn = typeof socket.alpnProtocol === 'string' ? socket.alpnProtocol : undefined;
+    const seen = { ...(sni ? { sni } : {}), ...(alpn ? { alpn } : {}) };
+    const peer = socket.getPeerCertificate();
+    const certificate = peer && Buffer.isBuffer(peer.raw) ? peer.raw : undefined;
+    if (!certificate) {
+      return refuse(p, { reason: 'no-client-certificate', ...seen, message: 'the client sent no certificate; AWS IoT requires one on this port (MQTT.js: cert and key options; paho: tls_set(certfile=, keyfile=))' }, [socket, p.raw]);
+    }
+    if (!socket.authorized) {
+      const code = String(socket.authorizationError ?? 'UNKNOWN');
+      const unknownCa = UNKNOWN_CA_ERRORS.has(code);
+      return refuse(p, {
+        reason: unknownCa ? 'unknown-ca' : 'certificate-invalid', code, ...seen,
+        message: unknownCa
+          ? 'the client certificate is not signed by a CA this endpoint trusts (use one from iot.createThing(), a fixtures/ device certificate, or add your CA with tls.ca)'
+          : `the client certificate was refused: ${code}`,
+      }, [socket, p.raw]);
+    }
+    if (config.requireSni && !sni) {
+      return refuse(p, { reason: 'sni-missing', ...seen, message: 'the client sent no server name (SNI) and tls.requireSni is on; connect to a host name such as localhost, not an IP address' }, [socket, p.raw]);
+    }
+    let verdict;
+    try {
+      verdict = events.secure(socket, { certificate, sni, alpn, remoteAddress: p.remoteAddress, remotePort: p.remotePort });
+    } catch (error) {
+      p.done = true;
+      p.timer.cancel();
+      socket.destroy();
+      p.raw.destroy();
+      return report(error);
+    }
+    if (verdict) return refuse(p, { ...verdict, ...seen }, [socket, p.raw]);
+    p.done = true;
+    p.timer.cancel();
+    pending.delete(keyOf(p.remoteAddress, p.remotePort));
+  });
+
+  const onConnection = (raw: Socket) => {
+    if (closed) return void raw.destroy();
+    raw.on('error', () => {}); // reported as the handshake's failure, or by the connection once handed on
+    const p: Pending = {
+      raw,
+      remoteAddress: clean(raw.remoteAddress),
+      remotePort: raw.remotePort,
+      tls: false,
+      done: false,
+      timer: realClock.setTimeout(() => {
+        refuse(p, { reason: 'handshake-timeout', message: `no finished TLS handshake within ${config.handshakeTimeoutMs} ms` }, [raw]);
+      }, config.handshakeTimeoutMs),
+    };
+    const key = keyOf(p.remoteAddress, p.remotePort);
+    pending.set(key, p);
+    raw.once('close', () => {
+      // A handshake that ended without a verdict above (the client went away, or node:tls gave up on it).
+      if (p.tls) refuse(p, { reason: 'handshake-failed', message: 'the connection closed during the TLS handshake' }, []);
+      p.timer.cancel();
+      if (pending.get(key) === p) pending.delete(key);
+    });
+    let head: Buffer = Buffer.alloc(0);
+    const onData = (chunk: Buffer) => {
+      head = head.length === 0 ? chunk : Buffer.concat([head, chunk]);
+      const seen = recogniseFirstBytes(head);
+      if (seen === 'undecided') return; // one byte of a possible TLS record: wait for the next
+      raw.off('data', onData);
+      if (seen?.kind === 'tls-on-plain-port') {
+        // A TLS handshake record: give the bytes back and let node:tls take the socket from here.
+        raw.pause();
+        raw.unshift(head);
+        p.tls = true;
+        try {
+          tlsServer.emit('connection', raw);
+        } catch (error) {
+          p.done = true;
+          p.timer.cancel();
+          raw.destroy();
+          report(error);
+        }
+        return;
+      }
+      refuse(p, { reason: 'not-tls', message: notTlsMessage(head, config.plainPort) }, [raw]);
+    };
+    raw.on('data', onData);
+  };
+
+  // noDelay: Nagle's algorithm would add a ~40 ms stall to every request/ack exchange.
+  const server: Server = createServer({ noDelay: true }, onConnection);
+  let port = config.port;
+  return new Promise((resolve, reject) => {
+    const onError = (error: NodeJS.ErrnoException) => {
+      reject(new FakeIotError('LISTEN_FAILED', `cannot listen for TLS on ${config.host}:${config.port}: ${error.code ?? error.message}.${error.code === 'EADDRINUSE' ? ' Another process uses that port; pass tls: { port: 0 } (the default) for a free one.' : ''}`, { cause: error }));
+    };
+    server.once('error', onError);
+    server.listen(config.port, config.host, () => {
+      server.off('error', onError);
+      server.on('error', () => {});
+      const address = server.address();
+      port = typeof address === 'object' && address ? address.port : config.port;
+      resolve({
+        port,
+        close: () => {
+          closed = true;
+          for (const p of pending.values()) {
+            p.timer.cancel();
+            p.raw.destroy();
+          }
+          pending.clear();
+          return new Promise<void>((done) => server.close(() => done()));
+        },
+      });
+    });
+  });
+}
+
+function firstLine(message: string): string {
+  // OpenSSL's messages read "<hex>:error:<code>:SSL routines:<function>:<reason>:<file>:<line>:"; keep the reason.
+  const m = /SSL routines:[^:]*:([^:]+)/.exec(message);
+  return m ? m[1]! : message.split('\n')[0]!;
+}
+
+function notTlsMessage(head: Buffer, plainPort: number): string {
+  const first = head[0] ?? 0;
+  if (first >> 4 === 1) {
+    return `the client sent plain MQTT (a CONNECT) to the TLS port; connect with mqtts:// and a client certificate, or with mqtt:// to the plain port ${plainPort}`;
+  }
+  const foreign = recogniseFirstBytes(head);
+  if (foreign && foreign !== 'undecided' && foreign.kind === 'http-on-plain-port') {
+    return `the client sent an HTTP request to the MQTT-over-TLS port (WebSockets are served elsewhere)`;
+  }
+  return `the first bytes (0x${head.subarray(0, 8).toString('hex')}) are not a TLS handshake`;
+}

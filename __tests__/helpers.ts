@@ -78,6 +78,38 @@ export interface RawClient {
   count<C extends mqttPacket.PacketCmd>(cmd: C, n: number): Promise<Extract<mqttPacket.Packet, { cmd: C }>[]>;
 }
 
+/**
+ * MQTT packets parsed from the bytes fed to `parse`, kept in order; `count` waits (up to 3 s) until there are
+ * `n` of a type. Shared by the raw TCP client and the raw WebSocket one.
+ */
+export function packetCollector() {
+  const received: mqttPacket.Packet[] = [];
+  const parser = mqttPacket.parser({ protocolVersion: 4 });
+  const waiting = new Set<() => void>();
+  parser.on('packet', (p) => {
+    received.push(p);
+    for (const w of [...waiting]) w();
+  });
+  const count = <C extends mqttPacket.PacketCmd>(cmd: C, n: number): Promise<Extract<mqttPacket.Packet, { cmd: C }>[]> =>
+    new Promise((resolve, reject) => {
+      const check = () => {
+        const hits = received.filter((p) => p.cmd === cmd);
+        if (hits.length >= n) {
+          waiting.delete(check);
+          clearTimeout(timer);
+          resolve(hits as never);
+        }
+      };
+      const timer = setTimeout(() => {
+        waiting.delete(check);
+        reject(new Error(`raw client: fewer than ${n} ${cmd} within 3 s; got ${received.map((p) => p.cmd).join(', ') || 'nothing'}`));
+      }, 3000);
+      waiting.add(check);
+      check();
+    });
+  return { received, parse: (data: Buffer) => void parser.parse(data), count };
+}
+
 export async function raw(iot: FakeIot): Promise<RawClient> {
   const socket = net.connect(iot.port, iot.host);
   open.push({ close: () => socket.destroy() });
@@ -86,14 +118,8 @@ export async function raw(iot: FakeIot): Promise<RawClient> {
     socket.once('error', reject);
   });
   socket.on('error', () => {});
-  const received: mqttPacket.Packet[] = [];
-  const parser = mqttPacket.parser({ protocolVersion: 4 });
-  const waiting = new Set<() => void>();
-  parser.on('packet', (p) => {
-    received.push(p);
-    for (const w of [...waiting]) w();
-  });
-  socket.on('data', (d) => parser.parse(d));
+  const { received, parse, count } = packetCollector();
+  socket.on('data', parse);
   const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
   const r: RawClient = {
     socket,
@@ -103,26 +129,9 @@ export async function raw(iot: FakeIot): Promise<RawClient> {
       socket.write(Buffer.isBuffer(packet) ? packet : mqttPacket.generate(packet));
     },
     async next(cmd) {
-      return (await r.count(cmd, 1))[0]!;
+      return (await count(cmd, 1))[0]!;
     },
-    count(cmd, n) {
-      return new Promise((resolve, reject) => {
-        const check = () => {
-          const hits = received.filter((p) => p.cmd === cmd);
-          if (hits.length >= n) {
-            waiting.delete(check);
-            clearTimeout(timer);
-            resolve(hits as never);
-          }
-        };
-        const timer = setTimeout(() => {
-          waiting.delete(check);
-          reject(new Error(`raw client: fewer than ${n} ${cmd} within 3 s; got ${received.map((p) => p.cmd).join(', ') || 'nothing'}`));
-        }, 3000);
-        waiting.add(check);
-        check();
-      });
-    },
+    count,
     async connect(clientId, extra) {
       r.send(connectPacket(clientId, extra));
       return r.next('connack');
@@ -176,6 +185,30 @@ export async function settledResources(before: Record<string, number>, ms = 2000
   const settled = () => Object.entries(resources()).every(([k, n]) => n <= (before[k] ?? 0));
   for (const deadline = Date.now() + ms; !settled() && Date.now() < deadline; ) await new Promise((resolve) => setImmediate(resolve));
   return resources();
+}
+
+/**
+ * Closes an endpoint while a client is still connected to it, and waits until the client saw its connection
+ * go (the server closed it); then lets the client go too.
+ */
+export async function closeUnderClient(iot: { close(): Promise<void> }, c: MqttClient): Promise<void> {
+  const closed = new Promise<void>((resolve) => c.once('close', () => resolve()));
+  await iot.close();
+  await closed;
+  c.end(true);
+}
+
+/**
+ * After endpoints were opened and closed: the counts taken while one was open (`opened`) saw its `servers`
+ * listeners and both ends of a connection, and saw them go; and no kind of resource outnumbers `before`
+ * (a failure names the kind).
+ */
+export function expectReleased(before: Record<string, number>, opened: Record<string, number>, after: Record<string, number>, servers: number): void {
+  const count = (r: Record<string, number>, kind: string) => r[kind] ?? 0;
+  expect(count(opened, 'TCPServerWrap') - count(after, 'TCPServerWrap')).toBeGreaterThanOrEqual(servers);
+  expect(count(opened, 'TCPSocketWrap') - count(after, 'TCPSocketWrap')).toBeGreaterThanOrEqual(2);
+  const kinds = ['TCPServerWrap', 'TCPSocketWrap', 'Timeout'];
+  expect(kinds.filter((k) => count(after, k) > count(before, k)).map((k) => `${k}: ${count(before, k)} before, ${count(after, k)} after`)).toEqual([]);
 }
 
 /** Closes everything the test opened. Registered for every test file that imports this module. */

@@ -1,5 +1,5 @@
 import { startFakeIot } from '../../src';
-import { client, endpoint, resources, settledResources } from '../helpers';
+import { client, closeUnderClient, endpoint, expectReleased, resources, settledResources } from '../helpers';
 import mqtt from 'mqtt';
 
 describe('endpoints as resources', () => {
@@ -30,20 +30,10 @@ describe('endpoints as resources', () => {
       await c.subscribeAsync('t', { qos: 1 });
       await c.publishAsync('t', 'x', { qos: 1 });
       if (i === 0) opened = resources();
-      const closed = new Promise<void>((resolve) => c.once('close', () => resolve()));
-      await iot.close(); // closes the client's connection from the server side
-      await closed;
-      c.end(true);
+      await closeUnderClient(iot, c);
     }
     const after = await settledResources(before);
-    const kinds = ['TCPServerWrap', 'TCPSocketWrap', 'Timeout'];
-    const count = (r: Record<string, number>, kind: string) => r[kind] ?? 0;
-    // The counts see an endpoint and its client while open (a server, both ends of the connection) and
-    // see them go: they would see them left behind.
-    expect(count(opened, 'TCPServerWrap') - count(after, 'TCPServerWrap')).toBeGreaterThanOrEqual(1);
-    expect(count(opened, 'TCPSocketWrap') - count(after, 'TCPSocketWrap')).toBeGreaterThanOrEqual(2);
-    // Nothing is left: no kind outnumbers what was there before (a failure names the kind).
-    expect(kinds.filter((k) => count(after, k) > count(before, k)).map((k) => `${k}: ${count(before, k)} before, ${count(after, k)} after`)).toEqual([]);
+    expectReleased(before, opened, after, 1);
   });
 
   test('await using closes the endpoint at the end of the block', async () => {

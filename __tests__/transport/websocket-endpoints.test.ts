@@ -3,7 +3,7 @@
  * behind; a bad option is refused up front, naming it.
  */
 import { FakeIotError, startFakeIot } from '../../src';
-import { resources, settledResources } from '../helpers';
+import { closeUnderClient, expectReleased, resources, settledResources } from '../helpers';
 import { CREDENTIALS, handshake, signedUrl, wsClient } from './ws-helpers';
 
 test('opening and closing 50 endpoints with WebSockets (each with a client, a message and a refusal) leaves no socket, server or timer behind', async () => {
@@ -16,18 +16,10 @@ test('opening and closing 50 endpoints with WebSockets (each with a client, a me
     await c.publishAsync('t', 'x', { qos: 1 });
     expect(await handshake((await signedUrl(iot)).replace('/mqtt?', '/nope?'))).toMatchObject({ opened: false, status: 404 });
     if (i === 0) opened = resources();
-    const closed = new Promise<void>((resolve) => c.once('close', () => resolve()));
-    await iot.close(); // closes the WebSocket from the server side
-    await closed;
-    c.end(true);
+    await closeUnderClient(iot, c);
   }
   const after = await settledResources(before);
-  const kinds = ['TCPServerWrap', 'TCPSocketWrap', 'Timeout'];
-  const count = (r: Record<string, number>, kind: string) => r[kind] ?? 0;
-  // While open: two servers (TCP and WebSocket) and both ends of the WebSocket; all of them go.
-  expect(count(opened, 'TCPServerWrap') - count(after, 'TCPServerWrap')).toBeGreaterThanOrEqual(2);
-  expect(count(opened, 'TCPSocketWrap') - count(after, 'TCPSocketWrap')).toBeGreaterThanOrEqual(2);
-  expect(kinds.filter((k) => count(after, k) > count(before, k)).map((k) => `${k}: ${count(before, k)} before, ${count(after, k)} after`)).toEqual([]);
+  expectReleased(before, opened, after, 2);
 });
 
 test('close() also ends a connection still sending its HTTP request', async () => {

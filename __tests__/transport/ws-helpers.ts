@@ -8,6 +8,7 @@ import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import * as mqttPacket from 'mqtt-packet';
 import WebSocket from 'ws';
 import { type AwsCredentials, type FakeIot, type PresignOptions, presignWebSocketUrl } from '../../src';
+import { packetCollector } from '../helpers';
 
 export const CREDENTIALS: AwsCredentials = { accessKeyId: 'AKIAFAKEIOTEXAMPLE01', secretAccessKey: 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYFAKEKEY+01' };
 
@@ -40,34 +41,12 @@ export function handshake(url: string, protocols: string[] = ['mqtt']): Promise<
 
 /** MQTT over a raw WebSocket: sends packets, parses what comes back. */
 export function mqttOver(socket: WebSocket) {
-  const received: mqttPacket.Packet[] = [];
-  const parser = mqttPacket.parser({ protocolVersion: 4 });
-  const waiting = new Set<() => void>();
-  parser.on('packet', (p) => {
-    received.push(p);
-    for (const w of [...waiting]) w();
-  });
-  socket.on('message', (data: Buffer) => parser.parse(data));
+  const { received, parse, count } = packetCollector();
+  socket.on('message', (data: Buffer) => parse(data));
   return {
     received,
     send: (packet: mqttPacket.Packet) => socket.send(mqttPacket.generate(packet)),
-    next<C extends mqttPacket.PacketCmd>(cmd: C): Promise<Extract<mqttPacket.Packet, { cmd: C }>> {
-      return new Promise((resolve, reject) => {
-        const check = () => {
-          const hit = received.find((p) => p.cmd === cmd);
-          if (!hit) return;
-          waiting.delete(check);
-          clearTimeout(timer);
-          resolve(hit as never);
-        };
-        const timer = setTimeout(() => {
-          waiting.delete(check);
-          reject(new Error(`no ${cmd} within 5 s; got ${received.map((p) => p.cmd).join(', ') || 'nothing'}`));
-        }, 5000);
-        waiting.add(check);
-        check();
-      });
-    },
+    next: async <C extends mqttPacket.PacketCmd>(cmd: C): Promise<Extract<mqttPacket.Packet, { cmd: C }>> => (await count(cmd, 1))[0]!,
   };
 }
 

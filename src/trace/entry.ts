@@ -1,6 +1,7 @@
 import type { Packet } from '../codec/codec';
 import type { Limits } from '../aws/profile';
 import type { ChaosTag } from '../chaos/types';
+import type { SigV4Failure } from '../transport/sigv4';
 
 /** AWS's lifecycle `disconnectReason` values that the fake produces. */
 export type DisconnectReason =
@@ -241,13 +242,7 @@ export type TransportFailure =
   | 'request-timeout'
   | 'unsupported-subprotocol'
   /** WebSocket with SigV4 (403): see the message for what was wrong with the signature. */
-  | 'missing-signature'
-  | 'malformed-signature'
-  | 'unknown-access-key'
-  | 'invalid-security-token'
-  | 'clock-skew'
-  | 'expired'
-  | 'signature-mismatch'
+  | SigV4Failure
   /** wss://: the TLS handshake failed. */
   | 'tls-handshake'
   /** Something failed inside fake-aws-iot while taking the connection (a bug: please report it). */

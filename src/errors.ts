@@ -21,6 +21,8 @@ export type FakeIotErrorCode =
   | 'TRACE_DISABLED'
   /** close(): a callback the test gave the endpoint (a trace listener) threw while the endpoint ran. */
   | 'CALLBACK_FAILED'
+  /** iot.shadows.update(): the Device Shadow service refused the update (`status` holds AWS's code: 400, 409, 413, ...). */
+  | 'SHADOW_REJECTED'
   /** assertClientSurvives(): the scenario failed for some drawn chaos. */
   | 'CLIENT_DID_NOT_SURVIVE'
   /** assertClientSurvives(): the time limit ended the property before any run finished (or, with failOnTimeLimit, before every run finished). */

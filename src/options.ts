@@ -82,6 +82,8 @@ export interface FakeIotOptions {
   throughput?: Reactions['throughput'];
   /** A CONNECT over the per-client-id rate: `'close'` (default: no CONNACK) or `'server-unavailable'` (CONNACK 0x03). */
   connectRate?: Reactions['connectRate'];
+  /** Device Shadow: publish `/update/delta` after a `reported`-only update that leaves a delta (default `false`; AWS is silent). */
+  shadowDeltaOnReportedUpdate?: boolean;
   /** AWS's documented misbehaviours, injected on purpose, driven by `seed`. Absent: no chaos work at all. */
   chaos?: ChaosOptions;
   /**
@@ -153,7 +155,7 @@ export interface ResolvedOptions {
 const TOP_LEVEL_KEYS = [
   'port', 'host', 'profile', 'seed', 'trace', 'limits', 'qos2', 'retain', 'emptyClientId', 'lifecycleEvents', 'lifecycleQos',
   'hashMatchesParent', 'basicIngestPrefixExempt', 'offlineQos0', 'packetBeforeConnack', 'reservedTopics',
-  'throttles', 'publishRate', 'throughput', 'connectRate', 'chaos', 'clock',
+  'throttles', 'publishRate', 'throughput', 'connectRate', 'shadowDeltaOnReportedUpdate', 'chaos', 'clock',
   'websockets', 'credentials', 'tls', 'accountId', 'region',
 ] as const;
 
@@ -172,6 +174,7 @@ const REACTION_VALUES: { [K in keyof Reactions]: readonly Reactions[K][] } = {
   publishRate: ['discard', 'disconnect'],
   throughput: ['delay', 'disconnect'],
   connectRate: ['close', 'server-unavailable'],
+  shadowDeltaOnReportedUpdate: [false, true],
 };
 
 function checkPlainObject(value: unknown, name: string): asserts value is Record<string, unknown> {

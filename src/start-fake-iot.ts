@@ -2,6 +2,7 @@ import type { Profile } from './aws/profile';
 import { Broker, type RuleMessage } from './broker/broker';
 import type { ByteStream } from './broker/connection';
 import { Dispatcher } from './broker/dispatcher';
+import { parseShadowTopic } from './services/shadow';
 import { ChaosEngine } from './chaos/engine';
 import { resolveChaos } from './chaos/options';
 import type { ChaosDecision, ChaosOptions, ScriptStep } from './chaos/types';
@@ -35,6 +36,20 @@ function loadRegistry(): typeof import('./identity/registry') {
 export interface PublishOptions {
   /** 0 (default) or 1. AWS IoT has no QoS 2. */
   qos?: 0 | 1;
+}
+
+/** The Device Shadow service, from the cloud side (what UpdateThingShadow / GetThingShadow do). */
+export interface ShadowControl {
+  /** The shadow's document as `/get/accepted` carries it, or undefined when it does not exist. */
+  get(thingName: string, shadowName?: string): object | undefined;
+  /**
+   * Updates a shadow as the cloud side does (`{ state: { desired } }`, typically): `/update/accepted`,
+   * `/update/delta` and `/update/documents` go to their subscribers. Returns the accepted document; a refused
+   * update throws FakeIotError `SHADOW_REJECTED` with AWS's `status` (400, 409, 413, ...) and message.
+   */
+  update(thingName: string, document: object, options?: { shadowName?: string }): object;
+  /** The shadows that exist. */
+  list(): { thingName: string; shadowName: string | undefined }[];
 }
 
 export interface SettledOptions {
@@ -100,6 +115,8 @@ export interface FakeIot extends AsyncDisposable {
   readonly chaos: ChaosControl;
   /** The endpoint's clock (`advance()` with `clock: 'virtual'`). */
   readonly clock: FakeIotClock;
+  /** The Device Shadow service's state, and updates from the cloud side. */
+  readonly shadows: ShadowControl;
   /** Publishes as the cloud side (a rule, a Lambda, the console): delivered to matching subscriptions. */
   publish(topic: string, payload: string | Buffer | Uint8Array, options?: PublishOptions): void;
   /**
@@ -358,6 +375,26 @@ export async function startFakeIot(options?: FakeIotOptions): Promise<FakeIot> {
         if (typeof ms !== 'number' || !Number.isFinite(ms) || ms < 0) throw new FakeIotError('INVALID_ARGUMENT', `iot.clock.advance(ms): ms must be a number >= 0 (got ${String(ms)}).`);
         virtual.advance(ms);
       },
+    },
+    shadows: {
+      get(thingName, shadowName) {
+        return broker.shadows.document(thingName, shadowName, clock.now());
+      },
+      update(thingName, document, opts = {}) {
+        assertOpen('shadows.update()');
+        const request = parseShadowTopic(`$aws/things/${thingName}/shadow${opts.shadowName === undefined ? '' : `/name/${opts.shadowName}`}/update`);
+        if (!request) throw new FakeIotError('INVALID_ARGUMENT', `shadows.update(${JSON.stringify(thingName)}): thing names are 1-128 of a-z A-Z 0-9 : _ -, shadow names 1-64 of them.`);
+        if (typeof document !== 'object' || document === null) throw new FakeIotError('INVALID_ARGUMENT', 'shadows.update(thingName, document): document must be an object such as { state: { desired: { on: true } } }.');
+        const responses = broker.shadows.request(request, Buffer.from(JSON.stringify(document)), clock.now());
+        const rejected = responses.find((r) => r.topic.endsWith('/rejected'));
+        if (rejected) {
+          const { code, message } = rejected.document as { code: number; message: string };
+          throw Object.assign(new FakeIotError('SHADOW_REJECTED', `shadows.update(${JSON.stringify(thingName)}): ${code} ${message}`), { status: code });
+        }
+        for (const r of responses) broker.publishFromBroker('shadow', r.topic, Buffer.from(JSON.stringify(r.document)), 1);
+        return responses[0]!.document;
+      },
+      list: () => broker.shadows.list(),
     },
     clients() {
       const identities = new Map<number, ConnectionIdentity>();

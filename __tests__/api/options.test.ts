@@ -45,7 +45,7 @@ describe('startFakeIot() options are validated up front', () => {
     expect(iot.profile.reactions).toEqual({
       qos2: 'ignore', retain: 'disconnect', emptyClientId: 'assign', lifecycleEvents: true, lifecycleQos: 1,
       hashMatchesParent: false, basicIngestPrefixExempt: true, offlineQos0: 'drop', packetBeforeConnack: 'disconnect', reservedTopics: 'disconnect',
-      throttles: true, publishRate: 'discard', throughput: 'delay', connectRate: 'close',
+      throttles: true, publishRate: 'discard', throughput: 'delay', connectRate: 'close', shadowDeltaOnReportedUpdate: false,
     });
   });
 

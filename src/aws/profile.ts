@@ -80,6 +80,17 @@ export interface Limits {
    * messages/s, live traffic beside them (aws-iot-behaviour.md §1.6). Enforced while reactions.throttles is on.
    */
   storedMessagesPerSecond: number;
+  /** Device Shadow: bytes of desired + reported in the merged document, metadata not counted. AWS: 8 KB (§4.4); over it, 413. */
+  shadowMaxDocumentBytes: number;
+  /**
+   * Device Shadow: levels of nesting under `desired` / `reported`. Sources disagree (2019 limits page: 5; AWS's
+   * error text and Greengrass's re-implementation: 6; a third-party copy of today's quotas: 8); 6 (§4.4).
+   */
+  shadowMaxDepth: number;
+  /** Device Shadow: longest clientToken, in bytes. AWS: 64; longer is 400 "Invalid clientToken" (§4.2). */
+  shadowMaxClientTokenBytes: number;
+  /** Device Shadow: a deleted shadow updated again within this time continues its version numbers. AWS: 48 h (§4.2). */
+  shadowVersionKeepSeconds: number;
 }
 
 /** How the broker reacts to things AWS does not support. */
@@ -156,6 +167,12 @@ export interface Reactions {
    * `'server-unavailable'` answers CONNACK 0x03. The connection holding the client id is not affected.
    */
   connectRate: 'close' | 'server-unavailable';
+  /**
+   * Device Shadow: whether an update that names only `reported` also publishes `/update/delta` when a delta
+   * remains. AWS documents the delta after updates that set `desired`, and is silent on this case
+   * [UNVERIFIED] (§4.3): `false`.
+   */
+  shadowDeltaOnReportedUpdate: boolean;
 }
 
 /** Where clients may publish and subscribe among AWS's `$` topics, as topic filters (aws-iot-behaviour.md §3.1, §4, §5). */
@@ -224,6 +241,10 @@ export const classicProfile: Readonly<Profile> = Object.freeze({
     maxBytesPerSecond: 512 * 1024,
     maxConnectsPerSecondPerClientId: 1,
     storedMessagesPerSecond: 10,
+    shadowMaxDocumentBytes: 8192,
+    shadowMaxDepth: 6,
+    shadowMaxClientTokenBytes: 64,
+    shadowVersionKeepSeconds: 48 * 3600,
   }),
   reactions: Object.freeze({
     qos2: 'ignore',
@@ -240,6 +261,7 @@ export const classicProfile: Readonly<Profile> = Object.freeze({
     publishRate: 'discard',
     throughput: 'delay',
     connectRate: 'close',
+    shadowDeltaOnReportedUpdate: false,
   }),
   reserved: RESERVED_TOPICS,
 } as Profile);

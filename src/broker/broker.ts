@@ -21,6 +21,8 @@ import type { Clock, TimerHandle } from '../clock/clock';
 import { ByteBudget, DROPPED, type Message, Session, type SessionLimits } from '../session/session';
 import { TopicIndex, topicMatcher } from '../topics/topic-index';
 import { RateBuckets } from './throttle';
+import { ShadowService, parseShadowTopic } from '../services/shadow';
+import { guarded, guardedMicrotask } from '../clock/clock';
 import { basicIngest } from '../topics/reserved';
 import { type TopicProblem, checkTopicName } from '../topics/validate';
 import type { DisconnectReason } from '../trace/entry';
@@ -142,6 +144,8 @@ export class Broker {
   private readonly sessionLimits: SessionLimits;
   /** CONNECTs per client id (limits.maxConnectsPerSecondPerClientId); undefined while throttles are off. */
   private readonly connects: RateBuckets | undefined;
+  /** The Device Shadow service: answers what is published to `$aws/things/{thing}/shadow/.../(get|update|delete)`. */
+  readonly shadows: ShadowService;
   /** The chaos engine, once chaos was configured; undefined means no chaos work at all. */
   chaos: ChaosEngine | undefined;
   private closed = false;
@@ -161,6 +165,7 @@ export class Broker {
     this.index = new TopicIndex<Session>({ hashMatchesParent: profile.reactions.hashMatchesParent });
     this.reservedPublishAllowed = topicMatcher(profile.reserved.publish);
     if (profile.reactions.throttles) this.connects = new RateBuckets(limits.maxConnectsPerSecondPerClientId);
+    this.shadows = new ShadowService(limits, profile.reactions.shadowDeltaOnReportedUpdate);
   }
 
   /** AWS: CONNECTs with one client id are limited per second; false when this one is over the limit. */
@@ -342,6 +347,10 @@ export class Broker {
     if (topic.charCodeAt(0) === 36 /* $ */) {
       const ingest = basicIngest(topic);
       if (ingest) return this.toRule({ ...ingest, payload, qos, ...(from !== undefined ? { clientId: from } : {}) });
+      const shadow = parseShadowTopic(topic);
+      // The request goes to its subscribers like any message, and to the shadow service, which answers
+      // once the request's own handling is done (its PUBACK out first).
+      if (shadow) guardedMicrotask(guarded(() => this.answerShadow(shadow, payload), (error) => this.trace.internalError('timer', error)));
     }
     for (const [session, granted] of this.index.match(topic)) {
       const message: Message = { topic, payload, qos: qos < granted ? qos : granted };
@@ -357,6 +366,14 @@ export class Broker {
         // client that stopped reading is "zero or more times".
         if (this.trace.active) this.trace.record({ kind: 'event', event: 'dropped', clientId: session.clientId, topic, reason: message.qos === 1 ? 'queue-full' : 'slow-consumer' });
       }
+    }
+  }
+
+  private answerShadow(request: NonNullable<ReturnType<typeof parseShadowTopic>>, payload: Buffer): void {
+    if (this.closed) return;
+    for (const { topic, document } of this.shadows.request(request, payload, this.clock.now())) {
+      // AWS does not say at which QoS shadow responses go out [UNVERIFIED]: 1, so a subscriber's grant decides.
+      this.publishFromBroker('shadow', topic, Buffer.from(JSON.stringify(document)), 1);
     }
   }
 
@@ -376,7 +393,7 @@ export class Broker {
   }
 
   /** A message that no client sent (API, will, lifecycle): traced, then routed. */
-  publishFromBroker(origin: 'api' | 'will' | 'lifecycle', topic: string, payload: Buffer, qos: 0 | 1, clientId?: string): void {
+  publishFromBroker(origin: 'api' | 'will' | 'lifecycle' | 'shadow', topic: string, payload: Buffer, qos: 0 | 1, clientId?: string): void {
     if (this.closed) return;
     if (this.trace.active) this.trace.record({ kind: 'event', event: 'publish', origin, topic, qos, payload, clientId });
     this.route(topic, payload, qos, origin === 'will' ? clientId : undefined);

@@ -137,7 +137,8 @@ export interface IgnoredEvent extends EntryBase {
 export interface PublishEvent extends EntryBase {
   kind: 'event';
   event: 'publish';
-  origin: 'api' | 'will' | 'lifecycle';
+  /** `shadow`: a response of the Device Shadow service. */
+  origin: 'api' | 'will' | 'lifecycle' | 'shadow';
   topic: string;
   qos: 0 | 1;
   payload: Buffer;

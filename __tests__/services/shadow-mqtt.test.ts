@@ -1,0 +1,82 @@
+/**
+ * The Device Shadow service over MQTT with real MQTT.js clients: requests published to the shadow topics,
+ * responses published through the broker to whoever subscribes (aws-iot-behaviour.md §4.1).
+ */
+import { FakeIotError } from '../../src';
+import { client, endpoint } from '../helpers';
+
+type Doc = Record<string, unknown>;
+const SHADOW = '$aws/things/dev-1/shadow';
+
+describe('Device Shadow over MQTT', () => {
+  test('a device reports, the cloud sets desired, the device gets the delta and fetches the whole document', async () => {
+    const iot = await endpoint({ clock: 'virtual' });
+    const now = () => Math.floor(iot.clock.now() / 1000);
+    const dev = await client(iot, 'dev-1');
+    await dev.subscribeAsync([`${SHADOW}/update/accepted`, `${SHADOW}/update/delta`, `${SHADOW}/get/+`], { qos: 1 });
+
+    dev.publish(`${SHADOW}/update`, JSON.stringify({ state: { reported: { on: false, temp: 21 } }, clientToken: 'r1' }), { qos: 1 });
+    const [accepted] = await dev.receivedCount(1);
+    expect(accepted!.topic).toBe(`${SHADOW}/update/accepted`);
+    expect(JSON.parse(accepted!.payload)).toEqual({
+      state: { reported: { on: false, temp: 21 } }, metadata: { reported: { on: { timestamp: now() }, temp: { timestamp: now() } } },
+      version: 1, timestamp: now(), clientToken: 'r1',
+    });
+    // The request's PUBACK went out before the service's answer.
+    const puback = iot.trace.find({ direction: 'out', clientId: 'dev-1', packet: { cmd: 'puback' } })!;
+    const answer = iot.trace.find({ direction: 'out', clientId: 'dev-1', packet: { cmd: 'publish', topic: `${SHADOW}/update/accepted` } })!;
+    expect(puback.seq).toBeLessThan(answer.seq);
+
+    expect(iot.shadows.update('dev-1', { state: { desired: { on: true, temp: 21 } } })).toMatchObject({ state: { desired: { on: true, temp: 21 } }, version: 2 });
+    const [, , delta] = await dev.receivedCount(3);
+    expect(delta!.topic).toBe(`${SHADOW}/update/delta`);
+    expect(JSON.parse(delta!.payload)).toEqual({ state: { on: true }, metadata: { on: { timestamp: now() } }, version: 2, timestamp: now() });
+
+    dev.publish(`${SHADOW}/get`, '');
+    const [, , , got] = await dev.receivedCount(4);
+    expect(got!.topic).toBe(`${SHADOW}/get/accepted`);
+    expect(JSON.parse(got!.payload)).toMatchObject({ state: { desired: { on: true, temp: 21 }, reported: { on: false, temp: 21 }, delta: { on: true } }, version: 2 });
+    expect(iot.shadows.list()).toEqual([{ thingName: 'dev-1', shadowName: undefined }]);
+  });
+
+  test('responses go to every subscriber, not only the requester; the request reaches its own subscribers too', async () => {
+    const iot = await endpoint();
+    const app = await client(iot, 'app');
+    await app.subscribeAsync(['$aws/things/+/shadow/name/+/update/#', '$aws/things/+/shadow/name/+/update'], { qos: 1 });
+    const dev = await client(iot, 'dev-2');
+    dev.publish('$aws/things/dev-2/shadow/name/config/update', JSON.stringify({ state: { desired: { rate: 5 } } }), { qos: 1 });
+    const got = await app.receivedCount(4);
+    expect(got.map((m) => m.topic.replace('$aws/things/dev-2/shadow/name/config', ''))).toEqual(['/update', '/update/accepted', '/update/delta', '/update/documents']);
+    expect(JSON.parse(got[3]!.payload)).toMatchObject({ previous: { state: {}, version: 0 }, current: { state: { desired: { rate: 5 } }, version: 1 } });
+    expect(iot.trace.filter({ event: 'publish', origin: 'shadow' })).toHaveLength(3);
+  });
+
+  test('a rejected request: the error document on /rejected with AWS\'s code and message, the connection kept', async () => {
+    const iot = await endpoint();
+    const dev = await client(iot, 'dev-3');
+    await dev.subscribeAsync('$aws/things/dev-3/shadow/+/rejected', { qos: 1 });
+    dev.publish('$aws/things/dev-3/shadow/get', JSON.stringify({ clientToken: 'first' }));
+    dev.publish('$aws/things/dev-3/shadow/update', '{"state": {"desired": ', { qos: 1 });
+    const [missing, invalid] = await dev.receivedCount(2);
+    expect(missing!.topic).toBe('$aws/things/dev-3/shadow/get/rejected');
+    expect(JSON.parse(missing!.payload)).toMatchObject({ code: 404, message: "No shadow exists with name: 'dev-3'", clientToken: 'first' });
+    expect(JSON.parse(invalid!.payload)).toMatchObject({ code: 400, message: 'Invalid JSON' });
+    expect(dev.connected).toBe(true);
+  });
+
+  test('iot.shadows.update() refuses like UpdateThingShadow: FakeIotError SHADOW_REJECTED with AWS\'s status', async () => {
+    const iot = await endpoint();
+    iot.shadows.update('dev-4', { state: { reported: { a: 1 } } });
+    let error: unknown;
+    try {
+      iot.shadows.update('dev-4', { state: { reported: { a: 2 } }, version: 5 });
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(FakeIotError);
+    expect(error).toMatchObject({ code: 'SHADOW_REJECTED', status: 409, message: expect.stringContaining('Version conflict') });
+    expect(() => iot.shadows.update('bad name', { state: {} })).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }));
+    expect(iot.shadows.get('dev-4')).toMatchObject({ state: { reported: { a: 1 } }, version: 1 });
+    expect(iot.shadows.get('nobody')).toBeUndefined();
+  });
+});

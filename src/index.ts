@@ -1,5 +1,5 @@
 export { startFakeIot } from './start-fake-iot';
-export type { FakeIot, PublishOptions, DisconnectOptions, SettledOptions, ChaosControl, FakeIotClock, FakeIotWebSockets, ShadowControl } from './start-fake-iot';
+export type { FakeIot, PublishOptions, DisconnectOptions, SettledOptions, ChaosControl, FakeIotClock, FakeIotWebSockets, ShadowControl, ShadowOptions } from './start-fake-iot';
 export { presignWebSocketUrl } from './transport/sigv4';
 export type { AwsCredentials, PresignOptions } from './transport/sigv4';
 export type { Clock, TimerHandle } from './clock/clock';

@@ -38,18 +38,25 @@ export interface PublishOptions {
   qos?: 0 | 1;
 }
 
-/** The Device Shadow service, from the cloud side (what UpdateThingShadow / GetThingShadow do). */
+/** Which shadow of a thing: the classic one (no name) or a named one. */
+export interface ShadowOptions {
+  shadowName?: string;
+}
+
+/** The Device Shadow service, from the cloud side (what GetThingShadow / UpdateThingShadow / DeleteThingShadow do). */
 export interface ShadowControl {
   /** The shadow's document as `/get/accepted` carries it, or undefined when it does not exist. */
-  get(thingName: string, shadowName?: string): object | undefined;
+  get(thingName: string, options?: ShadowOptions): object | undefined;
   /**
    * Updates a shadow as the cloud side does (`{ state: { desired } }`, typically): `/update/accepted`,
    * `/update/delta` and `/update/documents` go to their subscribers. Returns the accepted document; a refused
    * update throws FakeIotError `SHADOW_REJECTED` with AWS's `status` (400, 409, 413, ...) and message.
    */
-  update(thingName: string, document: object, options?: { shadowName?: string }): object;
-  /** The shadows that exist. */
-  list(): { thingName: string; shadowName: string | undefined }[];
+  update(thingName: string, document: object, options?: ShadowOptions): object;
+  /** Deletes a shadow (`/delete/accepted` goes out); returns `{ version, timestamp }`; 404 as SHADOW_REJECTED when there is none. */
+  delete(thingName: string, options?: ShadowOptions): object;
+  /** The shadows that exist, of one thing or of all. */
+  list(thingName?: string): { thingName: string; shadowName: string | undefined }[];
 }
 
 export interface SettledOptions {
@@ -289,6 +296,21 @@ export async function startFakeIot(options?: FakeIotOptions): Promise<FakeIot> {
     tlsEndpoint = Object.freeze({ port: tlsListener.port, url: `mqtts://localhost:${tlsListener.port}`, caCertificate, caPath: fixturePath('ca.pem') });
   }
 
+  /** A shadow request from the cloud side: answered like an HTTP one (errors thrown, not published). */
+  const cloudShadowRequest = (operation: 'update' | 'delete', thingName: string, opts: ShadowOptions, payload: Buffer): object => {
+    const what = `shadows.${operation}(${JSON.stringify(thingName)}${opts.shadowName === undefined ? '' : `, { shadowName: ${JSON.stringify(opts.shadowName)} }`})`;
+    const request = typeof thingName === 'string' ? parseShadowTopic(`$aws/things/${thingName}/shadow${opts.shadowName === undefined ? '' : `/name/${opts.shadowName}`}/${operation}`) : undefined;
+    if (!request) throw new FakeIotError('INVALID_ARGUMENT', `${what}: thing names are 1-128 characters of a-z A-Z 0-9 : _ -, shadow names 1-64 of them.`);
+    const responses = broker.shadowRequest(request, payload);
+    const rejected = responses.find((r) => r.topic.endsWith('/rejected'));
+    if (rejected) {
+      const { code, message } = rejected.document as { code: number; message: string };
+      throw Object.assign(new FakeIotError('SHADOW_REJECTED', `${what}: ${code} ${message}`), { status: code });
+    }
+    broker.publishShadowResponses(responses);
+    return responses[0]!.document;
+  };
+
   const assertOpen = (what: string) => {
     if (closing) throw new FakeIotError('ENDPOINT_CLOSED', `${what} was called after close(). Start a new endpoint with startFakeIot().`);
   };
@@ -377,24 +399,19 @@ export async function startFakeIot(options?: FakeIotOptions): Promise<FakeIot> {
       },
     },
     shadows: {
-      get(thingName, shadowName) {
-        return broker.shadows.document(thingName, shadowName, clock.now());
+      get(thingName, opts = {}) {
+        return broker.shadows.document(thingName, opts.shadowName, clock.now());
       },
       update(thingName, document, opts = {}) {
         assertOpen('shadows.update()');
-        const request = parseShadowTopic(`$aws/things/${thingName}/shadow${opts.shadowName === undefined ? '' : `/name/${opts.shadowName}`}/update`);
-        if (!request) throw new FakeIotError('INVALID_ARGUMENT', `shadows.update(${JSON.stringify(thingName)}): thing names are 1-128 of a-z A-Z 0-9 : _ -, shadow names 1-64 of them.`);
         if (typeof document !== 'object' || document === null) throw new FakeIotError('INVALID_ARGUMENT', 'shadows.update(thingName, document): document must be an object such as { state: { desired: { on: true } } }.');
-        const responses = broker.shadows.request(request, Buffer.from(JSON.stringify(document)), clock.now());
-        const rejected = responses.find((r) => r.topic.endsWith('/rejected'));
-        if (rejected) {
-          const { code, message } = rejected.document as { code: number; message: string };
-          throw Object.assign(new FakeIotError('SHADOW_REJECTED', `shadows.update(${JSON.stringify(thingName)}): ${code} ${message}`), { status: code });
-        }
-        for (const r of responses) broker.publishFromBroker('shadow', r.topic, Buffer.from(JSON.stringify(r.document)), 1);
-        return responses[0]!.document;
+        return cloudShadowRequest('update', thingName, opts, Buffer.from(JSON.stringify(document)));
       },
-      list: () => broker.shadows.list(),
+      delete(thingName, opts = {}) {
+        assertOpen('shadows.delete()');
+        return cloudShadowRequest('delete', thingName, opts, Buffer.alloc(0));
+      },
+      list: (thingName) => broker.shadows.list().filter((s) => thingName === undefined || s.thingName === thingName),
     },
     clients() {
       const identities = new Map<number, ConnectionIdentity>();

@@ -79,4 +79,19 @@ describe('Device Shadow over MQTT', () => {
     expect(iot.shadows.get('dev-4')).toMatchObject({ state: { reported: { a: 1 } }, version: 1 });
     expect(iot.shadows.get('nobody')).toBeUndefined();
   });
+
+  test('iot.shadows: named shadows, list(thing), delete; each outcome is a shadow trace event', async () => {
+    const iot = await endpoint();
+    iot.shadows.update('dev-5', { state: { reported: { a: 1 } } }, { shadowName: 'cfg' });
+    iot.shadows.update('dev-5', { state: { reported: { b: 1 } } });
+    iot.shadows.update('dev-6', { state: { reported: { c: 1 } } });
+    expect(iot.shadows.list('dev-5')).toEqual([{ thingName: 'dev-5', shadowName: 'cfg' }, { thingName: 'dev-5', shadowName: undefined }]);
+    expect(iot.shadows.get('dev-5', { shadowName: 'cfg' })).toMatchObject({ state: { reported: { a: 1 } }, version: 1 });
+    expect(iot.shadows.delete('dev-5', { shadowName: 'cfg' })).toMatchObject({ version: 1 });
+    expect(() => iot.shadows.delete('dev-5', { shadowName: 'cfg' })).toThrow(expect.objectContaining({ code: 'SHADOW_REJECTED', status: 404 }));
+    expect(iot.shadows.list()).toEqual([{ thingName: 'dev-5', shadowName: undefined }, { thingName: 'dev-6', shadowName: undefined }]);
+    expect(iot.trace.filter({ event: 'shadow', thingName: 'dev-5' }).map((e) => [e.shadowName, e.operation, e.outcome, e.version ?? e.code])).toEqual([
+      ['cfg', 'update', 'accepted', 1], [undefined, 'update', 'accepted', 1], ['cfg', 'delete', 'accepted', 1], ['cfg', 'delete', 'rejected', 404],
+    ]);
+  });
 });

@@ -21,7 +21,7 @@ import type { Clock, TimerHandle } from '../clock/clock';
 import { ByteBudget, DROPPED, type Message, Session, type SessionLimits } from '../session/session';
 import { TopicIndex, topicMatcher } from '../topics/topic-index';
 import { RateBuckets } from './throttle';
-import { ShadowService, parseShadowTopic } from '../services/shadow';
+import { type ShadowResponse, ShadowService, type ShadowTopic, parseShadowTopic } from '../services/shadow';
 import { guarded, guardedMicrotask } from '../clock/clock';
 import { basicIngest } from '../topics/reserved';
 import { type TopicProblem, checkTopicName } from '../topics/validate';
@@ -369,12 +369,30 @@ export class Broker {
     }
   }
 
-  private answerShadow(request: NonNullable<ReturnType<typeof parseShadowTopic>>, payload: Buffer): void {
+  private answerShadow(request: ShadowTopic, payload: Buffer): void {
     if (this.closed) return;
-    for (const { topic, document } of this.shadows.request(request, payload, this.clock.now())) {
-      // AWS does not say at which QoS shadow responses go out [UNVERIFIED]: 1, so a subscriber's grant decides.
-      this.publishFromBroker('shadow', topic, Buffer.from(JSON.stringify(document)), 1);
+    this.publishShadowResponses(this.shadowRequest(request, payload));
+  }
+
+  /** Runs a shadow request and records its outcome in the trace (`shadow` event); returns the answers. */
+  shadowRequest(request: ShadowTopic, payload: Buffer): ShadowResponse[] {
+    const responses = this.shadows.request(request, payload, this.clock.now());
+    if (this.trace.active) {
+      const first = responses[0]!.document as { version?: number; code?: number };
+      const rejected = responses[0]!.topic.endsWith('/rejected');
+      this.trace.record({
+        kind: 'event', event: 'shadow', thingName: request.thingName, ...(request.shadowName !== undefined ? { shadowName: request.shadowName } : {}),
+        operation: request.operation, outcome: rejected ? 'rejected' : 'accepted',
+        ...(first.version !== undefined ? { version: first.version } : {}), ...(rejected ? { code: first.code } : {}),
+      });
     }
+    return responses;
+  }
+
+  /** Publishes the shadow service's answers to their subscribers. */
+  publishShadowResponses(responses: ShadowResponse[]): void {
+    // AWS does not say at which QoS shadow responses go out [UNVERIFIED]: 1, so a subscriber's grant decides.
+    for (const { topic, document } of responses) this.publishFromBroker('shadow', topic, Buffer.from(JSON.stringify(document)), 1);
   }
 
   private toRule(message: RuleMessage): void {

@@ -186,6 +186,21 @@ export interface ThrottledEvent extends EntryBase {
   delayedMs?: number;
 }
 
+/** The Device Shadow service answered a request (over MQTT, or from `iot.shadows`). */
+export interface ShadowEvent extends EntryBase {
+  kind: 'event';
+  event: 'shadow';
+  thingName: string;
+  /** Absent for the classic shadow. */
+  shadowName?: string;
+  operation: 'get' | 'update' | 'delete';
+  outcome: 'accepted' | 'rejected';
+  /** The shadow's version after the request (accepted requests). */
+  version?: number;
+  /** AWS's error code (rejected requests): 400, 404, 409, 413, 415. */
+  code?: number;
+}
+
 /**
  * A message for an AWS IoT rule by basic ingest (`$aws/rules/<ruleName>/<topic>`): it goes to the rule, never
  * to subscribers. `topic` is what the rule sees, without the prefix.
@@ -286,6 +301,7 @@ export type EventEntry =
   | DroppedEvent
   | RuleEvent
   | ThrottledEvent
+  | ShadowEvent
   | InternalErrorEvent
   | TransportErrorEvent;
 export type TraceEntry = PacketEntry | EventEntry;

@@ -71,6 +71,8 @@ export function formatEntry(e: TraceEntry, t0: number): string {
       return `${head} *** session ${e.reason}`;
     case 'dropped':
       return `${head} *** dropped ${e.topic} (${e.reason})`;
+    case 'shadow':
+      return `${head} *** shadow ${e.thingName}${e.shadowName !== undefined ? `/${e.shadowName}` : ''} ${e.operation} ${e.outcome}${e.code !== undefined ? ` ${e.code}` : ''}${e.version !== undefined ? ` v${e.version}` : ''}`;
     case 'throttled':
       return `${head} *** throttled ${e.limit} ${e.direction} ${e.action}${e.topic !== undefined ? ` ${e.topic}` : ''}${e.delayedMs ? ` ${e.delayedMs}ms` : ''}`;
     case 'rule':

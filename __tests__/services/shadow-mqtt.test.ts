@@ -94,4 +94,28 @@ describe('Device Shadow over MQTT', () => {
       ['cfg', 'update', 'accepted', 1], [undefined, 'update', 'accepted', 1], ['cfg', 'delete', 'accepted', 1], ['cfg', 'delete', 'rejected', 404],
     ]);
   });
+
+  test('malformed requests are rejected with AWS\'s errors and disturb nobody: not UTF-8, 100 KB, 60,000 levels deep, wrong types', async () => {
+    const iot = await endpoint({ clock: 'virtual' });
+    const bystander = await client(iot, 'bystander');
+    await bystander.subscribeAsync('cmd/bystander', { qos: 1 });
+    const dev = await client(iot, 'dev-7');
+    await dev.subscribeAsync('$aws/things/dev-7/shadow/update/rejected', { qos: 1 });
+    const requests: [Buffer | string, number][] = [
+      [Buffer.from([0x7b, 0x22, 0xc3, 0x28, 0x22, 0x7d]), 415],
+      [JSON.stringify({ state: { reported: { blob: 'x'.repeat(100 * 1024) } } }), 413],
+      [`{"state":{"reported":{"deep":${'['.repeat(60_000)}${']'.repeat(60_000)}}}}`, 400],
+      [JSON.stringify({ state: { desired: 'on' } }), 400],
+      [JSON.stringify({ state: { reported: { a: 1 } }, version: -1 }), 400],
+    ];
+    for (const [payload] of requests) dev.publish('$aws/things/dev-7/shadow/update', payload, { qos: 1 });
+    const rejected = await dev.receivedCount(requests.length);
+    expect(rejected.map((m) => (JSON.parse(m.payload) as { code: number }).code)).toEqual(requests.map(([, code]) => code));
+    expect(iot.trace.filter({ event: 'internal-error' })).toEqual([]);
+    expect(iot.shadows.get('dev-7')).toBeUndefined();
+    iot.publish('cmd/bystander', 'still served', { qos: 1 });
+    const [got] = await bystander.receivedCount(1);
+    expect(got!.payload).toBe('still served');
+    expect(dev.connected).toBe(true);
+  });
 });

@@ -72,11 +72,15 @@ export function parseShadowTopic(topic: string): ShadowTopic | undefined {
 
 const isObject = (v: unknown): v is JsonObject => typeof v === 'object' && v !== null && !Array.isArray(v);
 
-/** Depth of nesting of a value: a leaf is 0, an object or array one more than its deepest member. */
-function depth(value: Json): number {
-  if (Array.isArray(value)) return 1 + Math.max(0, ...value.map(depth));
-  if (isObject(value)) return 1 + Math.max(0, ...Object.values(value).map(depth));
-  return 0;
+/**
+ * Whether a value nests deeper than `max` (a leaf is 0 deep, an object or array one more than its deepest
+ * member). Stops as soon as it knows, so a hostile document 100,000 levels deep costs no more than `max`.
+ */
+function deeperThan(value: Json, max: number): boolean {
+  if (typeof value !== 'object' || value === null) return false;
+  if (max === 0) return true;
+  for (const member of Array.isArray(value) ? value : Object.values(value)) if (deeperThan(member, max - 1)) return true;
+  return false;
 }
 
 function hasNullInArray(value: Json): boolean {
@@ -259,7 +263,7 @@ export class ShadowService {
       const value = state[section];
       if (value === undefined || value === null) continue;
       if (!isObject(value)) throw new ShadowError(400, `${section === 'desired' ? 'Desired' : 'Reported'} node must be an object`);
-      if (depth(value) > limits.shadowMaxDepth) throw new ShadowError(400, `JSON contains too many levels of nesting; maximum is ${limits.shadowMaxDepth}`);
+      if (deeperThan(value, limits.shadowMaxDepth)) throw new ShadowError(400, `JSON contains too many levels of nesting; maximum is ${limits.shadowMaxDepth}`);
       // Arrays are atomic values and may not hold null [message UNVERIFIED].
       if (hasNullInArray(value)) throw new ShadowError(400, 'Invalid JSON');
     }

@@ -80,4 +80,18 @@ describe('fake-aws-iot/jest matchers (registered in jest.setup.ts)', () => {
     expect(toContainEntry.call(ctx, iot, { event: 'subscription-active', topic: 'cmd/dev-1' }).pass).toBe(true);
     expect(toHaveDelivered.call(ctx, iot, { clientId: 'dev-1', topic: 'cmd/dev-1', qos: 1 }).message()).toContain('Expected at least one PUBLISH on cmd/dev-1 at QoS 1 sent to dev-1, found 0.');
   });
+
+  test('toHaveShadow: the shadow exists and holds the given fields (and version); failures show the document', async () => {
+    const iot = await endpoint();
+    iot.shadows.update('lamp', { state: { desired: { on: true, level: 3 }, reported: { on: false } } });
+    iot.shadows.update('lamp', { state: { reported: { mode: 'eco' } } }, { shadowName: 'cfg' });
+    expect(iot).toHaveShadow('lamp', { desired: { on: true }, reported: { on: false }, version: 1 });
+    expect(iot).toHaveShadow('lamp', { reported: { mode: 'eco' }, shadowName: 'cfg' });
+    expect(iot).not.toHaveShadow('lamp', { reported: { on: true } });
+    expect(iot).not.toHaveShadow('nobody');
+    expect(failure(() => expect(iot).toHaveShadow('lamp', { version: 2 }))).toContain('lamp\'s shadow: {"state":{"desired":{"on":true,"level":3},"reported":{"on":false},"delta":{"on":true,"level":3}},"version":1}');
+    expect(failure(() => expect(iot).toHaveShadow('ghost'))).toContain('ghost has no shadow.');
+    expect(() => expect(iot.trace).toHaveShadow('lamp')).toThrow(/takes the endpoint/);
+  });
 });
+

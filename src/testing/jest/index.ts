@@ -6,6 +6,7 @@
  *   expect(iot).toHaveReceivedFrom('dev-1', { topic: 'state/dev-1' });
  *   expect(iot).toHaveDisconnected('dev-1', { reason: 'MQTT_KEEP_ALIVE_TIMEOUT' });
  *   expect(iot.trace).toContainEntry({ event: 'violation', rule: 'aws.retain' });
+ *   expect(iot).toHaveShadow('dev-1', { reported: { on: true } });
  *
  * On failure the message shows the relevant part of the trace and the seed that replays the run.
  */
@@ -42,6 +43,16 @@ export interface DisconnectExpectation {
   reason?: DisconnectReason;
 }
 
+/** What a shadow should hold: each section given must contain these fields (others may be there too). */
+export interface ShadowExpectation {
+  desired?: object;
+  reported?: object;
+  /** The shadow's exact version. */
+  version?: number;
+  /** A named shadow (default: the classic one). */
+  shadowName?: string;
+}
+
 type Subject = FakeIot | Trace;
 
 /** The matchers `import 'fake-aws-iot/jest'` registers, as types. */
@@ -54,6 +65,8 @@ export interface FakeIotMatchers<R> {
   toHaveDisconnected(clientId: string, expected?: DisconnectExpectation): R;
   /** Some trace entry matches (a pattern or a predicate, as for `trace.waitFor`). */
   toContainEntry(match: TraceMatch): R;
+  /** The thing's Device Shadow exists and its desired / reported hold these fields (and has that version). Needs the endpoint, not its trace. */
+  toHaveShadow(thingName: string, expected?: ShadowExpectation): R;
 }
 
 // Two homes for matcher types: the global `expect` (@types/jest) reads `jest.Matchers`; the `expect` from
@@ -122,6 +135,15 @@ function publishes(trace: Trace, direction: 'in' | 'out', clientId: string, e: R
   return trace.filter({ kind: 'packet', direction, clientId, packet } as TraceMatch);
 }
 
+/** Whether `actual` holds what `expected` says: objects by the fields given, everything else exactly. */
+function contains(actual: unknown, expected: unknown): boolean {
+  if (typeof expected === 'object' && expected !== null && !Array.isArray(expected)) {
+    if (typeof actual !== 'object' || actual === null || Array.isArray(actual)) return false;
+    return Object.entries(expected).every(([k, v]) => contains((actual as Record<string, unknown>)[k], v));
+  }
+  return JSON.stringify(actual) === JSON.stringify(expected);
+}
+
 const describePublish = (e: ReceivedExpectation) =>
   `PUBLISH on ${String(e.topic)}${e.qos !== undefined ? ` at QoS ${e.qos}` : ''}${e.payload !== undefined ? ` with payload ${typeof e.payload === 'string' ? JSON.stringify(e.payload) : String(e.payload)}` : ''}`;
 
@@ -155,6 +177,26 @@ export const fakeIotMatchers = {
       message: () =>
         `${call}\n\nExpected ${this.isNot ? 'no' : 'a'} disconnect of ${clientId}${expected.reason ? ` with reason ${expected.reason}` : ''}, found ${matching.length}.${seen}\n\n${excerpt(trace, clientId)}`,
     };
+  },
+
+  toHaveShadow(this: MatcherContext, received: Subject, thingName: string, expected: ShadowExpectation = {}): MatcherResult {
+    const shadows = (received as Partial<FakeIot> | null)?.shadows;
+    if (!shadows) throw new FakeIotError('INVALID_ARGUMENT', 'toHaveShadow() takes the endpoint from startFakeIot() (not its trace): expect(iot).toHaveShadow(thingName, { reported }).');
+    const { shadowName, ...wanted } = expected;
+    const doc = shadows.get(thingName, shadowName === undefined ? {} : { shadowName }) as { state: Record<string, unknown>; version: number } | undefined;
+    const pass =
+      doc !== undefined &&
+      (wanted.desired === undefined || contains(doc.state.desired, wanted.desired)) &&
+      (wanted.reported === undefined || contains(doc.state.reported, wanted.reported)) &&
+      (wanted.version === undefined || doc.version === wanted.version);
+    const which = `${thingName}${shadowName === undefined ? '' : ` (shadow ${shadowName})`}`;
+    const call = `expect(iot).${this.isNot ? 'not.' : ''}toHaveShadow(${JSON.stringify(thingName)}, ${JSON.stringify(expected)})`;
+    const has = doc === undefined ? `${which} has no shadow.` : `${which}'s shadow: ${JSON.stringify({ state: doc.state, version: doc.version })}`;
+    return { pass, message: () => `${call}
+
+${has}
+
+${excerpt(traceOf(received))}` };
   },
 
   toContainEntry(this: MatcherContext, received: Subject, match: TraceMatch): MatcherResult {

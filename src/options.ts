@@ -104,6 +104,11 @@ export interface FakeIotOptions {
    */
   credentials?: AwsCredentials;
   /**
+   * Device Shadows that exist from the start, as if updated once: `{ 'dev-1': { state: { desired: { on: true } } } }`,
+   * a named shadow as `'dev-1/name/cfg'`. Each document is checked like an update (an invalid one is refused).
+   */
+  shadows?: Record<string, object>;
+  /**
    * Also serve MQTT over TLS with client certificates (AWS's port 8883, and 443 with ALPN `x-amzn-mqtt-ca`)
    * on a second port: `true` for the defaults (fixtures/ certificates), or settings. Read the port, URL and CA
    * from `iot.tls`; issue device certificates with `iot.createThing()`.
@@ -147,6 +152,8 @@ export interface ResolvedOptions {
   clock: 'real' | 'virtual' | Clock;
   websockets: ResolvedWebSockets | undefined;
   credentials: AwsCredentials | undefined;
+  /** Seeded shadows: thing, shadow name (undefined: classic) and the update that creates it. */
+  shadows: { thingName: string; shadowName: string | undefined; document: object }[];
   tls: ResolvedTls | undefined;
   accountId: string;
   region: string;
@@ -156,7 +163,7 @@ const TOP_LEVEL_KEYS = [
   'port', 'host', 'profile', 'seed', 'trace', 'limits', 'qos2', 'retain', 'emptyClientId', 'lifecycleEvents', 'lifecycleQos',
   'hashMatchesParent', 'basicIngestPrefixExempt', 'offlineQos0', 'packetBeforeConnack', 'reservedTopics',
   'throttles', 'publishRate', 'throughput', 'connectRate', 'shadowDeltaOnReportedUpdate', 'chaos', 'clock',
-  'websockets', 'credentials', 'tls', 'accountId', 'region',
+  'websockets', 'credentials', 'tls', 'accountId', 'region', 'shadows',
 ] as const;
 
 const REACTION_VALUES: { [K in keyof Reactions]: readonly Reactions[K][] } = {
@@ -270,6 +277,7 @@ export function resolveOptions(options: FakeIotOptions | undefined): ResolvedOpt
 
   const websockets = resolveWebSockets(o.websockets);
   const credentials = o.credentials === undefined ? undefined : resolveCredentials(o.credentials);
+  const shadows = resolveShadows(o.shadows);
 
   let accountId = DEFAULT_ACCOUNT_ID;
   if (o.accountId !== undefined) {
@@ -283,7 +291,7 @@ export function resolveOptions(options: FakeIotOptions | undefined): ResolvedOpt
   }
   const tls = resolveTls(o.tls, port);
 
-  return { port, host, seed, trace, profile: { name: base.name, limits, reactions, reserved: base.reserved }, chaos, clock: clock as ResolvedOptions['clock'], websockets, credentials, tls, accountId, region };
+  return { port, host, seed, trace, profile: { name: base.name, limits, reactions, reserved: base.reserved }, chaos, clock: clock as ResolvedOptions['clock'], websockets, credentials, tls, accountId, region, shadows };
 }
 
 const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g;
@@ -384,6 +392,17 @@ function resolveWebSockets(value: unknown): ResolvedWebSockets | undefined {
     tls = { cert: ws.tls.cert, key: ws.tls.key };
   }
   return { port, path, tls };
+}
+
+function resolveShadows(value: unknown): ResolvedOptions['shadows'] {
+  if (value === undefined) return [];
+  checkPlainObject(value, 'options.shadows');
+  return Object.entries(value).map(([key, document]) => {
+    const m = /^([a-zA-Z0-9:_-]{1,128})(?:\/name\/([a-zA-Z0-9:_-]{1,64}))?$/.exec(key);
+    if (!m) fail(`options.shadows: ${JSON.stringify(key)} must be a thing name ("dev-1") or a thing and a shadow name ("dev-1/name/cfg"): names of a-z A-Z 0-9 : _ -, things up to 128, shadows up to 64.`);
+    checkPlainObject(document, `options.shadows[${JSON.stringify(key)}]`);
+    return { thingName: m[1]!, shadowName: m[2], document };
+  });
 }
 
 function resolveCredentials(value: unknown): AwsCredentials {

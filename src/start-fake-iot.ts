@@ -201,6 +201,14 @@ export async function startFakeIot(options?: FakeIotOptions): Promise<FakeIot> {
   const trace = new TraceRecorder(resolved.trace.enabled, resolved.trace.maxEntries, clock, realClock, resolved.seed, resolved.trace.maxBytes);
   const broker = new Broker(resolved.profile, clock, trace, resolved.seed);
   if (resolved.chaos) broker.chaos = new ChaosEngine(resolved.chaos, resolved.seed);
+  for (const { thingName, shadowName, document } of resolved.shadows) {
+    const request = parseShadowTopic(`$aws/things/${thingName}/shadow${shadowName === undefined ? '' : `/name/${shadowName}`}/update`)!;
+    const [answer] = broker.shadows.request(request, Buffer.from(JSON.stringify(document)), clock.now());
+    if (answer!.topic.endsWith('/rejected')) {
+      const { code, message } = answer!.document as { code: number; message: string };
+      throw new FakeIotError('INVALID_OPTION', `options.shadows[${JSON.stringify(`${thingName}${shadowName === undefined ? '' : `/name/${shadowName}`}`)}]: the Device Shadow service refuses it: ${code} ${message}.`);
+    }
+  }
   const connections = new Set<Dispatcher>();
   let nextConnectionId = 1;
   let closing: Promise<void> | undefined;

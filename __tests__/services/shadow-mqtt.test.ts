@@ -118,4 +118,19 @@ describe('Device Shadow over MQTT', () => {
     expect(got!.payload).toBe('still served');
     expect(dev.connected).toBe(true);
   });
+
+  test('options.shadows seeds shadows that exist from the start (version 1); invalid seeds are refused up front', async () => {
+    const iot = await endpoint({ shadows: { 'dev-8': { state: { desired: { on: true } } }, 'dev-8/name/cfg': { state: { reported: { rate: 5 } } } } });
+    expect(iot).toHaveShadow('dev-8', { desired: { on: true }, version: 1 });
+    const dev = await client(iot, 'dev-8');
+    await dev.subscribeAsync('$aws/things/dev-8/shadow/name/cfg/get/accepted', { qos: 1 });
+    dev.publish('$aws/things/dev-8/shadow/name/cfg/get', '');
+    const [got] = await dev.receivedCount(1);
+    expect(JSON.parse(got!.payload)).toMatchObject({ state: { reported: { rate: 5 } }, version: 1 });
+    await expect(endpoint({ shadows: { 'dev 9': { state: {} } } })).rejects.toMatchObject({ code: 'INVALID_OPTION', message: expect.stringContaining('options.shadows: "dev 9" must be a thing name') });
+    await expect(endpoint({ shadows: { 'dev-9': { state: { desired: 5 } } } })).rejects.toMatchObject({
+      code: 'INVALID_OPTION', message: '[fake-aws-iot] options.shadows["dev-9"]: the Device Shadow service refuses it: 400 Desired node must be an object.',
+    });
+  });
 });
+

@@ -132,5 +132,32 @@ describe('Device Shadow over MQTT', () => {
       code: 'INVALID_OPTION', message: '[fake-aws-iot] options.shadows["dev-9"]: the Device Shadow service refuses it: 400 Desired node must be an object.',
     });
   });
+
+  test('chaos shadowErrors: a request refused with 429 or 500 on /rejected, the clientToken echoed, nothing changed; scripts place it exactly', async () => {
+    const iot = await endpoint({ seed: 21, chaos: { shadowErrors: { probability: 1, codes: [500], topics: ['$aws/things/+/shadow/update'] } } });
+    const dev = await client(iot, 'dev-10');
+    await dev.subscribeAsync('$aws/things/dev-10/shadow/+/+', { qos: 1 });
+    dev.publish('$aws/things/dev-10/shadow/update', JSON.stringify({ state: { reported: { on: true } }, clientToken: 't1' }), { qos: 1 });
+    const [refused] = await dev.receivedCount(1);
+    expect(refused!.topic).toBe('$aws/things/dev-10/shadow/update/rejected');
+    expect(JSON.parse(refused!.payload)).toMatchObject({ code: 500, message: 'Internal service failure', clientToken: 't1' });
+    expect(iot.shadows.get('dev-10')).toBeUndefined();
+    expect(iot.chaos.log()).toEqual([expect.objectContaining({ fault: 'shadowErrors', clientId: 'dev-10', nth: 1, code: 500, topic: '$aws/things/dev-10/shadow/update' })]);
+    expect(iot.trace.find({ event: 'shadow', thingName: 'dev-10' })).toMatchObject({ outcome: 'rejected', code: 500, chaos: { fault: 'shadowErrors', decision: 0 } });
+
+    // A get is out of the knob's topics: answered normally (404: the refused update created nothing).
+    dev.publish('$aws/things/dev-10/shadow/get', '');
+    const [, missing] = await dev.receivedCount(2);
+    expect(JSON.parse(missing!.payload)).toMatchObject({ code: 404 });
+
+    const scripted = await endpoint({ chaos: { script: [{ fault: 'shadowErrors', client: 'dev-11', nth: 2, code: 429 }] } });
+    const other = await client(scripted, 'dev-11');
+    await other.subscribeAsync('$aws/things/dev-11/shadow/update/+', { qos: 1 });
+    for (let i = 1; i <= 3; i++) other.publish('$aws/things/dev-11/shadow/update', JSON.stringify({ state: { reported: { n: i } } }), { qos: 1 });
+    const answers = await other.receivedCount(3 * 2 - 1); // accepted + documents, a refusal, accepted + documents
+    expect(answers.map((m) => m.topic.split('/').pop())).toEqual(['accepted', 'documents', 'rejected', 'accepted', 'documents']);
+    expect(JSON.parse(answers[2]!.payload)).toMatchObject({ code: 429 });
+    expect(scripted).toHaveShadow('dev-11', { reported: { n: 3 }, version: 2 });
+  });
 });
 

@@ -14,7 +14,7 @@ import {
   principalFor,
   subscriptionPayload,
 } from '../aws/lifecycle';
-import type { ChaosEngine } from '../chaos/engine';
+import type { ChaosEngine, ConnectionChaos, Decided } from '../chaos/engine';
 import { streamFor } from '../chaos/prng';
 import type { ChaosTag } from '../chaos/types';
 import type { Clock, TimerHandle } from '../clock/clock';
@@ -48,6 +48,8 @@ export interface ClientLink {
    * `repeat`: a QoS 1 message sent again (retry, resumed session), not a new delivery for chaos to copy.
    */
   sendPublish(message: Message, messageId: number | undefined, repeat?: boolean): void;
+  /** This connection's chaos state, when chaos is on (decisions about what the client asked, e.g. shadowErrors). */
+  chaos?(): ConnectionChaos | undefined;
   /** Ends the connection from the server side. The connection then reports back with `detach()`. */
   close(reason: DisconnectReason, options?: CloseOptions): void;
 }
@@ -350,7 +352,11 @@ export class Broker {
       const shadow = parseShadowTopic(topic);
       // The request goes to its subscribers like any message, and to the shadow service, which answers
       // once the request's own handling is done (its PUBACK out first).
-      if (shadow) guardedMicrotask(guarded(() => this.answerShadow(shadow, payload), (error) => this.trace.internalError('timer', error)));
+      if (shadow) {
+        // Chaos (shadowErrors) decides now, in the order requests arrive, whether the service refuses this one.
+        const refused = from !== undefined && this.chaos ? this.online.get(from)?.link.chaos?.()?.shadowError(topic) : undefined;
+        guardedMicrotask(guarded(() => this.answerShadow(shadow, payload, refused), (error) => this.trace.internalError('timer', error)));
+      }
     }
     for (const [session, granted] of this.index.match(topic)) {
       const message: Message = { topic, payload, qos: qos < granted ? qos : granted };
@@ -369,14 +375,18 @@ export class Broker {
     }
   }
 
-  private answerShadow(request: ShadowTopic, payload: Buffer): void {
+  private answerShadow(request: ShadowTopic, payload: Buffer, refused?: Decided): void {
     if (this.closed) return;
-    this.publishShadowResponses(this.shadowRequest(request, payload));
+    this.publishShadowResponses(this.shadowRequest(request, payload, refused));
   }
 
-  /** Runs a shadow request and records its outcome in the trace (`shadow` event); returns the answers. */
-  shadowRequest(request: ShadowTopic, payload: Buffer): ShadowResponse[] {
-    const responses = this.shadows.request(request, payload, this.clock.now());
+  /**
+   * Runs a shadow request (or refuses it with chaos's transient error) and records its outcome in the trace
+   * (`shadow` event); returns the answers.
+   */
+  shadowRequest(request: ShadowTopic, payload: Buffer, refused?: Decided): ShadowResponse[] {
+    const now = this.clock.now();
+    const responses = refused ? this.shadows.refuse(request, payload, refused.value, now) : this.shadows.request(request, payload, now);
     if (this.trace.active) {
       const first = responses[0]!.document as { version?: number; code?: number };
       const rejected = responses[0]!.topic.endsWith('/rejected');
@@ -384,6 +394,7 @@ export class Broker {
         kind: 'event', event: 'shadow', thingName: request.thingName, ...(request.shadowName !== undefined ? { shadowName: request.shadowName } : {}),
         operation: request.operation, outcome: rejected ? 'rejected' : 'accepted',
         ...(first.version !== undefined ? { version: first.version } : {}), ...(rejected ? { code: first.code } : {}),
+        ...(refused ? { chaos: refused.tag } : {}),
       });
     }
     return responses;

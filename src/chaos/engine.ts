@@ -15,7 +15,7 @@ export interface Decided {
 }
 
 /** Which field of a decision (and of a script step) carries the decided number. */
-const DECISION_PARAM: Record<ScriptableFault, 'copies' | 'delayMs' | 'holdMs' | undefined> = {
+const DECISION_PARAM: Record<ScriptableFault, 'copies' | 'delayMs' | 'holdMs' | 'code' | undefined> = {
   duplicateQos0: 'copies',
   resendWithNewPacketId: 'delayMs',
   subscriptionDelay: 'delayMs',
@@ -23,6 +23,7 @@ const DECISION_PARAM: Record<ScriptableFault, 'copies' | 'delayMs' | 'holdMs' | 
   dropConnection: undefined,
   takeover: undefined,
   connackDelay: 'delayMs',
+  shadowErrors: 'code',
 };
 
 /**
@@ -38,6 +39,7 @@ const STREAM_JUMPS: Record<FaultName, number> = {
   dropConnection: 6,
   takeover: 7,
   connackDelay: 8,
+  shadowErrors: 9,
 };
 
 /** Defaults for what a script step does when it does not say. */
@@ -131,7 +133,7 @@ export class ChaosEngine {
     return this.kept().map((d) => {
       const step: ScriptStep = { fault: d.fault, client: d.clientId, nth: d.nth };
       const param = DECISION_PARAM[d.fault];
-      if (param) step[param] = d[param];
+      if (param) (step as unknown as Record<string, unknown>)[param] = d[param];
       return step;
     });
   }
@@ -205,7 +207,7 @@ export class ChaosEngine {
     if (packet.topic !== undefined) decision.topic = packet.topic;
     if (packet.cmd !== undefined) decision.cmd = packet.cmd;
     const param = DECISION_PARAM[fault];
-    if (param) decision[param] = value;
+    if (param) (decision as unknown as Record<string, number>)[param] = value;
     this.record(decision);
     return { value, tag: { fault, decision: this.taken - 1 } };
   }
@@ -260,6 +262,11 @@ export class ConnectionChaos {
 
   subscriptionDelay(filter: string): Decided | undefined {
     return this.engine.decide('subscriptionDelay', this, { topic: filter }, policy.subscriptionDelay, (s) => s.delayMs ?? SCRIPT_DEFAULTS.subscriptionDelayMs);
+  }
+
+  /** shadowErrors: the transient error (429 or 500) a shadow request from this client gets, if any. */
+  shadowError(topic: string): Decided | undefined {
+    return this.engine.decide('shadowErrors', this, { topic, cmd: 'publish' }, policy.shadowError, (s) => s.code ?? 429);
   }
 
   /** reorder: how long to hold an outgoing packet, if at all. */

@@ -5,7 +5,9 @@ import { classicProfile } from '../aws/profile';
 import { topicMatcher } from '../topics/topic-index';
 import { checkTopicFilter } from '../topics/validate';
 import { checkKnownKeys, fail, show } from '../validate';
-import { type ChaosOptions, type ChaosScope, FAULTS, type FaultName, type ScriptStep, type ScriptableFault } from './types';
+import { type ChaosOptions, type ChaosScope, FAULTS, type FaultName, type ScriptStep, type ScriptableFault, type ShadowErrorCode } from './types';
+
+const SHADOW_ERROR_CODES: readonly ShadowErrorCode[] = [429, 500];
 
 export interface Scope {
   /** Set when the knob names `topics`: whether a topic matches one of them. */
@@ -25,6 +27,7 @@ export interface ResolvedChaos {
   dropConnection?: { probability: number; afterPackets?: number; scope: Scope };
   takeover?: { probability: number; afterPackets?: number; scope: Scope };
   connackDelay?: { minMs: number; maxMs: number; scope: Scope };
+  shadowErrors?: { probability: number; codes: ShadowErrorCode[]; scope: Scope };
   script: ResolvedStep[];
 }
 
@@ -144,13 +147,26 @@ export function resolveChaos(input: unknown, where: string): ResolvedChaos {
     };
   }
 
+  k = knob('shadowErrors', ['probability', 'codes']);
+  if (k) {
+    const n = p('shadowErrors');
+    let codes = [...SHADOW_ERROR_CODES];
+    if (k.codes !== undefined) {
+      if (!Array.isArray(k.codes) || k.codes.length === 0 || !k.codes.every((c) => SHADOW_ERROR_CODES.includes(c as ShadowErrorCode))) {
+        fail(`${n}.codes must be a non-empty array of AWS's transient shadow errors, 429 and/or 500 (got ${show(k.codes)}).`);
+      }
+      codes = [...new Set(k.codes as ShadowErrorCode[])];
+    }
+    out.shadowErrors = { probability: probability(k.probability, `${n}.probability`), codes, scope: scope(k, n) };
+  }
+
   if (o.script !== undefined) {
     if (!Array.isArray(o.script)) fail(`${where}.script must be an array of steps like { fault: 'reorder', client: 'dev-1', nth: 3 } (got ${show(o.script)}).`);
     out.script = (o.script as unknown[]).map((raw, i) => {
       const n = `${where}.script[${i}]`;
       if (typeof raw !== 'object' || raw === null) fail(`${n} must be an object (got ${show(raw)}).`);
       const s = raw as Record<string, unknown>;
-      checkKnownKeys(s, ['fault', 'client', 'topic', 'nth', 'copies', 'delayMs', 'holdMs'], `${n}.`);
+      checkKnownKeys(s, ['fault', 'client', 'topic', 'nth', 'copies', 'delayMs', 'holdMs', 'code'], `${n}.`);
       const scriptable = FAULTS.filter((f) => f !== 'latency');
       if (typeof s.fault !== 'string' || !(scriptable as readonly string[]).includes(s.fault)) {
         fail(`${n}.fault must be one of ${scriptable.map((f) => `"${f}"`).join(', ')} (got ${show(s.fault)}).`);
@@ -168,6 +184,10 @@ export function resolveChaos(input: unknown, where: string): ResolvedChaos {
       }
       if (s.copies !== undefined) step.copies = count(s.copies, `${n}.copies`);
       for (const key of ['delayMs', 'holdMs'] as const) if (s[key] !== undefined) step[key] = ms(s[key], `${n}.${key}`);
+      if (s.code !== undefined) {
+        if (!SHADOW_ERROR_CODES.includes(s.code as ShadowErrorCode)) fail(`${n}.code must be 429 or 500 (got ${show(s.code)}).`);
+        step.code = s.code as ShadowErrorCode;
+      }
       return step;
     });
   }

@@ -32,6 +32,11 @@ export function holdTime(k: Knob<'reorder'>, rng: RandomStream): number | undefi
   return rng.next() < k.probability ? rng.int(1, k.maxHoldMs) : undefined;
 }
 
+/** shadowErrors: the error this shadow request gets, if any. */
+export function shadowError(k: Knob<'shadowErrors'>, rng: RandomStream): number | undefined {
+  return rng.next() < k.probability ? k.codes[k.codes.length === 1 ? 0 : rng.int(0, k.codes.length - 1)] : undefined;
+}
+
 /** latency: the delay of this packet. */
 export function latency(k: Knob<'latency'>, rng: RandomStream): number {
   return k.minMs === k.maxMs ? k.minMs : rng.int(k.minMs, k.maxMs);

@@ -2,7 +2,7 @@
  * Chaos: AWS IoT's documented misbehaviours (and a network's) as seeded knobs.
  */
 
-export const FAULTS = ['duplicateQos0', 'resendWithNewPacketId', 'subscriptionDelay', 'reorder', 'latency', 'dropConnection', 'takeover', 'connackDelay'] as const;
+export const FAULTS = ['duplicateQos0', 'resendWithNewPacketId', 'subscriptionDelay', 'reorder', 'latency', 'dropConnection', 'takeover', 'connackDelay', 'shadowErrors'] as const;
 export type FaultName = (typeof FAULTS)[number];
 
 /** Limits a knob to some topics and some clients. Both absent: every topic, every client. */
@@ -55,6 +55,22 @@ export interface ConnackDelayOptions extends ChaosScope {
   maxMs: number;
 }
 
+/** The transient errors AWS's Device Shadow service documents for a request. */
+export type ShadowErrorCode = 429 | 500;
+
+/**
+ * AWS: a Device Shadow request may be refused with a transient error — 429 (too many requests in flight)
+ * or 500 (internal service failure) — which a device must retry. The request then changes nothing and its
+ * `/rejected` topic gets the error document. Applies to requests a client publishes (not `iot.shadows`);
+ * `topics` match the request topic (`$aws/things/+/shadow/update`, ...).
+ */
+export interface ShadowErrorsOptions extends ChaosScope {
+  /** Chance that a request is refused (0..1). */
+  probability: number;
+  /** The codes drawn from. Default both: [429, 500]. */
+  codes?: ShadowErrorCode[];
+}
+
 /** Network latency on every outgoing packet; order is kept. */
 export type LatencyOptions = ChaosScope & ({ ms: number } | { minMs: number; maxMs: number });
 
@@ -87,6 +103,8 @@ export interface ScriptStep {
   delayMs?: number;
   /** reorder: how long the packet is held (default 10). */
   holdMs?: number;
+  /** shadowErrors: the error code (default 429). */
+  code?: ShadowErrorCode;
 }
 
 export interface ChaosOptions {
@@ -98,6 +116,7 @@ export interface ChaosOptions {
   dropConnection?: DropConnectionOptions;
   takeover?: TakeoverOptions;
   connackDelay?: ConnackDelayOptions;
+  shadowErrors?: ShadowErrorsOptions;
   script?: ScriptStep[];
 }
 
@@ -131,4 +150,5 @@ export interface ChaosDecision {
   copies?: number;
   delayMs?: number;
   holdMs?: number;
+  code?: ShadowErrorCode;
 }

@@ -204,6 +204,22 @@ export class ShadowService {
     }
   }
 
+  /**
+   * The answer to a request refused with a transient error (chaos: shadowErrors): 429 or 500 on `/rejected`,
+   * the request's clientToken echoed, nothing changed.
+   */
+  refuse(t: ShadowTopic, payload: Buffer, code: number, nowMs: number): ShadowResponse[] {
+    let clientToken: string | undefined;
+    try {
+      clientToken = this.parse(t.operation, payload).clientToken;
+    } catch {
+      // an unreadable request still gets the transient error
+    }
+    // AWS's message for 500 is documented; for 429 only the code is [UNVERIFIED].
+    const message = code === 500 ? 'Internal service failure' : 'Too Many Requests';
+    return [{ topic: `${t.prefix}/${t.operation}/rejected`, document: clean({ code, message, timestamp: Math.floor(nowMs / 1000), clientToken }) }];
+  }
+
   /** Parses and checks a request body (get and delete take an empty payload or a JSON object with a clientToken). */
   private parse(operation: ShadowOperation, payload: Buffer): { clientToken?: string; body?: JsonObject } {
     if (payload.length === 0 && operation !== 'update') return {};

@@ -197,8 +197,10 @@ export interface ShadowEvent extends EntryBase {
   outcome: 'accepted' | 'rejected';
   /** The shadow's version after the request (accepted requests). */
   version?: number;
-  /** AWS's error code (rejected requests): 400, 404, 409, 413, 415. */
+  /** AWS's error code (rejected requests): 400, 404, 409, 413, 415; 429 or 500 from chaos (shadowErrors). */
   code?: number;
+  /** Set when chaos (shadowErrors) refused the request. */
+  chaos?: ChaosTag;
 }
 
 /**

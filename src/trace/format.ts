@@ -72,7 +72,7 @@ export function formatEntry(e: TraceEntry, t0: number): string {
     case 'dropped':
       return `${head} *** dropped ${e.topic} (${e.reason})`;
     case 'shadow':
-      return `${head} *** shadow ${e.thingName}${e.shadowName !== undefined ? `/${e.shadowName}` : ''} ${e.operation} ${e.outcome}${e.code !== undefined ? ` ${e.code}` : ''}${e.version !== undefined ? ` v${e.version}` : ''}`;
+      return `${head} *** shadow ${e.thingName}${e.shadowName !== undefined ? `/${e.shadowName}` : ''} ${e.operation} ${e.outcome}${e.code !== undefined ? ` ${e.code}` : ''}${e.version !== undefined ? ` v${e.version}` : ''}${formatTag(e.chaos)}`;
     case 'throttled':
       return `${head} *** throttled ${e.limit} ${e.direction} ${e.action}${e.topic !== undefined ? ` ${e.topic}` : ''}${e.delayedMs ? ` ${e.delayedMs}ms` : ''}`;
     case 'rule':

@@ -73,6 +73,7 @@ export function chaosArbitrary(constraints: ChaosArbitraryConstraints = {}): fc.
     dropConnection: probability(Math.min(s.maxProbability, 0.2)).map((p) => ({ probability: p })),
     takeover: probability(Math.min(s.maxProbability, 0.2)).map((p) => ({ probability: p })),
     connackDelay: delayRange.map((d) => ({ minMs: d.min, maxMs: d.max })),
+    shadowErrors: fc.record({ probability: probability(s.maxProbability), codes: fc.subarray([429, 500] as const, { minLength: 1 }) }),
   };
   const chosen: Record<string, fc.Arbitrary<object>> = {};
   for (const f of s.faults) {
@@ -111,14 +112,16 @@ export function chaosScriptArbitrary(constraints: ChaosScriptArbitraryConstraint
       copies: fc.integer({ min: 1, max: constraints.maxCopies ?? 3 }),
       delayMs: fc.integer({ min: 0, max: maxDelayMs }),
       holdMs: fc.integer({ min: 1, max: constraints.maxHoldMs ?? 50 }),
+      code: fc.constantFrom(429 as const, 500 as const),
     },
-  ).map(({ fault, nth, client, topic, copies, delayMs, holdMs }) => {
+  ).map(({ fault, nth, client, topic, copies, delayMs, holdMs, code }) => {
     const s: ScriptStep = { fault, nth };
     if (client !== undefined) s.client = client;
     if (topic !== undefined) s.topic = topic;
     if (fault === 'duplicateQos0') s.copies = copies;
     if (fault === 'resendWithNewPacketId' || fault === 'subscriptionDelay' || fault === 'connackDelay') s.delayMs = fault === 'resendWithNewPacketId' ? delayMs : Math.max(1, delayMs);
     if (fault === 'reorder') s.holdMs = holdMs;
+    if (fault === 'shadowErrors') s.code = code;
     return s;
   });
   return fc.array(step, { maxLength: constraints.maxSteps ?? 5 });

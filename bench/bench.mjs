@@ -4,7 +4,7 @@ import { fork, spawnSync } from 'node:child_process';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import mqtt from 'mqtt';
-import { systems } from './systems.mjs';
+import { deviceTls, systems, tlsSystems } from './systems.mjs';
 
 const quick = process.argv.includes('--quick');
 const REPS = quick ? 3 : 5;
@@ -43,6 +43,23 @@ async function cycle(name) {
   for (let i = 0; i < k; i++) {
     const b = await systems[name]();
     const c = await connect(b.url, { clientId: id('cycle') });
+    await c.subscribeAsync('cycle/t', { qos: 1 });
+    const got = new Promise((resolve) => c.once('message', resolve));
+    await c.publishAsync('cycle/t', 'ping', { qos: 1 });
+    await got;
+    await c.endAsync();
+    await b.close();
+  }
+  return (performance.now() - t0) / k;
+}
+
+/** ms per test cycle over mTLS: start with TLS, TLS connect with a client certificate, subscribe, QoS 1 to itself, receive, close. */
+async function tlsCycle(name) {
+  const k = quick ? 6 : 20;
+  const t0 = performance.now();
+  for (let i = 0; i < k; i++) {
+    const b = await tlsSystems[name]();
+    const c = await connect(b.url, { clientId: id('tlscycle'), ...deviceTls });
     await c.subscribeAsync('cycle/t', { qos: 1 });
     const got = new Promise((resolve) => c.once('message', resolve));
     await c.publishAsync('cycle/t', 'ping', { qos: 1 });
@@ -152,8 +169,11 @@ for (const n of ['project', 'project+trace', 'project+chaos0', 'aedes']) {
   await throughput(n, { qos: 0, count: n0 });
   if (!quick) await throughput(n, { qos: 1, count: n1 });
 }
+// The mTLS cycle too: the first TLS endpoint loads the certificate code once per process (cold import's business).
+for (const n of both) await tlsCycle(n);
 
 row('per-test cycle', 'ms', 'lower', await compare(both, cycle));
+row('per-test cycle over mTLS', 'ms', 'lower', await compare(both, tlsCycle));
 row('start + close', 'ms', 'lower', await compare(both, startClose));
 row('cold import (fresh process)', 'ms', 'lower', await compare(both, coldImport));
 const base = await compare(['project', 'project+trace', 'project+chaos0', 'aedes'], (n) => throughput(n, { qos: 0, count: n0 }));

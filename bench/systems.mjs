@@ -1,5 +1,7 @@
 // The two systems under test, started the same way: an MQTT 3.1.1 broker on a free loopback port.
+import { readFileSync } from 'node:fs';
 import net from 'node:net';
+import tls from 'node:tls';
 import { Aedes } from 'aedes';
 import { startFakeIot } from '../dist/index.mjs';
 
@@ -12,6 +14,24 @@ export const systems = {
   'project+trace': (extra = {}) => startProject({ ...extra }),
   'project+chaos0': (extra = {}) => startProject({ trace: false, chaos: { duplicateQos0: { probability: 0 }, reorder: { probability: 0, maxHoldMs: 1 } }, ...extra }),
   aedes: () => startAedes(),
+};
+
+const fixture = (file) => readFileSync(new URL(`../fixtures/${file}`, import.meta.url));
+
+/** The device's side of the mTLS cycle: fixtures/device-1, trusting the fixture CA (the same for both systems). */
+export const deviceTls = { cert: fixture('device-1.cert.pem'), key: fixture('device-1.private.key'), ca: fixture('ca.pem') };
+
+/**
+ * The same two systems over MQTT with client certificates (AWS's port 8883). `url` is the mqtts:// URL; the
+ * client connects with `deviceTls`. aedes sits behind node:tls with the fixtures' server certificate,
+ * requiring a client certificate signed by the fixture CA.
+ */
+export const tlsSystems = {
+  project: async () => {
+    const iot = await startFakeIot({ limits: benchLimits, throttles: false, trace: false, tls: true });
+    return { url: iot.tls.url, close: () => iot.close() };
+  },
+  aedes: () => startAedesTls(),
 };
 
 async function startProject(options) {
@@ -31,6 +51,29 @@ async function startAedes() {
   });
   return {
     url: `mqtt://127.0.0.1:${server.address().port}`,
+    close: async () => {
+      for (const s of sockets) s.destroy();
+      await new Promise((resolve) => broker.close(resolve));
+      await new Promise((resolve) => server.close(resolve));
+    },
+  };
+}
+
+const aedesTlsOptions = { cert: fixture('server.pem'), key: fixture('server.key'), ca: fixture('ca.pem'), requestCert: true, rejectUnauthorized: true };
+
+async function startAedesTls() {
+  const broker = await Aedes.createBroker();
+  // A new server (and so a new secure context) per broker, as a test suite would start one per test.
+  const server = tls.createServer(aedesTlsOptions, broker.handle);
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const sockets = new Set();
+  server.on('connection', (s) => {
+    s.setNoDelay(true);
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
+  });
+  return {
+    url: `mqtts://localhost:${server.address().port}`,
     close: async () => {
       for (const s of sockets) s.destroy();
       await new Promise((resolve) => broker.close(resolve));

@@ -8,7 +8,7 @@ import mqtt from 'mqtt';
 import { type FakeIotOptions, startFakeIot } from '../../src';
 import { CertificateAuthority } from '../../src/identity/authority';
 import { closeUnderClient, endpoint, expectReleased, resources, settledResources } from '../helpers';
-import { fixture, fixtureDevice, rawTls } from './tls-helpers';
+import { fixture, fixtureDevice, rawTls, tlsClient } from './tls-helpers';
 
 describe('TLS endpoints as resources', () => {
   test('opening and closing 200 TLS endpoints (each with an mTLS client, a message, a thing) leaves no socket, server, timer or file behind', async () => {
@@ -53,6 +53,25 @@ describe('TLS endpoints as resources', () => {
     expect(iot.trace.entries.filter((e) => e.kind === 'event' && e.event === 'transport-error')).toEqual([]);
     const after = await settledResources(before);
     expect(['TCPServerWrap', 'TCPSocketWrap', 'Timeout'].filter((k) => (after[k] ?? 0) > (before[k] ?? 0))).toEqual([]);
+  });
+
+  test('endpoints one after another and side by side each apply their own settings (a closed endpoint\'s node:tls server serves the next one)', async () => {
+    const device = fixtureDevice('device-1');
+    const first = await startFakeIot({ tls: { alpn: ['mqtt'] } });
+    await tlsClient(first, 'first', device, { ALPNProtocols: ['mqtt'] });
+    await first.close();
+    const [b, c] = await Promise.all([endpoint({ tls: true }), endpoint({ tls: true })]);
+    // b and c accept x-amzn-mqtt-ca only (the default), whatever the first endpoint accepted.
+    const refused = rawTls(b, { cert: device.certificatePem, key: device.privateKey, ALPNProtocols: ['mqtt'] });
+    expect(await refused.secure).toBe(false);
+    expect(await b.trace.waitFor({ event: 'transport-error' })).toMatchObject({ reason: 'alpn-refused', alpn: 'mqtt' });
+    await tlsClient(c, 'on-c', device, { ALPNProtocols: ['x-amzn-mqtt-ca'] });
+    await tlsClient(b, 'on-b', device);
+    expect((await c.trace.waitFor({ event: 'connect', clientId: 'on-c' })).alpn).toBe('x-amzn-mqtt-ca');
+    await b.trace.waitFor({ event: 'connect', clientId: 'on-b' });
+    expect(c.trace.entries.filter((e) => e.kind === 'event' && (e.event === 'transport-error' || (e.event === 'connect' && e.clientId !== 'on-c')))).toEqual([]);
+    expect(b.clients().map((x) => x.clientId)).toEqual(['on-b']);
+    expect(first.trace.entries.filter((e) => e.kind === 'event' && e.event === 'connect').map((e) => e.clientId)).toEqual(['first']);
   });
 
   test('createThing() files hold the credentials; close() removes them; the CA file is the fixture', async () => {

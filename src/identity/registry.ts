@@ -43,21 +43,28 @@ export interface RegistryConfig {
   region: string;
 }
 
+/**
+ * What every endpoint reads from fixtures/ and never changes, parsed once per process: the CA (its key,
+ * subject and key id: ~2 ms to read and check) and the ids of the fixtures' device certificates.
+ */
+let fixtureCa: CertificateAuthority | undefined;
+let fixtureDeviceIds: readonly string[] | undefined;
+
 export class Registry {
   private readonly certificates = new Map<string, CertificateRecord>();
   private readonly things = new Map<string, ThingRecord>();
-  private authority: CertificateAuthority | undefined;
   private dir: string | undefined;
   private closed = false;
 
   constructor(private readonly config: RegistryConfig) {
     // The fixtures' device certificates are registered (ACTIVE, attached to no thing), so their status can be set too.
-    for (const name of FIXTURE_DEVICES) this.register(certificateIdOf(new X509Certificate(readFixture(`${name}.cert.pem`)).raw));
+    fixtureDeviceIds ??= FIXTURE_DEVICES.map((name) => certificateIdOf(new X509Certificate(readFixture(`${name}.cert.pem`)).raw));
+    for (const id of fixtureDeviceIds) this.register(id);
   }
 
-  /** The endpoint's CA: fixtures/ca.pem and its key, read on first use. */
+  /** The endpoint's CA: fixtures/ca.pem and its key, read on first use (the same, immutable, for every endpoint). */
   get ca(): CertificateAuthority {
-    return (this.authority ??= CertificateAuthority.fromPem(readFixture('ca.pem'), readFixture('ca.key')));
+    return (fixtureCa ??= CertificateAuthority.fromPem(readFixture('ca.pem'), readFixture('ca.key')));
   }
 
   private register(certificateId: string): CertificateRecord {

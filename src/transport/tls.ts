@@ -9,7 +9,7 @@
  */
 import { type Server, type Socket, createServer } from 'node:net';
 import { constants as cryptoConstants } from 'node:crypto';
-import { type TLSSocket, createServer as createTlsServer } from 'node:tls';
+import { type Server as TlsServer, type TLSSocket, createServer as createTlsServer } from 'node:tls';
 import { type TimerHandle, realClock, warnError } from '../clock/clock';
 import { recogniseFirstBytes } from '../codec/first-bytes';
 import { FakeIotError } from '../errors';
@@ -72,6 +72,8 @@ const UNKNOWN_CA_ERRORS = new Set([
 
 interface Pending {
   raw: Socket;
+  /** Its key in `pending` (keyOf). */
+  key: string;
   remoteAddress: string;
   remotePort: number | undefined;
   timer: TimerHandle;
@@ -84,7 +86,80 @@ interface Pending {
 }
 
 const clean = (address: string | undefined) => (address ?? '').replace(/^::ffff:/, '');
-const keyOf = (address: string | undefined, port: number | undefined) => `${clean(address)}|${port ?? ''}`;
+/** A connection by both its ends (a node:tls server serves one endpoint after another: see takeTlsServer). */
+const keyOf = (s: { remoteAddress?: string | undefined; remotePort?: number | undefined; localAddress?: string | undefined; localPort?: number | undefined }) =>
+  `${clean(s.remoteAddress)}|${s.remotePort ?? ''}|${clean(s.localAddress)}|${s.localPort ?? ''}`;
+
+/** What a node:tls server reports, passed to the endpoint that uses it at the time. */
+interface TlsServerHandlers {
+  alpn(socket: TLSSocket, protocols: string[]): string | undefined;
+  clientError(error: NodeJS.ErrnoException, socket: TLSSocket): void;
+  secure(socket: TLSSocket): void;
+}
+
+interface PooledTlsServer {
+  readonly key: string;
+  readonly server: TlsServer;
+  /** The endpoint using it; undefined while idle (a late event then only closes its socket). */
+  handlers: TlsServerHandlers | undefined;
+}
+
+/**
+ * Idle node:tls servers by their settings. Making one builds a secure context (parsing the server certificate,
+ * its key and the CAs: ~0.8 ms, a fifth of an mTLS test's start), the same for every endpoint with the same
+ * settings. The servers never listen (the endpoint's TCP listener hands them sockets), so a closed endpoint
+ * leaves its server here for the next one; each endpoint still has a server of its own while it runs.
+ */
+const idleTlsServers = new Map<string, PooledTlsServer[]>();
+const IDLE_SETTINGS = 8;
+const IDLE_PER_SETTINGS = 4;
+
+function takeTlsServer(config: TlsConfig): PooledTlsServer {
+  const text = (v: string | Buffer) => (typeof v === 'string' ? v : v.toString('latin1'));
+  const key = JSON.stringify([text(config.cert), text(config.key), config.ca.map(text), config.handshakeTimeoutMs]);
+  const idle = idleTlsServers.get(key)?.pop();
+  if (idle) return idle;
+  const entry: PooledTlsServer = {
+    key,
+    handlers: undefined,
+    server: createTlsServer({
+      cert: config.cert,
+      key: config.key,
+      ca: config.ca,
+      // The certificate is required; the verdict is read after the handshake (see 'secureConnection'), where the
+      // connection can still be named in the trace (listenTls's onSecure). Nothing reaches the broker before that check.
+      requestCert: true,
+      rejectUnauthorized: false,
+      minVersion: 'TLSv1.2',
+      // AWS IoT does not resume TLS sessions: no stateless tickets, and no session cache to look stateful ones up in.
+      secureOptions: cryptoConstants.SSL_OP_NO_TICKET,
+      // Our own timer (from accept, in listenTls) ends a slow handshake first; this one is only a backstop.
+      handshakeTimeout: config.handshakeTimeoutMs * 2 + 1000,
+      ALPNCallback(this: unknown, { protocols }: { servername: string; protocols: string[] }) {
+        return entry.handlers?.alpn(this as TLSSocket, protocols);
+      },
+    }),
+  };
+  entry.server.on('error', () => {}); // it never listens: errors concern single sockets, reported by the endpoint
+  entry.server.on('tlsClientError', (error: NodeJS.ErrnoException, socket: TLSSocket) => {
+    if (entry.handlers) entry.handlers.clientError(error, socket);
+    else socket.destroy();
+  });
+  entry.server.on('secureConnection', (socket: TLSSocket) => {
+    if (entry.handlers) entry.handlers.secure(socket);
+    else socket.destroy();
+  });
+  return entry;
+}
+
+function releaseTlsServer(entry: PooledTlsServer): void {
+  entry.handlers = undefined;
+  const idle = idleTlsServers.get(entry.key) ?? [];
+  idleTlsServers.delete(entry.key); // re-inserted last: the settings used longest ago go first
+  if (idle.length < IDLE_PER_SETTINGS) idle.push(entry);
+  idleTlsServers.set(entry.key, idle);
+  if (idleTlsServers.size > IDLE_SETTINGS) idleTlsServers.delete(idleTlsServers.keys().next().value!);
+}
 
 /** Starts the TLS listener. Rejects with LISTEN_FAILED (port in use) or INVALID_OPTION (unusable certificate or key). */
 export function listenTls(config: TlsConfig, events: TlsEvents): Promise<Listener> {
@@ -114,38 +189,26 @@ export function listenTls(config: TlsConfig, events: TlsEvents): Promise<Listene
     }
   };
 
-  let tlsServer;
+  let pooled: PooledTlsServer;
   try {
-    tlsServer = createTlsServer({
-      cert: config.cert,
-      key: config.key,
-      ca: config.ca,
-      // The certificate is required; the verdict is read after the handshake (see 'secureConnection'), where the
-      // connection can still be named in the trace. Nothing reaches the broker before that check.
-      requestCert: true,
-      rejectUnauthorized: false,
-      minVersion: 'TLSv1.2',
-      // AWS IoT does not resume TLS sessions: no stateless tickets, and no session cache to look stateful ones up in.
-      secureOptions: cryptoConstants.SSL_OP_NO_TICKET,
-      // Our own timer (from accept, below) ends a slow handshake first; this one is only a backstop.
-      handshakeTimeout: config.handshakeTimeoutMs * 2 + 1000,
-      ALPNCallback({ protocols }: { servername: string; protocols: string[] }) {
-        const chosen = protocols.find((p) => config.alpn.includes(p));
-        if (chosen === undefined) {
-          // Returning nothing ends the handshake with a no_application_protocol alert (reported in tlsClientError).
-          const p = pending.get(keyOf((this as unknown as TLSSocket).remoteAddress, (this as unknown as TLSSocket).remotePort));
-          if (p) p.offered = protocols;
-        }
-        return chosen;
-      },
-    });
+    pooled = takeTlsServer(config);
   } catch (error) {
     return Promise.reject(new FakeIotError('INVALID_OPTION', `options.tls: the server certificate or key cannot be used: ${(error as Error).message}`, { cause: error }));
   }
-  tlsServer.on('error', () => {}); // it never listens: errors concern single sockets, reported below
+  const tlsServer = pooled.server;
 
-  tlsServer.on('tlsClientError', (error: NodeJS.ErrnoException, socket: TLSSocket) => {
-    const p = pending.get(keyOf(socket.remoteAddress, socket.remotePort));
+  const alpn = (socket: TLSSocket, protocols: string[]) => {
+    const chosen = protocols.find((p) => config.alpn.includes(p));
+    if (chosen === undefined) {
+      // Returning nothing ends the handshake with a no_application_protocol alert (reported in onClientError).
+      const p = pending.get(keyOf(socket));
+      if (p) p.offered = protocols;
+    }
+    return chosen;
+  };
+
+  const onClientError = (error: NodeJS.ErrnoException, socket: TLSSocket) => {
+    const p = pending.get(keyOf(socket));
     // A socket no longer known by its address (already closed): its raw socket's close reports it, once.
     if (!p) return void socket.destroy();
     const code = error.code;
@@ -163,10 +226,10 @@ export function listenTls(config: TlsConfig, events: TlsEvents): Promise<Listene
       return refuse(p, { reason: 'handshake-failed', code, message: 'the client closed the connection during the TLS handshake (did it reject the server certificate? trust the fixture CA: iot.tls.caPath)' }, [socket, p?.raw]);
     }
     refuse(p, { reason: 'handshake-failed', ...(code ? { code } : {}), message: `the TLS handshake failed: ${firstLine(error.message)}` }, [socket, p?.raw]);
-  });
+  };
 
-  tlsServer.on('secureConnection', (socket: TLSSocket) => {
-    const p = pending.get(keyOf(socket.remoteAddress, socket.remotePort));
+  const onSecure = (socket: TLSSocket) => {
+    const p = pending.get(keyOf(socket));
     if (!p || p.done || closed) return void socket.destroy();
     const sni = typeof socket.servername === 'string' && socket.servername !== '' ? socket.servername : undefined;
     const alpn = typeof socket.alpnProtocol === 'string' ? socket.alpnProtocol : undefined;
@@ -202,14 +265,23 @@ export function listenTls(config: TlsConfig, events: TlsEvents): Promise<Listene
     if (verdict) return refuse(p, { ...verdict, ...seen }, [socket, p.raw]);
     p.done = true;
     p.timer.cancel();
-    pending.delete(keyOf(p.remoteAddress, p.remotePort));
-  });
+    pending.delete(p.key);
+  };
+
+  const handlers: TlsServerHandlers = { alpn, clientError: onClientError, secure: onSecure };
+  pooled.handlers = handlers;
+  /** Gives the node:tls server back for the next endpoint (once: it may serve another one right after). */
+  const release = () => {
+    if (pooled.handlers === handlers) releaseTlsServer(pooled);
+  };
 
   const onConnection = (raw: Socket) => {
     if (closed) return void raw.destroy();
     raw.on('error', () => {}); // reported as the handshake's failure, or by the connection once handed on
+    const key = keyOf(raw);
     const p: Pending = {
       raw,
+      key,
       remoteAddress: clean(raw.remoteAddress),
       remotePort: raw.remotePort,
       tls: false,
@@ -218,7 +290,6 @@ export function listenTls(config: TlsConfig, events: TlsEvents): Promise<Listene
         refuse(p, { reason: 'handshake-timeout', message: `no finished TLS handshake within ${config.handshakeTimeoutMs} ms` }, [raw]);
       }, config.handshakeTimeoutMs),
     };
-    const key = keyOf(p.remoteAddress, p.remotePort);
     pending.set(key, p);
     raw.once('close', () => {
       // A handshake that ended without a verdict above (the client went away, or node:tls gave up on it).
@@ -232,6 +303,7 @@ export function listenTls(config: TlsConfig, events: TlsEvents): Promise<Listene
       const seen = recogniseFirstBytes(head);
       if (seen === 'undecided') return; // one byte of a possible TLS record: wait for the next
       raw.off('data', onData);
+      if (closed) return void raw.destroy(); // the node:tls server may serve another endpoint by now
       if (seen?.kind === 'tls-on-plain-port') {
         // A TLS handshake record: give the bytes back and let node:tls take the socket from here.
         raw.pause();
@@ -257,6 +329,7 @@ export function listenTls(config: TlsConfig, events: TlsEvents): Promise<Listene
   let port = config.port;
   return new Promise((resolve, reject) => {
     const onError = (error: NodeJS.ErrnoException) => {
+      release();
       reject(new FakeIotError('LISTEN_FAILED', `cannot listen for TLS on ${config.host}:${config.port}: ${error.code ?? error.message}.${error.code === 'EADDRINUSE' ? ' Another process uses that port; pass tls: { port: 0 } (the default) for a free one.' : ''}`, { cause: error }));
     };
     server.once('error', onError);
@@ -274,6 +347,7 @@ export function listenTls(config: TlsConfig, events: TlsEvents): Promise<Listene
             p.raw.destroy();
           }
           pending.clear();
+          release();
           return new Promise<void>((done) => server.close(() => done()));
         },
       });

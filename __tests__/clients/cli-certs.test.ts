@@ -9,7 +9,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import mqtt from 'mqtt';
 import { presignWebSocketUrl } from '../../src';
-import { CLI, type RunningCli, run, startCli } from './cli';
+import { CLI, type RunningCli, run, startCli, traceLine } from './cli';
 
 const FIXTURE_CA = readFileSync(path.resolve(__dirname, '../../fixtures/ca.pem'), 'utf8');
 
@@ -18,20 +18,6 @@ beforeEach(() => {
   dir = mkdtempSync(path.join(os.tmpdir(), 'fake-aws-iot-certs-'));
 });
 afterEach(() => rmSync(dir, { recursive: true, force: true }));
-
-type Line = Record<string, unknown> & { packet?: Record<string, unknown> };
-
-/** Resolves with the first trace-file line that `match` accepts, reading the file again until it shows up. */
-async function traceLine(file: string, match: (line: Line) => boolean, timeoutMs = 10_000): Promise<Line> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const text = existsSync(file) ? readFileSync(file, 'utf8') : '';
-    const found = text.split('\n').filter((l) => l.endsWith('}')).map((l) => JSON.parse(l) as Line).find(match);
-    if (found) return found;
-    if (Date.now() > deadline) throw new Error(`no matching line in ${file} within ${timeoutMs} ms:\n${text.slice(-2000)}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
 
 interface Served {
   cli: RunningCli;

@@ -2,21 +2,30 @@
 /**
  * `fake-aws-iot` — runs the fake endpoint as a process, for test suites in other languages and for CI.
  */
-import { createWriteStream, openSync, readFileSync } from 'node:fs';
+import { chmodSync, createWriteStream, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { realClock } from './clock/clock';
 import { FakeIotError } from './errors';
+import { readFixture } from './identity/fixtures';
 import type { FakeIotOptions } from './options';
 import { startFakeIot } from './start-fake-iot';
 import { entryToJSON, formatEntry } from './trace/format';
 
 const USAGE = `Usage: fake-aws-iot [options]
 
-A fake AWS IoT Core MQTT endpoint (MQTT 3.1.1 over TCP).
+A fake AWS IoT Core MQTT endpoint (MQTT 3.1.1 over TCP, and over TLS and WebSocket when asked).
 
 Options:
   --port <n>              port to listen on (default 1883; 0 picks a free one)
   --host <addr>           interface to listen on (default 127.0.0.1)
+  --tls-port <n>          also serve MQTT over TLS with client certificates on <n> (AWS's 8883, or 443
+                          with ALPN x-amzn-mqtt-ca; 0 picks a free one)
+  --ws-port <n>           also serve MQTT over WebSocket (wss://localhost:<n>/mqtt, SigV4) on <n>
+  --certs-dir <dir>       write ca.pem (the CA to trust), and the files of every --thing, into <dir>
+                          (made if missing; existing files of the same names are replaced)
+  --thing <name>          register a thing and issue it a certificate: <dir>/<name>.cert.pem and
+                          <dir>/<name>.private.key (repeatable; needs --tls-port and --certs-dir)
   --seed <n>              seed for everything random (default: random, printed at start)
   --trace-file <path>     write every trace entry to <path>, one JSON object per line, after a
                           header line for the run: {"kind":"run", version, seed, options, startedAt, ...}
@@ -43,6 +52,10 @@ function fail(message: string, code = 2): never {
   process.exit(code);
 }
 
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
 function integer(flag: string, text: string): number {
   if (!/^\d+$/.test(text)) fail(`--${flag} needs a whole number (got ${JSON.stringify(text)}).`);
   return Number(text);
@@ -57,6 +70,10 @@ async function main(argv: string[]): Promise<void> {
       options: {
         port: { type: 'string' },
         host: { type: 'string' },
+        'tls-port': { type: 'string' },
+        'ws-port': { type: 'string' },
+        'certs-dir': { type: 'string' },
+        thing: { type: 'string', multiple: true },
         seed: { type: 'string' },
         'trace-file': { type: 'string' },
         'trace-file-mode': { type: 'string' },
@@ -98,6 +115,23 @@ async function main(argv: string[]): Promise<void> {
   if (v.host !== undefined) options.host = v.host;
   if (v.seed !== undefined) options.seed = integer('seed', v.seed);
   if (v['no-throttles']) options.throttles = false;
+  // Flags win over --config, but keep what it says about the listener otherwise (a CA of its own, ALPN...).
+  if (v['tls-port'] !== undefined) options.tls = { ...(isObject(options.tls) ? options.tls : {}), port: integer('tls-port', v['tls-port']) };
+  if (v['ws-port'] !== undefined) options.websockets = { ...(isObject(options.websockets) ? options.websockets : {}), port: integer('ws-port', v['ws-port']) };
+  const certsDir = v['certs-dir'];
+  const things = v.thing ?? [];
+  if (things.length > 0 && !options.tls) fail('--thing needs --tls-port: a thing\'s certificate authenticates MQTT over TLS.');
+  if (things.length > 0 && certsDir === undefined) fail('--thing needs --certs-dir <dir> to write its certificate and key into.');
+  if (certsDir !== undefined && !options.tls && !options.websockets) fail('--certs-dir needs --tls-port or --ws-port: its ca.pem is the CA of the TLS and WebSocket listeners.');
+  const twice = things.find((name, i) => things.indexOf(name) !== i);
+  if (twice !== undefined) fail(`--thing ${twice} is given twice: each thing has one certificate.`);
+  if (certsDir !== undefined) {
+    try {
+      mkdirSync(certsDir, { recursive: true });
+    } catch (error) {
+      fail(`cannot make --certs-dir ${certsDir}: ${(error as Error).message}`);
+    }
+  }
 
   const mode = v['trace-file-mode'];
   if (mode !== undefined && mode !== 'append' && mode !== 'truncate') fail(`--trace-file-mode must be append or truncate (got ${JSON.stringify(mode)}).`);
@@ -117,6 +151,34 @@ async function main(argv: string[]): Promise<void> {
   } catch (error) {
     if (error instanceof FakeIotError) fail(error.message, error.code === 'INVALID_OPTION' ? 2 : 1);
     throw error;
+  }
+
+  // Certificates for clients outside this process: the CA to trust, and per thing its certificate and key.
+  const wrote: string[] = [];
+  if (certsDir !== undefined) {
+    let file = path.join(certsDir, 'ca.pem');
+    try {
+      writeFileSync(file, iot.tls?.caCertificate ?? readFixture('ca.pem'));
+      wrote.push(`CA to trust: ${path.resolve(file)}`);
+      for (const name of things) {
+        let thing;
+        try {
+          thing = iot.createThing(name);
+        } catch (error) {
+          await iot.close().catch(() => {});
+          fail(`--thing ${JSON.stringify(name)}: ${(error as Error).message.replace(/^\[fake-aws-iot\] /, '')}`);
+        }
+        const cert = (file = path.join(certsDir, `${name}.cert.pem`));
+        writeFileSync(cert, thing.certificatePem);
+        const key = (file = path.join(certsDir, `${name}.private.key`));
+        writeFileSync(key, thing.privateKey, { mode: 0o600 });
+        chmodSync(key, 0o600); // a key file left by an earlier run keeps its mode through writeFileSync
+        wrote.push(`thing ${name}: certificate ${path.resolve(cert)} key ${path.resolve(key)} (certificate id ${thing.certificateId})`);
+      }
+    } catch (error) {
+      await iot.close().catch(() => {});
+      fail(`cannot write ${file} (--certs-dir): ${(error as Error).message}`);
+    }
   }
 
   const traceFile = traceFd !== undefined ? createWriteStream('', { fd: traceFd }) : undefined;
@@ -164,6 +226,9 @@ async function main(argv: string[]): Promise<void> {
     watch();
   }
 
+  if (iot.tls) process.stdout.write(`fake-aws-iot MQTT over TLS with client certificates on ${iot.tls.url} (ALPN x-amzn-mqtt-ca or none)\n`);
+  if (iot.ws) process.stdout.write(`fake-aws-iot MQTT over WebSocket on ${iot.ws.url} (SigV4)\n`);
+  for (const line of wrote) process.stdout.write(`fake-aws-iot ${line}\n`);
   // Last: whoever waits for the banner may signal right away, and the handlers above must be in place.
   process.stdout.write(`fake-aws-iot listening on ${iot.url} (seed ${iot.seed}, profile ${iot.profile.name})\n`);
 }

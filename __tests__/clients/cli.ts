@@ -2,7 +2,7 @@
  * Runs the built CLI (dist/cli.js, as `npx fake-aws-iot` would) as a child process on a free port.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
 
@@ -155,4 +155,22 @@ export function run(cmd: string, args: string[], timeoutMs = 15_000): Promise<{ 
       resolve({ code, stdout, stderr });
     });
   });
+}
+
+export type TraceLine = Record<string, unknown> & { packet?: Record<string, unknown> };
+
+/**
+ * Resolves with the first line of a --trace-file that `match` accepts, reading the file again (every 20 ms)
+ * until it shows up; rejects after `timeoutMs` with the end of the file.
+ */
+export async function traceLine(file: string, match: (line: TraceLine) => boolean, timeoutMs = 10_000): Promise<TraceLine> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const text = existsSync(file) ? readFileSync(file, 'utf8') : '';
+    // Only whole lines: the last one may still be being written.
+    const found = text.split('\n').slice(0, -1).map((l) => JSON.parse(l) as TraceLine).find(match);
+    if (found) return found;
+    if (Date.now() > deadline) throw new Error(`no matching line in ${file} within ${timeoutMs} ms:\n${text.slice(-2000)}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
 }

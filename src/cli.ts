@@ -18,6 +18,8 @@ Options:
   --port <n>              port to listen on (default 1883; 0 picks a free one)
   --host <addr>           interface to listen on (default 127.0.0.1)
   --seed <n>              seed for everything random (default: random, printed at start)
+  --profile <name>        classic (default for now: AWS IoT as of 2020, no retained messages) or
+                          current (today's AWS IoT: retained messages, shared subscriptions)
   --trace-file <path>     write every trace entry to <path>, one JSON object per line, after a
                           header line for the run: {"kind":"run", version, seed, options, startedAt, ...}
   --trace-file-mode <m>   append (default; runs follow each other, each after its header) or truncate
@@ -58,6 +60,7 @@ async function main(argv: string[]): Promise<void> {
         port: { type: 'string' },
         host: { type: 'string' },
         seed: { type: 'string' },
+        profile: { type: 'string' },
         'trace-file': { type: 'string' },
         'trace-file-mode': { type: 'string' },
         config: { type: 'string' },
@@ -98,6 +101,10 @@ async function main(argv: string[]): Promise<void> {
   if (v.host !== undefined) options.host = v.host;
   if (v.seed !== undefined) options.seed = integer('seed', v.seed);
   if (v['no-throttles']) options.throttles = false;
+  if (v.profile !== undefined) {
+    if (v.profile !== 'classic' && v.profile !== 'current') fail(`--profile must be classic or current (got ${JSON.stringify(v.profile)}).`);
+    options.profile = v.profile;
+  }
 
   const mode = v['trace-file-mode'];
   if (mode !== undefined && mode !== 'append' && mode !== 'truncate') fail(`--trace-file-mode must be append or truncate (got ${JSON.stringify(mode)}).`);

@@ -27,6 +27,8 @@ Options:
   --thing <name>          register a thing and issue it a certificate: <dir>/<name>.cert.pem and
                           <dir>/<name>.private.key (repeatable; needs --tls-port and --certs-dir)
   --seed <n>              seed for everything random (default: random, printed at start)
+  --profile <name>        classic (default for now: AWS IoT as of 2020, no retained messages) or
+                          current (today's AWS IoT: retained messages, shared subscriptions)
   --trace-file <path>     write every trace entry to <path>, one JSON object per line, after a
                           header line for the run: {"kind":"run", version, seed, options, startedAt, ...}
   --trace-file-mode <m>   append (default; runs follow each other, each after its header) or truncate
@@ -75,6 +77,7 @@ async function main(argv: string[]): Promise<void> {
         'certs-dir': { type: 'string' },
         thing: { type: 'string', multiple: true },
         seed: { type: 'string' },
+        profile: { type: 'string' },
         'trace-file': { type: 'string' },
         'trace-file-mode': { type: 'string' },
         config: { type: 'string' },
@@ -115,6 +118,10 @@ async function main(argv: string[]): Promise<void> {
   if (v.host !== undefined) options.host = v.host;
   if (v.seed !== undefined) options.seed = integer('seed', v.seed);
   if (v['no-throttles']) options.throttles = false;
+  if (v.profile !== undefined) {
+    if (v.profile !== 'classic' && v.profile !== 'current') fail(`--profile must be classic or current (got ${JSON.stringify(v.profile)}).`);
+    options.profile = v.profile;
+  }
   // Flags win over --config, but keep what it says about the listener otherwise (a CA of its own, ALPN...).
   if (v['tls-port'] !== undefined) options.tls = { ...(isObject(options.tls) ? options.tls : {}), port: integer('tls-port', v['tls-port']) };
   if (v['ws-port'] !== undefined) options.websockets = { ...(isObject(options.websockets) ? options.websockets : {}), port: integer('ws-port', v['ws-port']) };

@@ -9,6 +9,8 @@ export type FakeIotErrorCode =
   | 'INVALID_ARGUMENT'
   /** The endpoint could not listen (port in use, bad host, ...). */
   | 'LISTEN_FAILED'
+  /** iot.publish(..., { retain: true }) while the retained-message store is full (limits.maxRetainedMessages / maxRetainedBytes): AWS throttles it. */
+  | 'THROTTLED'
   /** The endpoint was used after close(). */
   | 'ENDPOINT_CLOSED'
   /** trace.waitFor() saw no matching entry within its timeout. */

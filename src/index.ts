@@ -1,5 +1,5 @@
 export { startFakeIot } from './start-fake-iot';
-export type { FakeIot, PublishOptions, DisconnectOptions, SettledOptions, ChaosControl, FakeIotClock, FakeIotWebSockets, ShadowControl, ShadowOptions } from './start-fake-iot';
+export type { FakeIot, PublishOptions, DisconnectOptions, SettledOptions, ChaosControl, FakeIotClock, FakeIotWebSockets, FakeIotRetained, ShadowControl, ShadowOptions } from './start-fake-iot';
 export { presignWebSocketUrl } from './transport/sigv4';
 export type { AwsCredentials, PresignOptions } from './transport/sigv4';
 export type { Clock, TimerHandle } from './clock/clock';
@@ -24,9 +24,10 @@ export { FAULTS } from './chaos/types';
 export type { FakeIotOptions, TraceOptions, WebSocketOptions } from './options';
 export { FakeIotError, isFakeIotError } from './errors';
 export type { FakeIotErrorCode } from './errors';
-export { classicProfile } from './aws/profile';
-export type { Limits, Reactions, Profile, ProfileName } from './aws/profile';
+export { classicProfile, currentProfile } from './aws/profile';
+export type { Features, Limits, Reactions, Profile, ProfileName } from './aws/profile';
 export type { RuleMessage } from './broker/broker';
+export type { RetainedMessage, RetainedSummary } from './broker/retained';
 export type {
   ClientInfo,
   CertificateStatus,
@@ -50,6 +51,9 @@ export type {
   PublishEvent,
   SessionEndEvent,
   DroppedEvent,
+  RetainedStoredEvent,
+  RetainedDeletedEvent,
+  ThrottledEvent,
   RuleEvent,
   InternalErrorEvent,
   TransportErrorEvent,

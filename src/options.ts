@@ -1,6 +1,6 @@
 import { checkKnownKeys, fail, show } from './validate';
 import { DEFAULT_TRACE_MAX_BYTES } from './trace/recorder';
-import { type Limits, type Profile, type ProfileName, type Reactions, profiles } from './aws/profile';
+import { type Limits, type Profile, type ProfileName, type Reactions, featuresOf, profiles } from './aws/profile';
 import { type ResolvedChaos, resolveChaos } from './chaos/options';
 import { isSeed, randomSeed } from './chaos/prng';
 import type { ChaosOptions } from './chaos/types';
@@ -42,7 +42,11 @@ export interface FakeIotOptions {
   port?: number;
   /** Interface to listen on. Default `'127.0.0.1'`. */
   host?: string;
-  /** Which AWS behaviour to reproduce. Default and only value for now: `'classic'`. */
+  /**
+   * Which AWS behaviour to reproduce: `'classic'` (default for now: the developer guide of 2019–2020, MQTT 3.1.1,
+   * no retained messages) or `'current'` (today's AWS: retained messages, shared subscriptions; it becomes
+   * the default once MQTT 5 lands). Options below override single values of either.
+   */
   profile?: ProfileName;
   /** Seed for everything random in the endpoint (session ids now, chaos later). Random when absent; read it from `iot.seed`. */
   seed?: number;
@@ -52,8 +56,14 @@ export interface FakeIotOptions {
   limits?: Partial<Limits>;
   /** Reaction to QoS 2 (default `'ignore'`, as the developer guide says). */
   qos2?: Reactions['qos2'];
-  /** Reaction to RETAIN (default `'disconnect'`, as the classic developer guide says). */
+  /** RETAIN: `'store'` (current profile: AWS's retained messages), `'disconnect'` (classic default) or `'ignore'`. */
   retain?: Reactions['retain'];
+  /** RETAIN on a `$` topic under retain: 'store': `'disconnect'` (default; AWS does not allow it) or `'ignore'` (delivered, not stored). */
+  reservedRetain?: Reactions['reservedRetain'];
+  /** A non-empty RETAIN publish while the retained store is full: `'discard'` (default: throttled, no PUBACK) or `'disconnect'` (THROTTLED). */
+  retainedQuota?: Reactions['retainedQuota'];
+  /** `$share/{group}/{filter}` subscriptions (default: `true` in the current profile, `false` in classic). */
+  sharedSubscriptions?: boolean;
   /** Reaction to an empty client id on a clean session (default `'assign'`). */
   emptyClientId?: Reactions['emptyClientId'];
   /** Publish lifecycle events on `$aws/events/...` (default `true`). */
@@ -159,8 +169,8 @@ export interface ResolvedOptions {
   region: string;
 }
 
-const TOP_LEVEL_KEYS = [
-  'port', 'host', 'profile', 'seed', 'trace', 'limits', 'qos2', 'retain', 'emptyClientId', 'lifecycleEvents', 'lifecycleQos',
+export const TOP_LEVEL_KEYS = [
+  'port', 'host', 'profile', 'seed', 'trace', 'limits', 'qos2', 'retain', 'reservedRetain', 'retainedQuota', 'sharedSubscriptions', 'emptyClientId', 'lifecycleEvents', 'lifecycleQos',
   'hashMatchesParent', 'basicIngestPrefixExempt', 'offlineQos0', 'packetBeforeConnack', 'reservedTopics',
   'throttles', 'publishRate', 'throughput', 'connectRate', 'shadowDeltaOnReportedUpdate', 'chaos', 'clock',
   'websockets', 'credentials', 'tls', 'accountId', 'region', 'shadows',
@@ -168,7 +178,10 @@ const TOP_LEVEL_KEYS = [
 
 const REACTION_VALUES: { [K in keyof Reactions]: readonly Reactions[K][] } = {
   qos2: ['ignore', 'disconnect'],
-  retain: ['disconnect', 'ignore'],
+  retain: ['store', 'disconnect', 'ignore'],
+  reservedRetain: ['disconnect', 'ignore'],
+  retainedQuota: ['discard', 'disconnect'],
+  sharedSubscriptions: [true, false],
   emptyClientId: ['assign', 'reject'],
   lifecycleEvents: [true, false],
   lifecycleQos: [0, 1],
@@ -242,7 +255,8 @@ export function resolveOptions(options: FakeIotOptions | undefined): ResolvedOpt
     checkKnownKeys(o.limits, Object.keys(base.limits), 'options.limits.');
     for (const [key, value] of Object.entries(o.limits)) {
       if (value === undefined) continue;
-      const min = key === 'sessionExpirySeconds' ? 0 : 1;
+      // 0 retained messages (or bytes): every non-empty RETAIN publish is throttled.
+      const min = key === 'sessionExpirySeconds' || key === 'maxRetainedMessages' || key === 'maxRetainedBytes' ? 0 : 1;
       // A limit in seconds becomes a timer: Node's timers take at most 2^31 - 1 ms (longer ones fire at once).
       const max = key.endsWith('Seconds') ? Math.floor((2 ** 31 - 1) / 1000) : 2 ** 31 - 1;
       limits[key as keyof Limits] = checkInteger(value, `options.limits.${key}`, min, max);
@@ -291,7 +305,7 @@ export function resolveOptions(options: FakeIotOptions | undefined): ResolvedOpt
   }
   const tls = resolveTls(o.tls, port);
 
-  return { port, host, seed, trace, profile: { name: base.name, limits, reactions, reserved: base.reserved }, chaos, clock: clock as ResolvedOptions['clock'], websockets, credentials, tls, accountId, region, shadows };
+  return { port, host, seed, trace, profile: { name: base.name, features: featuresOf(reactions, base.features.protocolVersions), limits, reactions, reserved: base.reserved }, chaos, clock: clock as ResolvedOptions['clock'], websockets, credentials, tls, accountId, region, shadows };
 }
 
 const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g;

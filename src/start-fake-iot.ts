@@ -1,5 +1,6 @@
 import type { Profile } from './aws/profile';
 import { Broker, type RuleMessage } from './broker/broker';
+import type { RetainedMessage, RetainedSummary } from './broker/retained';
 import type { ByteStream } from './broker/connection';
 import { Dispatcher } from './broker/dispatcher';
 import { parseShadowTopic } from './services/shadow';
@@ -36,6 +37,19 @@ function loadRegistry(): typeof import('./identity/registry') {
 export interface PublishOptions {
   /** 0 (default) or 1. AWS IoT has no QoS 2. */
   qos?: 0 | 1;
+  /**
+   * Retain the message as the topic's retained message (an empty payload deletes it), as a RETAIN publish
+   * from a client would: only where the profile stores retained messages (`retain: 'store'`, profile `current`).
+   */
+  retain?: boolean;
+}
+
+/** The endpoint's retained messages (profile `current`): what AWS's GetRetainedMessage and ListRetainedMessages show. */
+export interface FakeIotRetained {
+  /** The topic's retained message, or undefined. */
+  get(topic: string): RetainedMessage | undefined;
+  /** Every retained message's summary (`topic`, `payloadSize`, `qos`, `lastModifiedTime`), sorted by topic. */
+  list(): RetainedSummary[];
 }
 
 /** Which shadow of a thing: the classic one (no name) or a named one. */
@@ -124,6 +138,11 @@ export interface FakeIot extends AsyncDisposable {
   readonly clock: FakeIotClock;
   /** The Device Shadow service's state, and updates from the cloud side. */
   readonly shadows: ShadowControl;
+  /**
+   * Retained messages: `get(topic)` and `list()`. Empty (and nothing is ever stored) unless the profile stores
+   * retained messages (`retain: 'store'`, profile `current`).
+   */
+  readonly retained: FakeIotRetained;
   /** Publishes as the cloud side (a rule, a Lambda, the console): delivered to matching subscriptions. */
   publish(topic: string, payload: string | Buffer | Uint8Array, options?: PublishOptions): void;
   /**
@@ -371,7 +390,26 @@ export async function startFakeIot(options?: FakeIotOptions): Promise<FakeIot> {
       if (buf.length > resolved.profile.limits.maxPayloadBytes) {
         throw new FakeIotError('INVALID_ARGUMENT', `publish(${JSON.stringify(topic)}): payload is ${buf.length} bytes; the limit (limits.maxPayloadBytes) is ${resolved.profile.limits.maxPayloadBytes}.`);
       }
+      const retain = opts.retain ?? false;
+      if (typeof retain !== 'boolean') throw new FakeIotError('INVALID_ARGUMENT', `publish(${JSON.stringify(topic)}): options.retain must be true or false (got ${String(retain)}).`);
+      if (retain) {
+        if (!broker.retained) throw new FakeIotError('INVALID_ARGUMENT', `publish(${JSON.stringify(topic)}, payload, { retain: true }): this endpoint does not store retained messages (profile "${resolved.profile.name}", retain: "${resolved.profile.reactions.retain}"); start it with profile: 'current' (or retain: 'store').`);
+        if (topic.startsWith('$')) throw new FakeIotError('INVALID_ARGUMENT', `publish(${JSON.stringify(topic)}, payload, { retain: true }): AWS IoT does not allow retained messages on reserved ($) topics.`);
+        const outcome = broker.retain({ topic, payload: buf, qos }, 'api');
+        if (outcome.action === 'throttled') {
+          const { limits } = resolved.profile;
+          throw new FakeIotError('THROTTLED', `publish(${JSON.stringify(topic)}, payload, { retain: true }): the retained-message store is full (limits.${outcome.limit}: ${limits[outcome.limit]}); AWS throttles non-empty RETAIN publishes until messages are deleted. Nothing was stored or delivered.`);
+        }
+      }
       broker.publishFromBroker('api', topic, buf, qos);
+    },
+    retained: {
+      get(topic) {
+        if (typeof topic !== 'string') throw new FakeIotError('INVALID_ARGUMENT', `retained.get(topic): topic must be a string (got ${typeof topic}).`);
+        const m = broker.retained?.get(topic);
+        return m && { topic: m.topic, payload: Buffer.from(m.payload), qos: m.qos, lastModifiedTime: m.lastModifiedTime };
+      },
+      list: () => broker.retained?.list() ?? [],
     },
     disconnect(clientId, opts = {}) {
       assertOpen('disconnect()');

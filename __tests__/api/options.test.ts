@@ -6,7 +6,7 @@ describe('startFakeIot() options are validated up front', () => {
     [{ port: -1 }, /options\.port must be an integer from 0 to 65535 \(got -1\)/],
     [{ port: 1.5 }, /options\.port must be an integer/],
     [{ host: '' }, /options\.host must be a non-empty string/],
-    [{ profile: 'modern' }, /options\.profile must be one of "classic" \(got "modern"\)/],
+    [{ profile: 'modern' }, /options\.profile must be one of "classic", "current" \(got "modern"\)/],
     [{ seed: -3 }, /options\.seed must be an integer from 0 to 4294967295/],
     [{ seed: 'abc' }, /options\.seed must be an integer/],
     [{ trace: 'yes' }, /options\.trace must be an object/],
@@ -16,7 +16,12 @@ describe('startFakeIot() options are validated up front', () => {
     [{ limits: { maxPayloadBytes: 0 } }, /options\.limits\.maxPayloadBytes must be an integer from 1/],
     [{ limits: { minKeepAliveSeconds: 100, maxKeepAliveSeconds: 50 } }, /minKeepAliveSeconds \(100\) must not exceed options\.limits\.maxKeepAliveSeconds \(50\)/],
     [{ qos2: 'drop' }, /options\.qos2 must be one of "ignore", "disconnect" \(got "drop"\)/],
-    [{ retain: true }, /options\.retain must be one of "disconnect", "ignore" \(got true\)/],
+    [{ retain: true }, /options\.retain must be one of "store", "disconnect", "ignore" \(got true\)/],
+    [{ reservedRetain: 'allow' }, /options\.reservedRetain must be one of "disconnect", "ignore" \(got "allow"\)/],
+    [{ retainedQuota: 'drop' }, /options\.retainedQuota must be one of "discard", "disconnect" \(got "drop"\)/],
+    [{ sharedSubscriptions: 'yes' }, /options\.sharedSubscriptions must be one of true, false \(got "yes"\)/],
+    [{ limits: { maxRetainedMessages: -1 } }, /options\.limits\.maxRetainedMessages must be an integer from 0/],
+    [{ limits: { maxShareNameBytes: 0 } }, /options\.limits\.maxShareNameBytes must be an integer from 1/],
     [{ lifecycleQos: 2 }, /options\.lifecycleQos must be one of 0, 1 \(got 2\)/],
     ['nope', /options must be an object/],
   ])('%j is refused', async (options, message) => {
@@ -46,7 +51,24 @@ describe('startFakeIot() options are validated up front', () => {
       qos2: 'ignore', retain: 'disconnect', emptyClientId: 'assign', lifecycleEvents: true, lifecycleQos: 1,
       hashMatchesParent: false, basicIngestPrefixExempt: true, offlineQos0: 'drop', packetBeforeConnack: 'disconnect', reservedTopics: 'disconnect',
       throttles: true, publishRate: 'discard', throughput: 'delay', connectRate: 'close', shadowDeltaOnReportedUpdate: false,
+      reservedRetain: 'disconnect', retainedQuota: 'discard', sharedSubscriptions: false,
     });
+    expect(iot.profile.features).toEqual({ protocolVersions: [4], retained: false, sharedSubscriptions: false });
+  });
+
+  test('profile "current": retained messages and shared subscriptions, with their quotas (MQTT 5 still to come)', async () => {
+    await using iot = await startFakeIot({ profile: 'current' });
+    expect(iot.profile.name).toBe('current');
+    expect(iot.profile.features).toEqual({ protocolVersions: [4], retained: true, sharedSubscriptions: true });
+    expect(iot.profile.reactions).toMatchObject({ retain: 'store', reservedRetain: 'disconnect', retainedQuota: 'discard', sharedSubscriptions: true });
+    expect(iot.profile.limits).toMatchObject({ maxRetainedMessages: 500_000, maxShareNameBytes: 128, sharedQueueMessagesPerSecond: 20 });
+  });
+
+  test('features follow the overrides: each profile can take the other\'s switches', async () => {
+    await using current = await startFakeIot({ profile: 'current', retain: 'disconnect', sharedSubscriptions: false });
+    expect(current.profile.features).toEqual({ protocolVersions: [4], retained: false, sharedSubscriptions: false });
+    await using classic = await startFakeIot({ profile: 'classic', retain: 'store', sharedSubscriptions: true });
+    expect(classic.profile.features).toEqual({ protocolVersions: [4], retained: true, sharedSubscriptions: true });
   });
 
   test('overrides are merged over the profile', async () => {

@@ -118,3 +118,17 @@ describe('--no-throttles', () => {
     expect(await reconnectTwice([])).toBe('closed'); // AWS: one CONNECT per second per client id
   });
 });
+
+describe('--profile', () => {
+  test('classic is the default; current is taken and shown in the banner and the trace header; anything else exits 2', async () => {
+    const file = path.join(dir, 'trace.jsonl');
+    await oneRun(['--trace-file', file, '--profile', 'current'], 'p');
+    expect(lines(file)[0]).toMatchObject({ kind: 'run', profile: 'current', options: { profile: 'current' } });
+    const cli = await startCli([]);
+    expect(cli.stdout()).toContain('profile classic');
+    expect(await cli.stop('SIGTERM')).toBe(0);
+    const bad = await run(process.execPath, [CLI, '--port', '0', '--profile', 'modern']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/\[fake-aws-iot\] --profile must be classic or current \(got "modern"\)/);
+  });
+});

@@ -86,6 +86,75 @@ client.loop_forever()
     expect(result.code).toBe(0);
   });
 
+  test('python3 paho-mqtt against --profile current: a retained message on an exact filter only, a shared group of two', async () => {
+    const cli = await startCli(['--profile', 'current']);
+    expect(cli.stdout()).toContain('profile current');
+    const script = `
+import sys, json, threading
+import paho.mqtt.client as mqtt
+port = int(sys.argv[1])
+lock = threading.Lock()
+got = {}
+arrived = threading.Condition(lock)
+def make(cid):
+    kwargs = {"client_id": cid, "protocol": mqtt.MQTTv311, "clean_session": True}
+    c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION1, **kwargs) if hasattr(mqtt, "CallbackAPIVersion") else mqtt.Client(**kwargs)
+    subscribed = threading.Event()
+    def on_message(cl, userdata, msg):
+        with arrived:
+            got.setdefault(cid, []).append([msg.topic, msg.payload.decode(), int(msg.retain)])
+            arrived.notify_all()
+    c.on_message = on_message
+    c.on_subscribe = lambda *a: subscribed.set()
+    connected = threading.Event()
+    c.on_connect = lambda *a: connected.set()
+    c.connect("127.0.0.1", port, keepalive=60)
+    c.loop_start()
+    assert connected.wait(10), "no CONNACK for " + cid
+    def subscribe(topic):
+        subscribed.clear()
+        c.subscribe(topic, qos=1)
+        assert subscribed.wait(10), "no SUBACK for " + topic
+    c.subscribe_and_wait = subscribe
+    return c
+def wait_for(cid, n):
+    with arrived:
+        assert arrived.wait_for(lambda: len(got.get(cid, [])) >= n, 10), "%s got %r" % (cid, got.get(cid))
+def total(ids):
+    return sum(len(got.get(i, [])) for i in ids)
+pub = make("paho-pub")
+pub.publish("smoke/state", "on", qos=1, retain=True).wait_for_publish()
+exact = make("paho-exact")
+exact.subscribe_and_wait("smoke/state")
+wait_for("paho-exact", 1)
+wild = make("paho-wild")
+wild.subscribe_and_wait("+/state")
+# A later message to itself: a retained copy, had one been sent after the SUBACK, would have come first.
+wild.publish("marker/state", "marker", qos=1).wait_for_publish()
+wait_for("paho-wild", 1)
+members = [make("paho-m1"), make("paho-m2")]
+for m in members:
+    m.subscribe_and_wait("$share/grp/smoke/work")
+for i in range(6):
+    pub.publish("smoke/work", str(i), qos=1).wait_for_publish()
+with arrived:
+    assert arrived.wait_for(lambda: total(["paho-m1", "paho-m2"]) >= 6, 10), repr(got)
+for c in [pub, exact, wild] + members:
+    c.disconnect()
+    c.loop_stop()
+print(json.dumps(got, sort_keys=True), flush=True)
+`;
+    const result = await run('/usr/bin/python3', ['-c', script, String(cli.port)]);
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(0);
+    const got = JSON.parse(result.stdout.trim()) as Record<string, [string, string, number][]>;
+    expect(got['paho-exact']).toEqual([['smoke/state', 'on', 1]]);
+    expect(got['paho-wild']).toEqual([['marker/state', 'marker', 0]]);
+    const shared = [...(got['paho-m1'] ?? []), ...(got['paho-m2'] ?? [])];
+    expect(shared.map(([, payload]) => payload).sort()).toEqual(['0', '1', '2', '3', '4', '5']);
+    expect(shared.every(([topic, , retain]) => topic === 'smoke/work' && retain === 0)).toBe(true);
+  });
+
   test('--trace-file writes one JSON entry per line; SIGTERM stops the CLI cleanly', async () => {
     const file = path.join(os.tmpdir(), `fake-aws-iot-trace-${process.pid}-${Date.now()}.jsonl`);
     const cli = await startCli(['--trace-file', file, '--seed', '77']);

@@ -1,6 +1,7 @@
 import { readFileSync, readdirSync } from 'node:fs';
 import * as path from 'node:path';
-import { FAULTS, classicProfile } from '../../src';
+import { FAULTS, classicProfile, currentProfile } from '../../src';
+import { TOP_LEVEL_KEYS } from '../../src/options';
 
 const root = path.resolve(__dirname, '../..');
 const readme = readFileSync(path.join(root, 'README.md'), 'utf8');
@@ -34,11 +35,17 @@ describe('README', () => {
 
   test('documents every option and every limit', () => {
     const options = section('Options');
-    for (const key of ['port', 'host', 'profile', 'seed', 'trace', 'limits', 'qos2', 'retain', 'emptyClientId', 'lifecycleEvents', 'lifecycleQos', 'hashMatchesParent', 'basicIngestPrefixExempt', 'offlineQos0', 'packetBeforeConnack', 'reservedTopics', 'throttles', 'publishRate', 'throughput', 'connectRate', 'shadowDeltaOnReportedUpdate', 'chaos', 'clock', 'websockets', 'credentials', 'tls', 'accountId', 'region', 'shadows']) {
-      expect(options).toContain(`| \`${key}\` |`);
+    for (const key of TOP_LEVEL_KEYS) expect(options).toContain(`| \`${key}\` |`);
+    for (const profile of [classicProfile, currentProfile]) {
+      for (const [key, value] of Object.entries(profile.limits)) {
+        expect(options).toContain(`| \`${key}\` | ${value} |`);
+      }
     }
-    for (const [key, value] of Object.entries(classicProfile.limits)) {
-      expect(options).toContain(`| \`${key}\` | ${value} |`);
-    }
+  });
+
+  test('has the classic vs current table, naming every feature and the default', () => {
+    const table = section('classic vs current');
+    expect(table).toContain('`classic` (default for now)');
+    for (const key of Object.keys(currentProfile.features)) expect(table).toContain(key);
   });
 });

@@ -30,6 +30,21 @@ const validPacket: fc.Arbitrary<Buffer> = fc
   )
   .map((p) => mqttPacket.generate(p));
 
+/** Valid packets for the current profile: RETAIN (empty payloads too) and shared subscriptions among them. */
+const filter = fc.oneof(topic, fc.tuple(level, topic).map(([name, t]) => `$share/${name}/${t}`));
+const currentPacket: fc.Arbitrary<Buffer> = fc
+  .oneof(
+    fc.record({ topic, payload: fc.uint8Array({ maxLength: 64 }), qos: fc.constantFrom(0, 1), messageId: id, retain: fc.boolean() }).map(
+      (p): mqttPacket.Packet => ({ cmd: 'publish', topic: p.topic, payload: Buffer.from(p.payload), qos: p.qos as 0 | 1, messageId: p.messageId, dup: false, retain: p.retain }),
+    ),
+    fc.record({ messageId: id, topics: fc.array(filter, { minLength: 1, maxLength: 3 }) }).map(
+      (p): mqttPacket.Packet => ({ cmd: 'subscribe', messageId: p.messageId, subscriptions: p.topics.map((t) => ({ topic: t, qos: 1 as const })) }),
+    ),
+    fc.record({ messageId: id, topics: fc.array(filter, { minLength: 1, maxLength: 3 }) }).map((p): mqttPacket.Packet => ({ cmd: 'unsubscribe', messageId: p.messageId, unsubscriptions: p.topics })),
+    fc.string({ minLength: 1, maxLength: 20 }).map((cid) => connectPacket(cid, { will: { topic: 'w/x', payload: Buffer.from('gone'), qos: 1, retain: true } }) as mqttPacket.Packet),
+  )
+  .map((p) => mqttPacket.generate(p));
+
 /** Ways to break a packet. */
 const mutation: fc.Arbitrary<(b: Buffer) => Buffer> = fc.oneof(
   fc.record({ at: fc.nat(), bit: fc.integer({ min: 0, max: 7 }) }).map(({ at, bit }) => (b: Buffer) => {
@@ -64,18 +79,21 @@ const mutation: fc.Arbitrary<(b: Buffer) => Buffer> = fc.oneof(
   fc.uint8Array({ minLength: 1, maxLength: 32 }).map((junk) => (b: Buffer) => Buffer.concat([b, Buffer.from(junk)])), // trailing junk
 );
 
-describe('fuzzed packets over real sockets', () => {
+describe.each([
+  ['classic', {}, validPacket],
+  ['current', { profile: 'current' as const }, currentPacket],
+])('fuzzed packets over real sockets (profile %s)', (_profile, options, packets) => {
   const uncaught = trackUncaught();
 
   test(`mutated packets end only their own connection (fast-check seed ${SEED})`, async () => {
-    const iot = await endpoint({ seed: SEED });
+    const iot = await endpoint({ seed: SEED, ...options });
     const bystander = await client(iot, 'bystander');
     await bystander.subscribeAsync('alive', { qos: 1 });
     const before = resources();
     let round = 0;
 
     await fc.assert(
-      fc.asyncProperty(validPacket, mutation, fc.boolean(), async (bytes, mutate, afterConnect) => {
+      fc.asyncProperty(packets, mutation, fc.boolean(), async (bytes, mutate, afterConnect) => {
         round++;
         const socket = net.connect(iot.port, iot.host);
         socket.on('error', () => {});

@@ -13,6 +13,7 @@ function link(clientId: string, connectionId: number) {
     remoteAddress: '127.0.0.1',
     bufferedBytes: 0,
     mayDeliver: () => true,
+    canDeliver: () => true,
     sent,
     sendPublish: (m, id) => void sent.push([m, id]),
     close(reason) {

@@ -91,6 +91,30 @@ export interface Limits {
   shadowMaxClientTokenBytes: number;
   /** Device Shadow: a deleted shadow updated again within this time continues its version numbers. AWS: 48 h (§4.2). */
   shadowVersionKeepSeconds: number;
+  /**
+   * Retained messages the account may store (profile `current`, reactions.retain: 'store'). AWS names the quota
+   * "Maximum number of retained messages per account"; its value is not confirmed — secondary sources quote
+   * 500,000 (aws-iot-behaviour.md §1.7, §2). Over it, a non-empty RETAIN publish is throttled (reactions.retainedQuota).
+   */
+  maxRetainedMessages: number;
+  /**
+   * Bytes (payload + topic) the retained store may hold. Not an AWS number: it keeps the endpoint bounded in
+   * bytes (500,000 × 128 KB would not be). Over it, a RETAIN publish is throttled like one over maxRetainedMessages.
+   */
+  maxRetainedBytes: number;
+  /** Longest share name in `$share/{ShareName}/{TopicFilter}`, in UTF-8 bytes. AWS: 128 (aws-iot-behaviour.md §1.12). */
+  maxShareNameBytes: number;
+  /**
+   * QoS 1 messages a shared-subscription group keeps while none of its (persistent) members can take them.
+   * AWS names the quota "Maximum number of queued messages per shared subscription group"; the value is not
+   * documented [UNVERIFIED]. Over it the new message is dropped (aws-iot-behaviour.md §1.12).
+   */
+  maxSharedQueuedMessages: number;
+  /**
+   * How fast a group's queued messages go out: per active (online) member, per second. AWS: 20
+   * (aws-iot-behaviour.md §1.12, §2). Enforced while reactions.throttles is on; without throttles they go at once.
+   */
+  sharedQueueMessagesPerSecond: number;
 }
 
 /** How the broker reacts to things AWS does not support. */
@@ -101,10 +125,32 @@ export interface Reactions {
    */
   qos2: 'ignore' | 'disconnect';
   /**
-   * PUBLISH with RETAIN, or a will with Will Retain. `'disconnect'`: the connection is closed and nothing is
+   * PUBLISH with RETAIN, or a will with Will Retain. `'store'`: AWS since 2021-09 — one message kept per topic,
+   * with AWS's rules (aws-iot-behaviour.md §1.7). `'disconnect'`: the connection is closed and nothing is
    * stored (the classic developer guide). `'ignore'`: the message is delivered with RETAIN cleared and not stored.
    */
-  retain: 'disconnect' | 'ignore';
+  retain: 'store' | 'disconnect' | 'ignore';
+  /**
+   * A RETAIN publish (or Will Retain) to a `$` topic a client may publish to, under retain: 'store'. AWS: RETAIN
+   * "is not allowed on reserved topics"; what the client sees is not documented (aws-iot-behaviour.md §1.7:
+   * likely a disconnect, v5 PUBACK 0x90) [UNVERIFIED]. `'disconnect'` closes the connection (for a will: the
+   * CONNECT fails); `'ignore'` delivers the message and stores nothing.
+   */
+  reservedRetain: 'disconnect' | 'ignore';
+  /**
+   * A non-empty RETAIN publish while the retained store is full (limits.maxRetainedMessages, maxRetainedBytes).
+   * AWS: a "throttled" response until the count drops (aws-iot-behaviour.md §1.7); on MQTT 3.1.1 there is no
+   * reason code, so, as for the publish rate: `'discard'` — neither stored nor delivered, no PUBACK
+   * [UNVERIFIED]; `'disconnect'` closes the connection (THROTTLED). A RETAIN publish that replaces a topic's
+   * message (or deletes it) is always allowed while the bytes fit.
+   */
+  retainedQuota: 'discard' | 'disconnect';
+  /**
+   * `$share/{ShareName}/{TopicFilter}` subscriptions (aws-iot-behaviour.md §1.12), for MQTT 3.1.1 and 5:
+   * `true` in the current profile. `false` (classic: AWS had no shared subscriptions in 2020) treats
+   * `$share/...` as any other `$` filter, so reactions.reservedTopics decides (disconnect by default).
+   */
+  sharedSubscriptions: boolean;
   /**
    * Empty client id on a clean session. `'assign'`: the broker picks one (MQTT 3.1.1 §3.1.3-6);
    * `'reject'`: CONNACK 0x02. A persistent session with an empty id is always rejected [MQTT-3.1.3-8].
@@ -183,11 +229,38 @@ export interface ReservedTopics {
   subscribe: readonly string[];
 }
 
+/**
+ * What distinguishes the profiles, in one place (README: "classic vs current"). Derived from the profile's
+ * reactions after the options are applied, so it always says what the endpoint does.
+ */
+export interface Features {
+  /**
+   * MQTT protocol levels the profile speaks: 4 is 3.1.1, 5 is MQTT 5. AWS today: both (aws-iot-behaviour.md
+   * §1.1); 2020: 3.1.1 only. The endpoint's codec speaks 3.1.1 only until the MQTT 5 work of issue 12 lands,
+   * so both profiles say `[4]` for now; `current` becomes `[4, 5]` then.
+   */
+  protocolVersions: readonly (4 | 5)[];
+  /** Retained messages are stored and delivered with AWS's rules (reactions.retain === 'store'). */
+  retained: boolean;
+  /** `$share/...` subscriptions work (reactions.sharedSubscriptions). */
+  sharedSubscriptions: boolean;
+}
+
 export interface Profile {
-  name: 'classic';
+  /**
+   * `'classic'`: AWS IoT Core as its developer guide read in 2019–2020. `'current'`: today's AWS IoT Core
+   * (retained messages since 2021-09, shared subscriptions; MQTT 5 to come).
+   */
+  name: 'classic' | 'current';
+  features: Features;
   limits: Limits;
   reactions: Reactions;
   reserved: ReservedTopics;
+}
+
+/** The features a profile's reactions amount to. */
+export function featuresOf(reactions: Reactions, protocolVersions: readonly (4 | 5)[]): Features {
+  return Object.freeze({ protocolVersions, retained: reactions.retain === 'store', sharedSubscriptions: reactions.sharedSubscriptions });
 }
 
 /** AWS's reserved topics that clients may use (the reserved-topics page, 2022). */
@@ -216,55 +289,90 @@ const RESERVED_TOPICS: ReservedTopics = Object.freeze({
  * The "classic" profile: AWS IoT Core as its developer guide described it in 2019–2020 (MQTT 3.1.1 only,
  * no retained messages), with the limits of that era's quota table.
  */
+const CLASSIC_LIMITS: Limits = Object.freeze({
+  maxClientIdBytes: 128,
+  maxTopicBytes: 256,
+  maxTopicSlashes: 7,
+  maxFiltersPerSubscribe: 8,
+  maxSubscriptionsPerConnection: 50,
+  maxPayloadBytes: 128 * 1024,
+  minKeepAliveSeconds: 30,
+  maxKeepAliveSeconds: 1200,
+  sessionExpirySeconds: 3600,
+  connectTimeoutSeconds: 10,
+  lifecycleVersionResetSeconds: 3600,
+  maxInflightMessages: 100,
+  qos1RetryIntervalSeconds: 20,
+  qos1RetryWindowSeconds: 3600,
+  maxQueuedMessages: 10_000,
+  maxQueuedBytes: 4 * 1024 * 1024,
+  maxTotalQueuedBytes: 32 * 1024 * 1024,
+  maxBufferedBytes: 1024 * 1024,
+  maxPublishesPerSecond: 100,
+  maxBytesPerSecond: 512 * 1024,
+  maxConnectsPerSecondPerClientId: 1,
+  storedMessagesPerSecond: 10,
+  maxRetainedMessages: 500_000,
+  maxRetainedBytes: 64 * 1024 * 1024,
+  maxShareNameBytes: 128,
+  maxSharedQueuedMessages: 10_000,
+  sharedQueueMessagesPerSecond: 20,
+  shadowMaxDocumentBytes: 8192,
+  shadowMaxDepth: 6,
+  shadowMaxClientTokenBytes: 64,
+  shadowVersionKeepSeconds: 48 * 3600,
+});
+
+const CLASSIC_REACTIONS: Reactions = Object.freeze({
+  qos2: 'ignore',
+  retain: 'disconnect',
+  reservedRetain: 'disconnect',
+  retainedQuota: 'discard',
+  sharedSubscriptions: false,
+  emptyClientId: 'assign',
+  lifecycleEvents: true,
+  lifecycleQos: 1,
+  hashMatchesParent: false,
+  basicIngestPrefixExempt: true,
+  offlineQos0: 'drop',
+  packetBeforeConnack: 'disconnect',
+  reservedTopics: 'disconnect',
+  throttles: true,
+  publishRate: 'discard',
+  throughput: 'delay',
+  connectRate: 'close',
+  shadowDeltaOnReportedUpdate: false,
+});
+
 export const classicProfile: Readonly<Profile> = Object.freeze({
   name: 'classic',
-  limits: Object.freeze({
-    maxClientIdBytes: 128,
-    maxTopicBytes: 256,
-    maxTopicSlashes: 7,
-    maxFiltersPerSubscribe: 8,
-    maxSubscriptionsPerConnection: 50,
-    maxPayloadBytes: 128 * 1024,
-    minKeepAliveSeconds: 30,
-    maxKeepAliveSeconds: 1200,
-    sessionExpirySeconds: 3600,
-    connectTimeoutSeconds: 10,
-    lifecycleVersionResetSeconds: 3600,
-    maxInflightMessages: 100,
-    qos1RetryIntervalSeconds: 20,
-    qos1RetryWindowSeconds: 3600,
-    maxQueuedMessages: 10_000,
-    maxQueuedBytes: 4 * 1024 * 1024,
-    maxTotalQueuedBytes: 32 * 1024 * 1024,
-    maxBufferedBytes: 1024 * 1024,
-    maxPublishesPerSecond: 100,
-    maxBytesPerSecond: 512 * 1024,
-    maxConnectsPerSecondPerClientId: 1,
-    storedMessagesPerSecond: 10,
-    shadowMaxDocumentBytes: 8192,
-    shadowMaxDepth: 6,
-    shadowMaxClientTokenBytes: 64,
-    shadowVersionKeepSeconds: 48 * 3600,
-  }),
-  reactions: Object.freeze({
-    qos2: 'ignore',
-    retain: 'disconnect',
-    emptyClientId: 'assign',
-    lifecycleEvents: true,
-    lifecycleQos: 1,
-    hashMatchesParent: false,
-    basicIngestPrefixExempt: true,
-    offlineQos0: 'drop',
-    packetBeforeConnack: 'disconnect',
-    reservedTopics: 'disconnect',
-    throttles: true,
-    publishRate: 'discard',
-    throughput: 'delay',
-    connectRate: 'close',
-    shadowDeltaOnReportedUpdate: false,
-  }),
+  features: featuresOf(CLASSIC_REACTIONS, Object.freeze([4] as const)),
+  limits: CLASSIC_LIMITS,
+  reactions: CLASSIC_REACTIONS,
   reserved: RESERVED_TOPICS,
 } as Profile);
 
-export const profiles = { classic: classicProfile } as const;
+const CURRENT_REACTIONS: Reactions = Object.freeze({
+  ...CLASSIC_REACTIONS,
+  // AWS since 2021-09: RETAIN is supported — the "retain → disconnect" bullet left the MQTT page on 2021-09-01 (§0, §1.7).
+  retain: 'store',
+  // AWS: `$share/{ShareName}/{TopicFilter}` for MQTT 3.1.1 and 5 (§1.12).
+  sharedSubscriptions: true,
+});
+
+/**
+ * The "current" profile: AWS IoT Core as its developer guide reads today (aws-iot-behaviour.md §0): retained
+ * messages with AWS's rules, shared subscriptions. MQTT 5 joins it with the rest of issue 12, and it then
+ * becomes the default. Limits are those of the classic profile plus the retained and shared-subscription quotas.
+ */
+export const currentProfile: Readonly<Profile> = Object.freeze({
+  name: 'current',
+  // [4, 5] once the endpoint speaks MQTT 5 (issue 12).
+  features: featuresOf(CURRENT_REACTIONS, Object.freeze([4] as const)),
+  limits: CLASSIC_LIMITS,
+  reactions: CURRENT_REACTIONS,
+  reserved: RESERVED_TOPICS,
+} as Profile);
+
+export const profiles = { classic: classicProfile, current: currentProfile } as const;
 export type ProfileName = keyof typeof profiles;

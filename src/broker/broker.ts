@@ -15,11 +15,13 @@ import {
   subscriptionPayload,
 } from '../aws/lifecycle';
 import type { ChaosEngine, ConnectionChaos, Decided } from '../chaos/engine';
-import { streamFor } from '../chaos/prng';
+import { type RandomStream, streamFor } from '../chaos/prng';
 import type { ChaosTag } from '../chaos/types';
 import type { Clock, TimerHandle } from '../clock/clock';
-import { ByteBudget, DROPPED, type Message, Session, type SessionLimits } from '../session/session';
+import { ByteBudget, DROPPED, type Message, Session, type SessionLimits, messageBytes } from '../session/session';
 import { TopicIndex, topicMatcher } from '../topics/topic-index';
+import { isShared } from '../topics/shared';
+import { type RetainOutcome, RetainedStore } from './retained';
 import { RateBuckets } from './throttle';
 import { type ShadowResponse, ShadowService, type ShadowTopic, parseShadowTopic } from '../services/shadow';
 import { guarded, guardedMicrotask } from '../clock/clock';
@@ -43,6 +45,11 @@ export interface ClientLink {
    * out). When not, the link has recorded the throttling (and closed the connection if the profile says so).
    */
   mayDeliver(topic: string): boolean;
+  /**
+   * Whether a message could go to the client now under its PUBLISH rate, without taking a token or recording
+   * anything (a shared-subscription group looks for a member that is not over its rate).
+   */
+  canDeliver(): boolean;
   /**
    * Sends a PUBLISH to the client. The broker never sets DUP (AWS: "the MQTT DUP flag is not supported").
    * `repeat`: a QoS 1 message sent again (retry, resumed session), not a new delivery for chaos to copy.
@@ -121,6 +128,33 @@ interface ClientHistory {
   leftAt: number | undefined;
 }
 
+/** A message waiting for a shared-subscription group (no member online, or all over their rate). */
+interface GroupQueued {
+  message: Message;
+  /** When it was queued (endpoint clock): it is kept for limits.sessionExpirySeconds. */
+  at: number;
+}
+
+/**
+ * A shared-subscription group: everyone subscribed to one `$share/{ShareName}/{TopicFilter}` (AWS, §1.12).
+ * Each message goes to one online member picked from the group's own random stream (seeded, so a seed
+ * replays the picks); QoS 1 messages wait here while no member can take them, when a member is persistent.
+ */
+interface ShareGroup {
+  /** The full filter, `$share/{ShareName}/{TopicFilter}`. */
+  key: string;
+  /** The topic filter the group matches with. */
+  filter: string;
+  /** Members in the order they joined, with their granted QoS. */
+  members: Map<Session, 0 | 1>;
+  queue: GroupQueued[];
+  /** Bytes of the queue, counted in the endpoint's budget. */
+  bytes: number;
+  stream: RandomStream;
+  /** Armed while queued messages go out at limits.sharedQueueMessagesPerSecond. */
+  drain?: TimerHandle;
+}
+
 /** Client ids whose history is remembered by default; the least recently connected are forgotten first. */
 export const MAX_CLIENT_HISTORY = 65_536;
 
@@ -134,6 +168,11 @@ export function publishesWill(reason: DisconnectReason, options: CloseOptions = 
 
 export class Broker {
   private readonly index: TopicIndex<Session>;
+  /** Shared-subscription groups by their topic filter, and by their full `$share/...` filter. */
+  private readonly sharedIndex: TopicIndex<ShareGroup>;
+  private readonly groups = new Map<string, ShareGroup>();
+  /** Retained messages (reactions.retain: 'store'); undefined when the profile does not store them. */
+  readonly retained: RetainedStore | undefined;
   private readonly sessions = new Map<string, Session>();
   /** Clients whose CONNECT was accepted and whose connection is open, by client id. */
   private readonly online = new Map<string, Online>();
@@ -165,6 +204,8 @@ export class Broker {
     const { limits } = profile;
     this.sessionLimits = { maxInflight: limits.maxInflightMessages, maxQueued: limits.maxQueuedMessages, maxBytes: limits.maxQueuedBytes, maxBuffered: limits.maxBufferedBytes };
     this.index = new TopicIndex<Session>({ hashMatchesParent: profile.reactions.hashMatchesParent });
+    this.sharedIndex = new TopicIndex<ShareGroup>({ hashMatchesParent: profile.reactions.hashMatchesParent });
+    if (profile.reactions.retain === 'store') this.retained = new RetainedStore(limits.maxRetainedMessages, limits.maxRetainedBytes);
     this.reservedPublishAllowed = topicMatcher(profile.reserved.publish);
     if (profile.reactions.throttles) this.connects = new RateBuckets(limits.maxConnectsPerSecondPerClientId);
     this.shadows = new ShadowService(limits, profile.reactions.shadowDeltaOnReportedUpdate);
@@ -217,6 +258,11 @@ export class Broker {
       this.sendStored(client);
     }
     this.drain(client);
+    // A member of a shared-subscription group is online again: what the group queued may go now.
+    for (const filter of client.session.subscriptions.keys()) {
+      const group = this.shared(filter) ? this.groups.get(filter) : undefined;
+      if (group && group.queue.length > 0) this.drainShared(group);
+    }
   }
 
   /** Sends the next stored message of a resumed session, and schedules the one after at AWS's rate. */
@@ -245,7 +291,7 @@ export class Broker {
     const history = this.history.get(session.clientId);
     if (history) history.leftAt = this.clock.now();
     this.releaseSession(session);
-    if (will && publishesWill(reason, options)) this.publishFromBroker('will', will.topic, will.payload, will.qos, session.clientId);
+    if (will && publishesWill(reason, options)) this.publishWill(will, session.clientId, link.connectionId);
     this.lifecycle(facts, lifecycleTopics.disconnected, (f, now) => disconnectedPayload(f, now, reason));
   }
 
@@ -306,10 +352,13 @@ export class Broker {
     session.cancelActivation(filter);
     const start = () => {
       session.activations.delete(filter);
-      this.index.add(filter, session, qos);
+      if (this.shared(filter)) this.joinGroup(session, filter, qos);
+      else this.index.add(filter, session, qos);
       if (this.trace.active) {
         this.trace.record({ kind: 'event', event: 'subscription-active', connectionId, clientId: session.clientId, topic: filter, qos, delayedMs: delayMs, ...(tag ? { chaos: tag } : {}) });
       }
+      // A subscription that starts late (chaos: subscriptionDelay) gets the retained message when it starts.
+      if (delayMs > 0) this.sendRetainedTo(session, filter);
     };
     if (delayMs > 0) session.activations.set(filter, this.clock.setTimeout(start, delayMs));
     else start();
@@ -318,7 +367,191 @@ export class Broker {
   /** Stops matching `filter` for the session (also a subscription still waiting to start). */
   private deactivate(session: Session, filter: string): void {
     session.cancelActivation(filter);
-    this.index.remove(filter, session);
+    this.unindex(session, filter);
+  }
+
+  private unindex(session: Session, filter: string): void {
+    if (this.shared(filter)) this.leaveGroup(session, filter);
+    else this.index.remove(filter, session);
+  }
+
+  /** Whether `filter` is a shared subscription under the profile (reactions.sharedSubscriptions). */
+  private shared(filter: string): boolean {
+    return this.profile.reactions.sharedSubscriptions && isShared(filter);
+  }
+
+  // ---- retained messages ----------------------------------------------------------------------
+
+  /**
+   * After SUBACK: the retained message of each filter that names a topic exactly goes to the client, with
+   * RETAIN set. AWS: never to a wildcard filter, never to a shared-subscription member (§1.7). A SUBSCRIBE
+   * repeating a filter gets it again ([MQTT-3.8.4-3]: the subscription is replaced). A subscription that
+   * starts late (chaos: subscriptionDelay) gets it when it starts.
+   */
+  sendRetained(link: ClientLink, filters: string[]): void {
+    const client = this.clientOf(link);
+    if (!client || !this.retained) return;
+    for (const filter of filters) {
+      if (!client.session.activations.has(filter)) this.sendRetainedTo(client.session, filter);
+    }
+  }
+
+  private sendRetainedTo(session: Session, filter: string): void {
+    if (!this.retained || this.retained.count === 0 || this.shared(filter) || filter.includes('+') || filter.includes('#')) return;
+    const stored = this.retained.get(filter);
+    const granted = session.subscriptions.get(filter);
+    if (!stored || granted === undefined) return;
+    this.deliver(session, { topic: stored.topic, payload: stored.payload, qos: stored.qos < granted ? stored.qos : granted, retain: true });
+  }
+
+  /**
+   * A RETAIN publish under retain: 'store': stores the message (an empty payload deletes the topic's), or says
+   * the store is full (the caller then throttles the publish: AWS's "throttled" response). Traced.
+   */
+  retain(message: Message, origin: 'client' | 'will' | 'api', clientId?: string, connectionId?: number): RetainOutcome {
+    const store = this.retained;
+    if (!store || this.closed) return { action: 'none' };
+    const outcome = store.apply(message, this.clock.now());
+    if (!this.trace.active) return outcome;
+    const who = { ...(clientId !== undefined ? { clientId } : {}), ...(connectionId !== undefined ? { connectionId } : {}) };
+    if (outcome.action === 'stored') {
+      this.trace.record({ kind: 'event', event: 'retained-stored', ...who, topic: message.topic, qos: message.qos, payloadBytes: message.payload.length, replaced: outcome.replaced, origin, count: store.count, bytes: store.bytes });
+    } else if (outcome.action === 'deleted') {
+      this.trace.record({ kind: 'event', event: 'retained-deleted', ...who, topic: message.topic, origin, count: store.count, bytes: store.bytes });
+    }
+    return outcome;
+  }
+
+  /** A will goes out as a message the broker publishes; with Will Retain it is stored too (AWS: "Will Retain honoured"). */
+  private publishWill(will: Message, clientId: string, connectionId: number): void {
+    if (will.retain && this.retained) {
+      const outcome = this.retain(will, 'will', clientId, connectionId);
+      if (outcome.action === 'throttled') {
+        // The store is full: the will is throttled like a client's RETAIN publish (not stored, not delivered).
+        if (this.trace.active) this.trace.record({ kind: 'event', event: 'throttled', connectionId, clientId, limit: outcome.limit, direction: 'in', action: 'discarded', topic: will.topic });
+        return;
+      }
+    }
+    this.publishFromBroker('will', will.topic, will.payload, will.qos, clientId);
+  }
+
+  // ---- shared subscriptions -------------------------------------------------------------------
+
+  private joinGroup(session: Session, key: string, qos: 0 | 1): void {
+    let group = this.groups.get(key);
+    if (!group) {
+      const rest = key.slice('$share/'.length);
+      const filter = rest.slice(rest.indexOf('/') + 1);
+      group = { key, filter, members: new Map(), queue: [], bytes: 0, stream: streamFor(this.seed, `share:${key}`) };
+      this.groups.set(key, group);
+      this.sharedIndex.add(filter, group, 1);
+    }
+    group.members.set(session, qos);
+    if (group.queue.length > 0) this.drainShared(group);
+  }
+
+  private leaveGroup(session: Session, key: string): void {
+    const group = this.groups.get(key);
+    if (!group || !group.members.delete(session) || group.members.size > 0) return;
+    // The last member left (unsubscribed, or its session ended): the group and what it queued are gone.
+    this.groups.delete(key);
+    this.sharedIndex.remove(group.filter, group);
+    group.drain?.cancel();
+    for (const { message } of group.queue) this.droppedShared(group, message, 'no-member');
+    this.budget.used -= group.bytes;
+    group.queue = [];
+    group.bytes = 0;
+  }
+
+  /** The members a message can go to now: online, past CONNACK, and not over their PUBLISH rate. */
+  private available(group: ShareGroup): { live: number; ready: [Session, 0 | 1][] } {
+    let live = 0;
+    const ready: [Session, 0 | 1][] = [];
+    for (const [session, qos] of group.members) {
+      const client = this.online.get(session.clientId);
+      if (!client || !client.live || client.session !== session) continue;
+      live++;
+      if (client.link.canDeliver()) ready.push([session, qos]);
+    }
+    return { live, ready };
+  }
+
+  /** One of the members that can take a message now, picked from the group's seeded stream. */
+  private pick(group: ShareGroup, ready: [Session, 0 | 1][]): [Session, 0 | 1] {
+    return ready[group.stream.int(0, ready.length - 1)]!;
+  }
+
+  /**
+   * A message for a group: to one member picked at random (the group's seeded stream) among those that can
+   * take it now. AWS (§1.12): when none can, a QoS 1 message waits in the group's queue if a member is
+   * persistent; otherwise (and always for QoS 0) it is dropped.
+   */
+  private toGroup(group: ShareGroup, message: Message): void {
+    if (group.queue.length === 0) {
+      const { ready } = this.available(group);
+      if (ready.length > 0) {
+        const [session, granted] = this.pick(group, ready);
+        this.deliver(session, { ...message, qos: message.qos < granted ? message.qos : granted });
+        return;
+      }
+    }
+    const queueable = message.qos === 1 && [...group.members.keys()].some((s) => s.persistent);
+    if (!queueable) return this.droppedShared(group, message, 'no-member');
+    const size = messageBytes(message);
+    if (group.queue.length >= this.profile.limits.maxSharedQueuedMessages || this.budget.used + size > this.budget.max) {
+      return this.droppedShared(group, message, 'queue-full'); // AWS: overflow drops the new messages
+    }
+    group.queue.push({ message, at: this.clock.now() });
+    group.bytes += size;
+    this.budget.used += size;
+    this.drainShared(group);
+  }
+
+  /**
+   * Sends what a group queued to members that can take it: at limits.sharedQueueMessagesPerSecond per online
+   * member while throttles are on (AWS: 20/s per active member), all at once without. Stops while no member
+   * is online; a member coming online (or joining) starts it again.
+   */
+  private drainShared(group: ShareGroup): void {
+    if (group.drain || this.closed) return;
+    const throttled = this.profile.reactions.throttles;
+    const keepFor = this.profile.limits.sessionExpirySeconds * 1000;
+    for (;;) {
+      const now = this.clock.now();
+      // AWS: a queued message is kept as long as a persistent session would be.
+      while (group.queue.length > 0 && now - group.queue[0]!.at >= keepFor) this.takeQueued(group, 'expired');
+      if (group.queue.length === 0) return;
+      const { live, ready } = this.available(group);
+      if (live === 0) return;
+      if (ready.length > 0) {
+        const [session, granted] = this.pick(group, ready);
+        const message = this.takeQueued(group)!;
+        this.deliver(session, { ...message, qos: message.qos < granted ? message.qos : granted });
+        if (!throttled) continue;
+      }
+      // The next one at the queue's pace (members over their rate are looked at again then too).
+      const wait = throttled ? 1000 / (this.profile.limits.sharedQueueMessagesPerSecond * live) : 10;
+      group.drain = this.clock.setTimeout(() => {
+        group.drain = undefined;
+        if (this.groups.get(group.key) === group) this.drainShared(group);
+      }, wait);
+      return;
+    }
+  }
+
+  /** Takes the group's oldest queued message out (recording it as dropped when a reason is given). */
+  private takeQueued(group: ShareGroup, dropped?: 'expired'): Message | undefined {
+    const head = group.queue.shift();
+    if (!head) return undefined;
+    const size = messageBytes(head.message);
+    group.bytes -= size;
+    this.budget.used -= size;
+    if (dropped) this.droppedShared(group, head.message, dropped);
+    return head.message;
+  }
+
+  private droppedShared(group: ShareGroup, message: Message, reason: 'no-member' | 'queue-full' | 'expired'): void {
+    if (this.trace.active) this.trace.record({ kind: 'event', event: 'dropped', topic: message.topic, reason, shareGroup: group.key });
   }
 
   // ---- messages -------------------------------------------------------------------------------
@@ -344,34 +577,46 @@ export class Broker {
    * Sends a message to every matching subscription, at min(publish QoS, granted QoS). A basic-ingest topic
    * (`$aws/rules/<rule>/...`) goes to the rule instead, never to subscribers (AWS, aws-iot-behaviour.md §3.1).
    */
-  route(topic: string, payload: Buffer, qos: 0 | 1, from?: string): void {
+  route(inbound: Message, from?: string): void {
     if (this.closed) return;
+    const { topic } = inbound;
     if (topic.charCodeAt(0) === 36 /* $ */) {
       const ingest = basicIngest(topic);
-      if (ingest) return this.toRule({ ...ingest, payload, qos, ...(from !== undefined ? { clientId: from } : {}) });
+      if (ingest) return this.toRule({ ...ingest, payload: inbound.payload, qos: inbound.qos, ...(from !== undefined ? { clientId: from } : {}) });
       const shadow = parseShadowTopic(topic);
       // The request goes to its subscribers like any message, and to the shadow service, which answers
       // once the request's own handling is done (its PUBACK out first).
       if (shadow) {
         // Chaos (shadowErrors) decides now, in the order requests arrive, whether the service refuses this one.
         const refused = from !== undefined && this.chaos ? this.online.get(from)?.link.chaos?.()?.shadowError(topic) : undefined;
+        const { payload } = inbound;
         guardedMicrotask(guarded(() => this.answerShadow(shadow, payload, refused), (error) => this.trace.internalError('timer', error)));
       }
     }
+    // Each client's copy: RETAIN cleared (AWS sets it only on copies for a new subscription), QoS the lower.
+    const { retain: _publisherFlag, ...base } = inbound;
     for (const [session, granted] of this.index.match(topic)) {
-      const message: Message = { topic, payload, qos: qos < granted ? qos : granted };
-      const client = this.online.get(session.clientId);
-      const live = client !== undefined && client.live;
-      // AWS: a connection's PUBLISH rate counts what it receives too; over it, the message is discarded.
-      if (live && !client.link.mayDeliver(topic)) continue;
-      const id = session.offer(message, live, live ? client.link.bufferedBytes : 0);
-      if (id > 0) this.sendQos1(client!, message, id);
-      else if (id === 0) client!.link.sendPublish(message, undefined);
-      else if (id === DROPPED && (message.qos === 1 || live)) {
-        // QoS 1 that cannot be kept is dropped, as AWS drops messages over a session's quota; QoS 0 to a
-        // client that stopped reading is "zero or more times".
-        if (this.trace.active) this.trace.record({ kind: 'event', event: 'dropped', clientId: session.clientId, topic, reason: message.qos === 1 ? 'queue-full' : 'slow-consumer' });
-      }
+      this.deliver(session, { ...base, qos: base.qos < granted ? base.qos : granted });
+    }
+    if (this.groups.size > 0) {
+      // AWS: every matching group gets a copy (overlapping groups each one), for one of its members.
+      for (const group of this.sharedIndex.match(topic).keys()) this.toGroup(group, base);
+    }
+  }
+
+  /** One client's copy: sent now, queued in its session, or dropped (traced). */
+  private deliver(session: Session, message: Message): void {
+    const client = this.online.get(session.clientId);
+    const live = client !== undefined && client.live && client.session === session;
+    // AWS: a connection's PUBLISH rate counts what it receives too; over it, the message is discarded.
+    if (live && !client.link.mayDeliver(message.topic)) return;
+    const id = session.offer(message, live, live ? client.link.bufferedBytes : 0);
+    if (id > 0) this.sendQos1(client!, message, id);
+    else if (id === 0) client!.link.sendPublish(message, undefined);
+    else if (id === DROPPED && (message.qos === 1 || live)) {
+      // QoS 1 that cannot be kept is dropped, as AWS drops messages over a session's quota; QoS 0 to a
+      // client that stopped reading is "zero or more times".
+      if (this.trace.active) this.trace.record({ kind: 'event', event: 'dropped', clientId: session.clientId, topic: message.topic, reason: message.qos === 1 ? 'queue-full' : 'slow-consumer' });
     }
   }
 
@@ -425,7 +670,7 @@ export class Broker {
   publishFromBroker(origin: 'api' | 'will' | 'lifecycle' | 'shadow', topic: string, payload: Buffer, qos: 0 | 1, clientId?: string): void {
     if (this.closed) return;
     if (this.trace.active) this.trace.record({ kind: 'event', event: 'publish', origin, topic, qos, payload, clientId });
-    this.route(topic, payload, qos, origin === 'will' ? clientId : undefined);
+    this.route({ topic, payload, qos }, origin === 'will' ? clientId : undefined);
   }
 
   /** The client acknowledged a QoS 1 message: what waited for room in flight goes out. */
@@ -541,7 +786,7 @@ export class Broker {
     session.expiry?.cancel();
     session.expiry = undefined;
     for (const filter of session.activations.keys()) session.cancelActivation(filter);
-    for (const filter of session.subscriptions.keys()) this.index.remove(filter, session);
+    for (const filter of session.subscriptions.keys()) this.unindex(session, filter);
     session.subscriptions.clear();
     if (this.sessions.get(session.clientId) === session) this.sessions.delete(session.clientId);
   }
@@ -582,6 +827,9 @@ export class Broker {
   close(): void {
     this.closed = true;
     for (const session of [...this.sessions.values()]) this.dropSession(session);
+    for (const group of this.groups.values()) group.drain?.cancel();
+    this.groups.clear();
+    this.retained?.clear();
   }
 
   /** What connected clients still have coming: unacknowledged and queued QoS 1, subscriptions not active yet. */
@@ -594,6 +842,10 @@ export class Broker {
       if (s.pending.length > 0) work.push(`${s.clientId}: ${s.pending.length} QoS 1 message(s) queued`);
       if (countTimers && s.stored.length > 0) work.push(`${s.clientId}: ${s.stored.length} stored message(s) still to come at limits.storedMessagesPerSecond`);
       if (countTimers && s.activations.size > 0) work.push(`${s.clientId}: ${s.activations.size} subscription(s) not active yet`);
+    }
+    for (const group of this.groups.values()) {
+      // Queued for a group with a member online: it goes out at limits.sharedQueueMessagesPerSecond.
+      if (countTimers && group.queue.length > 0 && this.available(group).live > 0) work.push(`${group.key}: ${group.queue.length} queued message(s) still to come at limits.sharedQueueMessagesPerSecond`);
     }
     return work;
   }

@@ -241,6 +241,10 @@ export class Dispatcher implements ClientLink, ConnectContext, ConnectionEvents 
     return false;
   }
 
+  canDeliver(): boolean {
+    return !this.rates || this.rates.publishes.waitFor(this.broker.clock.now()) === 0;
+  }
+
   mayDeliver(topic: string): boolean {
     const rates = this.rates;
     // The token is taken when the message is written (sendPublish), queued QoS 1 included.
@@ -318,7 +322,8 @@ export class Dispatcher implements ClientLink, ConnectContext, ConnectionEvents 
   }
 
   sendPublish(message: Message, messageId: number | undefined, repeat = false): void {
-    const packet: PublishPacket = { cmd: 'publish', topic: message.topic, payload: message.payload, qos: message.qos, dup: false, retain: false };
+    // RETAIN only on the copy a new subscription caused (AWS, aws-iot-behaviour.md §1.7); live forwards clear it.
+    const packet: PublishPacket = { cmd: 'publish', topic: message.topic, payload: message.payload, qos: message.qos, dup: false, retain: message.retain === true };
     if (messageId !== undefined) packet.messageId = messageId;
     // Every PUBLISH written counts toward the connection's rate (re-sends and stored messages too).
     this.rates?.publishes.charge(this.broker.clock.now(), 1);

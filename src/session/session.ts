@@ -8,10 +8,20 @@
 import type { ChaosTag } from '../chaos/types';
 import type { TimerHandle } from '../clock/clock';
 
+/**
+ * A message in the broker. The same shape carries a message entering the broker (a PUBLISH, a will, an API
+ * publish) and each client's copy of it; MQTT 5's properties (expiry, user properties, ...) join it here, so
+ * they travel with the message through routing, sessions, the retained store and shared-subscription queues.
+ */
 export interface Message {
   topic: string;
   payload: Buffer;
   qos: 0 | 1;
+  /**
+   * RETAIN. On a message entering the broker: the publisher's flag. On a client's copy: set only on the copy
+   * sent because of a new subscription (AWS: live forwards of a retained publish have RETAIN cleared, §1.7).
+   */
+  retain?: boolean;
   /** Set on copies chaos made. */
   chaos?: ChaosTag;
   /** QoS 1 in flight: when it was first sent, and last sent (endpoint clock). */

@@ -161,9 +161,43 @@ export interface SessionEndEvent extends EntryBase {
 export interface DroppedEvent extends EntryBase {
   kind: 'event';
   event: 'dropped';
-  clientId: string;
+  /** The client it was for; absent when a shared-subscription group had no member to take it (see `shareGroup`). */
+  clientId?: string;
   topic: string;
-  reason: 'queue-full' | 'slow-consumer' | 'retry-expired';
+  /**
+   * `no-member`: a message for a shared-subscription group none of whose members was online and able to take it
+   * (QoS 0, or no persistent member to queue for); `expired`: a group's queued message outlived
+   * limits.sessionExpirySeconds.
+   */
+  reason: 'queue-full' | 'slow-consumer' | 'retry-expired' | 'no-member' | 'expired';
+  /** For a shared subscription's message: the group, as `$share/{ShareName}/{TopicFilter}`. */
+  shareGroup?: string;
+}
+
+/** A retained message was stored (a new topic, or a newer message replacing the topic's). */
+export interface RetainedStoredEvent extends EntryBase {
+  kind: 'event';
+  event: 'retained-stored';
+  topic: string;
+  qos: 0 | 1;
+  payloadBytes: number;
+  /** Whether it replaced a message stored for the topic. */
+  replaced: boolean;
+  /** Where it came from: a client's PUBLISH, a will, or `iot.publish()`. */
+  origin: 'client' | 'will' | 'api';
+  /** How many retained messages the endpoint holds now, and their bytes (payload + topic). */
+  count: number;
+  bytes: number;
+}
+
+/** A retained message was deleted by a RETAIN publish with an empty payload. */
+export interface RetainedDeletedEvent extends EntryBase {
+  kind: 'event';
+  event: 'retained-deleted';
+  topic: string;
+  origin: 'client' | 'will' | 'api';
+  count: number;
+  bytes: number;
 }
 
 /**
@@ -175,7 +209,8 @@ export interface ThrottledEvent extends EntryBase {
   kind: 'event';
   event: 'throttled';
   connectionId: number;
-  limit: 'maxPublishesPerSecond' | 'maxBytesPerSecond' | 'maxConnectsPerSecondPerClientId';
+  /** maxRetainedMessages / maxRetainedBytes: a non-empty RETAIN publish while the retained store is full. */
+  limit: 'maxPublishesPerSecond' | 'maxBytesPerSecond' | 'maxConnectsPerSecondPerClientId' | 'maxRetainedMessages' | 'maxRetainedBytes';
   /** `in`: from the client; `out`: to the client. */
   direction: 'in' | 'out';
   /** What AWS did about it. */
@@ -301,6 +336,8 @@ export type EventEntry =
   | PublishEvent
   | SessionEndEvent
   | DroppedEvent
+  | RetainedStoredEvent
+  | RetainedDeletedEvent
   | RuleEvent
   | ThrottledEvent
   | ShadowEvent

@@ -70,7 +70,11 @@ export function formatEntry(e: TraceEntry, t0: number): string {
     case 'session-ended':
       return `${head} *** session ${e.reason}`;
     case 'dropped':
-      return `${head} *** dropped ${e.topic} (${e.reason})`;
+      return `${head} *** dropped ${e.topic} (${e.reason})${e.shareGroup ? ` for ${e.shareGroup}` : ''}`;
+    case 'retained-stored':
+      return `${head} *** retained ${e.replaced ? 'replaced' : 'stored'} ${e.topic} q${e.qos} ${e.payloadBytes} B (${e.origin}; ${e.count} stored, ${e.bytes} B)`;
+    case 'retained-deleted':
+      return `${head} *** retained deleted ${e.topic} (${e.origin}; ${e.count} stored, ${e.bytes} B)`;
     case 'shadow':
       return `${head} *** shadow ${e.thingName}${e.shadowName !== undefined ? `/${e.shadowName}` : ''} ${e.operation} ${e.outcome}${e.code !== undefined ? ` ${e.code}` : ''}${e.version !== undefined ? ` v${e.version}` : ''}${formatTag(e.chaos)}`;
     case 'throttled':

@@ -1,7 +1,7 @@
 /** CONNECT: protocol level, client id, will and keep-alive, checked against MQTT 3.1.1 and the profile. */
 import type { ConnectPacket } from '../../codec/codec';
 import { hasInvalidUtf8, invalidUtf8 } from '../../topics/validate';
-import { checkMessage } from './publish';
+import { checkMessage, storesRetained } from './publish';
 import { type ConnectContext, limitProblem } from './context';
 
 /** MQTT 3.1.1 CONNACK return codes. */
@@ -46,7 +46,8 @@ export function handleConnect(ctx: ConnectContext, packet: ConnectPacket): void 
     // AWS: a will it cannot honour fails the connect: the socket is closed without CONNACK.
     if (problem === 'ignore') return ctx.violation({ rule: 'aws.qos2', message: 'will QoS 2 is not supported' });
     if (problem) return ctx.violation(problem);
-    will = { topic: w.topic, payload, qos: (w.qos ?? 0) as 0 | 1 };
+    // AWS: Will Retain is honoured — the will is stored as the will topic's retained message when published (§1.8).
+    will = { topic: w.topic, payload, qos: (w.qos ?? 0) as 0 | 1, ...(storesRetained(ctx, w.topic, w.retain === true) ? { retain: true } : {}) };
   }
 
   // AWS: keep-alive is clamped to [min, max]; 0 (no keep-alive) becomes the maximum.

@@ -35,7 +35,7 @@ export interface HandlerContext {
    */
   admitPublish(direction: 'in' | 'out', topic: string): boolean;
   /** Records that an AWS rate limit applied; a `refused` or `disconnected` one closes the connection (THROTTLED). */
-  throttle(what: Pick<ThrottledEvent, 'limit' | 'direction' | 'action'>): void;
+  throttle(what: Pick<ThrottledEvent, 'limit' | 'direction' | 'action'> & Partial<Pick<ThrottledEvent, 'topic'>>): void;
   /** This connection's chaos state, when chaos is on. */
   chaos(): ConnectionChaos | undefined;
 }

@@ -1,6 +1,7 @@
 /** SUBSCRIBE: filters checked against MQTT 3.1.1 and the profile's limits, then added to the session. */
 import type { SubscribePacket } from '../../codec/codec';
 import { filterAllowed } from '../../topics/reserved';
+import { isProblem, isShared, parseShared } from '../../topics/shared';
 import { checkTopicFilter } from '../../topics/validate';
 import { type HandlerContext, limitProblem } from './context';
 
@@ -19,10 +20,20 @@ export function handleSubscribe(ctx: HandlerContext, packet: SubscribePacket): v
     return ctx.violation({ rule: 'aws.qos2', message: 'SUBSCRIBE with QoS 2 is not supported' });
   }
   for (const s of subs) {
-    const problem = checkTopicFilter(s.topic, limits, reactions.basicIngestPrefixExempt);
-    if (problem) return ctx.violation(problem);
+    // AWS: `$share/{ShareName}/{TopicFilter}` is a shared subscription (reactions.sharedSubscriptions); the
+    // filter after the share name is checked like any other, the prefix not counted toward the limits (§1.12).
+    // Without shared subscriptions (classic), `$share/...` is one more reserved filter.
+    let filter = s.topic;
+    if (reactions.sharedSubscriptions && isShared(filter)) {
+      const shared = parseShared(filter, limits, reactions.basicIngestPrefixExempt);
+      if (isProblem(shared)) return ctx.violation(shared);
+      filter = shared.filter;
+    } else {
+      const problem = checkTopicFilter(filter, limits, reactions.basicIngestPrefixExempt);
+      if (problem) return ctx.violation(problem);
+    }
     // AWS: `$` topics are AWS's; clients subscribe only where AWS allows (reactions.reservedTopics, profile.reserved).
-    if (s.topic.charCodeAt(0) === 36 && reactions.reservedTopics === 'disconnect' && !filterAllowed(s.topic, ctx.profile.reserved.subscribe)) {
+    if (filter.charCodeAt(0) === 36 && reactions.reservedTopics === 'disconnect' && !filterAllowed(filter, ctx.profile.reserved.subscribe)) {
       return ctx.violation({ rule: 'aws.reserved-topic', message: `SUBSCRIBE to ${JSON.stringify(s.topic)}: a reserved topic filter clients may not subscribe to` });
     }
   }
@@ -42,5 +53,7 @@ export function handleSubscribe(ctx: HandlerContext, packet: SubscribePacket): v
   );
   // [MQTT-3.8.4-1] SUBACK with the granted QoS of each filter, in order.
   ctx.send({ cmd: 'suback', messageId: packet.messageId, granted });
+  // AWS (§1.7): after SUBACK, the retained message of each exact-topic filter (none for wildcards and shared ones).
+  ctx.broker.sendRetained(ctx.link, subs.map((s) => s.topic));
   ctx.broker.subscriptionsChanged(ctx.link, 'subscribed', subs.map((s) => s.topic));
 }

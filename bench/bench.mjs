@@ -37,12 +37,13 @@ async function compare(names, measure, reps = REPS) {
 // ---- measurements -------------------------------------------------------------------------
 
 /** ms per test cycle: start, connect, subscribe, QoS 1 publish to itself, receive, close. */
-async function cycle(name) {
+/** ms per test cycle: start, connect, subscribe, QoS 1 to itself, receive, close (`start` and `extra` pick the system and the connection). */
+async function cycleWith(start, extra, tag) {
   const k = quick ? 6 : 20;
   const t0 = performance.now();
   for (let i = 0; i < k; i++) {
-    const b = await systems[name]();
-    const c = await connect(b.url, { clientId: id('cycle') });
+    const b = await start();
+    const c = await connect(b.url, { clientId: id(tag), ...extra });
     await c.subscribeAsync('cycle/t', { qos: 1 });
     const got = new Promise((resolve) => c.once('message', resolve));
     await c.publishAsync('cycle/t', 'ping', { qos: 1 });
@@ -53,22 +54,10 @@ async function cycle(name) {
   return (performance.now() - t0) / k;
 }
 
+const cycle = (name) => cycleWith(() => systems[name](), {}, 'cycle');
+
 /** ms per test cycle over mTLS: start with TLS, TLS connect with a client certificate, subscribe, QoS 1 to itself, receive, close. */
-async function tlsCycle(name) {
-  const k = quick ? 6 : 20;
-  const t0 = performance.now();
-  for (let i = 0; i < k; i++) {
-    const b = await tlsSystems[name]();
-    const c = await connect(b.url, { clientId: id('tlscycle'), ...deviceTls });
-    await c.subscribeAsync('cycle/t', { qos: 1 });
-    const got = new Promise((resolve) => c.once('message', resolve));
-    await c.publishAsync('cycle/t', 'ping', { qos: 1 });
-    await got;
-    await c.endAsync();
-    await b.close();
-  }
-  return (performance.now() - t0) / k;
-}
+const tlsCycle = (name) => cycleWith(() => tlsSystems[name](), deviceTls, 'tlscycle');
 
 /** ms per start + close. */
 async function startClose(name) {

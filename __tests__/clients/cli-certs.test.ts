@@ -9,7 +9,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import mqtt from 'mqtt';
 import { presignWebSocketUrl } from '../../src';
-import { CLI, type RunningCli, run, startCli, traceLine } from './cli';
+import { CLI, PAHO_TLS_DEVICE, type RunningCli, run, startCli, traceLine } from './cli';
 
 const FIXTURE_CA = readFileSync(path.resolve(__dirname, '../../fixtures/ca.pem'), 'utf8');
 
@@ -87,14 +87,14 @@ describe('--tls-port --certs-dir --thing', () => {
   test('python3 paho with an SSLContext offering ALPN x-amzn-mqtt-ca (port 443 style) gets a command and answers', async () => {
     const s = await serve(['paho-dev', 'cloud']);
     const t = s.things.get('paho-dev')!;
-    const paho = run('/usr/bin/python3', ['-c', PAHO, String(s.tlsPort), 'paho-dev', s.ca, t.cert, t.key]);
+    const paho = run('/usr/bin/python3', ['-c', PAHO_TLS_DEVICE, String(s.tlsPort), 'paho-dev', s.ca, t.cert, t.key, 'x-amzn-mqtt-ca']);
     await traceLine(s.trace, (l) => l.event === 'subscription-active' && l.clientId === 'paho-dev');
     expect(await run('mosquitto_pub', [...mosquittoTls(s, 'cloud'), '-q', '1', '-t', 'cmd/paho-dev', '-m', 'reboot'])).toMatchObject({ code: 0 });
     const answer = await traceLine(s.trace, (l) => l.direction === 'in' && l.clientId === 'paho-dev' && l.packet?.cmd === 'publish');
     expect(answer.packet).toMatchObject({ topic: 'state/paho-dev', payload: 'done: reboot', qos: 1 });
     const result = await paho;
     expect(result).toMatchObject({ code: 0, stderr: '' });
-    expect(result.stdout.trim().split('\n')).toEqual(['connack 0', 'message cmd/paho-dev reboot']);
+    expect(result.stdout.trim().split('\n')).toEqual(['connack 0', 'granted [1]', 'message cmd/paho-dev reboot']);
     const connect = await traceLine(s.trace, (l) => l.event === 'connect' && l.clientId === 'paho-dev');
     expect(connect).toMatchObject({ transport: 'tls', principal: t.certificateId, thingName: 'paho-dev', alpn: 'x-amzn-mqtt-ca' });
     expect(await s.cli.stop('SIGTERM')).toBe(0);
@@ -143,30 +143,3 @@ describe('--tls-port --certs-dir --thing', () => {
   });
 });
 
-const PAHO = `
-import ssl, sys
-import paho.mqtt.client as mqtt
-port, client_id, ca, cert, key = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5]
-kwargs = {"client_id": client_id, "protocol": mqtt.MQTTv311, "clean_session": True}
-if hasattr(mqtt, "CallbackAPIVersion"):
-    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION1, **kwargs)
-else:
-    client = mqtt.Client(**kwargs)
-context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=ca)
-context.load_cert_chain(certfile=cert, keyfile=key)
-context.set_alpn_protocols(["x-amzn-mqtt-ca"])
-client.tls_set_context(context)
-def on_connect(c, userdata, flags, rc):
-    print("connack", rc, flush=True)
-    c.subscribe("cmd/" + client_id, qos=1)
-def on_message(c, userdata, msg):
-    print("message", msg.topic, msg.payload.decode(), flush=True)
-    c.publish("state/" + client_id, "done: " + msg.payload.decode(), qos=1)
-def on_publish(c, userdata, mid):
-    c.disconnect()
-client.on_connect = on_connect
-client.on_publish = on_publish
-client.on_message = on_message
-client.connect("localhost", int(port), keepalive=60)
-client.loop_forever()
-`;

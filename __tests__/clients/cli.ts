@@ -174,3 +174,42 @@ export async function traceLine(file: string, match: (line: TraceLine) => boolea
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
 }
+
+/**
+ * A python3 paho device over mTLS: argv port, client id, CA, certificate, key, and ALPN (`-`: plain tls_set,
+ * else an SSLContext offering that protocol). It subscribes to cmd/<id>, answers the first command on
+ * state/<id> with "done: <command>", and exits; it prints connack, granted and message lines.
+ */
+export const PAHO_TLS_DEVICE = `
+import ssl, sys
+import paho.mqtt.client as mqtt
+port, client_id, ca, cert, key, alpn = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5], sys.argv[6]
+kwargs = {"client_id": client_id, "protocol": mqtt.MQTTv311, "clean_session": True}
+if hasattr(mqtt, "CallbackAPIVersion"):
+    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION1, **kwargs)
+else:
+    client = mqtt.Client(**kwargs)
+if alpn == "-":
+    client.tls_set(ca_certs=ca, certfile=cert, keyfile=key)
+else:
+    context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=ca)
+    context.load_cert_chain(certfile=cert, keyfile=key)
+    context.set_alpn_protocols([alpn])
+    client.tls_set_context(context)
+def on_connect(c, userdata, flags, rc):
+    print("connack", rc, flush=True)
+    c.subscribe("cmd/" + client_id, qos=1)
+def on_subscribe(c, userdata, mid, granted):
+    print("granted", list(granted), flush=True)
+def on_message(c, userdata, msg):
+    print("message", msg.topic, msg.payload.decode(), flush=True)
+    c.publish("state/" + client_id, "done: " + msg.payload.decode(), qos=1)
+def on_publish(c, userdata, mid):
+    c.disconnect()
+client.on_connect = on_connect
+client.on_publish = on_publish
+client.on_subscribe = on_subscribe
+client.on_message = on_message
+client.connect("localhost", int(port), keepalive=60)
+client.loop_forever()
+`;

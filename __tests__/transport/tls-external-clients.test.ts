@@ -2,43 +2,10 @@
  * Clients from other ecosystems over mTLS, as a Python or C team's device code would connect: python3 paho
  * (tls_set, and an SSLContext with ALPN x-amzn-mqtt-ca) and mosquitto_pub/mosquitto_sub (--cafile --cert --key).
  */
-import { run } from '../clients/cli';
+import { PAHO_TLS_DEVICE as PAHO, run } from '../clients/cli';
 import { endpoint } from '../helpers';
 import type { FakeIot, ThingCredentials } from '../../src';
 
-const PAHO = `
-import ssl, sys
-import paho.mqtt.client as mqtt
-port, client_id, ca, cert, key, alpn = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5], sys.argv[6]
-kwargs = {"client_id": client_id, "protocol": mqtt.MQTTv311, "clean_session": True}
-if hasattr(mqtt, "CallbackAPIVersion"):
-    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION1, **kwargs)
-else:
-    client = mqtt.Client(**kwargs)
-if alpn == "-":
-    client.tls_set(ca_certs=ca, certfile=cert, keyfile=key)
-else:
-    context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=ca)
-    context.load_cert_chain(certfile=cert, keyfile=key)
-    context.set_alpn_protocols([alpn])
-    client.tls_set_context(context)
-def on_connect(c, userdata, flags, rc):
-    print("connack", rc, flush=True)
-    c.subscribe("cmd/" + client_id, qos=1)
-def on_subscribe(c, userdata, mid, granted):
-    print("granted", list(granted), flush=True)
-def on_message(c, userdata, msg):
-    print("message", msg.topic, msg.payload.decode(), flush=True)
-    c.publish("state/" + client_id, "done: " + msg.payload.decode(), qos=1)
-def on_publish(c, userdata, mid):
-    c.disconnect()
-client.on_connect = on_connect
-client.on_publish = on_publish
-client.on_subscribe = on_subscribe
-client.on_message = on_message
-client.connect("localhost", int(port), keepalive=60)
-client.loop_forever()
-`;
 
 /** Waits until `clientId` is subscribed to `cmd/<clientId>`, then sends the command; resolves with the state it published. */
 async function commandAndReport(iot: FakeIot, clientId: string) {

@@ -18,6 +18,8 @@ const SETTLE_POLL_MS = 2;
 import { SigV4Verifier } from './transport/sigv4';
 import { type Listener, listenTcp } from './transport/tcp';
 import { listenTls } from './transport/tls';
+import { type HttpListener, listenHttp } from './transport/http';
+import { dataPlane } from './services/data-plane';
 import { type WebSocketListener, listenWebSocket } from './transport/websocket';
 import { fixturePath } from './identity/fixtures';
 import type { Registry } from './identity/registry';
@@ -104,6 +106,13 @@ export interface FakeIotWebSockets {
   readonly url: string;
 }
 
+/** The endpoint's data-plane REST API (`options.http`). */
+export interface FakeIotHttp {
+  readonly port: number;
+  /** `https://localhost:<port>` (with `tls`) or `http://<host>:<port>`: the AWS SDK's `endpoint`. */
+  readonly url: string;
+}
+
 /** A running fake AWS IoT endpoint. */
 export interface FakeIot extends AsyncDisposable {
   readonly host: string;
@@ -112,6 +121,8 @@ export interface FakeIot extends AsyncDisposable {
   readonly url: string;
   /** MQTT over WebSocket, when started with `websockets`; undefined otherwise. */
   readonly ws: FakeIotWebSockets | undefined;
+  /** The data-plane REST API (Publish, shadows) for `@aws-sdk/client-iot-data-plane`, when started with `http`. */
+  readonly http: FakeIotHttp | undefined;
   /** The seed in force (the one given, or the random one picked). Print it to replay a run. */
   readonly seed: number;
   /** The profile in force, with every override applied. */
@@ -213,6 +224,7 @@ export async function startFakeIot(options?: FakeIotOptions): Promise<FakeIot> {
     connections.add(new Dispatcher(nextConnectionId++, socket, broker, (c) => connections.delete(c), identity));
   };
   const listener = await listenTcp(resolved.host, resolved.port, onSocket);
+  const verifier = new SigV4Verifier(resolved.credentials, () => clock.now());
   const host = resolved.host;
   const port = listener.port;
   let wsListener: WebSocketListener | undefined;
@@ -227,7 +239,7 @@ export async function startFakeIot(options?: FakeIotOptions): Promise<FakeIot> {
         // Room for the largest packet the codec accepts, so that its own limit (a violation in the trace) acts first.
         maxMessageBytes: 2 * (limits.maxPayloadBytes + limits.maxTopicBytes) + 65536,
         requestTimeoutMs: limits.connectTimeoutSeconds * 1000,
-        verifier: new SigV4Verifier(resolved.credentials, () => clock.now()),
+        verifier,
         accountId: resolved.accountId,
         accept: onSocket,
         refused: (refusal) => {
@@ -296,6 +308,41 @@ export async function startFakeIot(options?: FakeIotOptions): Promise<FakeIot> {
     tlsEndpoint = Object.freeze({ port: tlsListener.port, url: `mqtts://localhost:${tlsListener.port}`, caCertificate, caPath: fixturePath('ca.pem') });
   }
 
+  let httpListener: HttpListener | undefined;
+  if (resolved.http) {
+    try {
+      httpListener = await listenHttp({
+        host,
+        port: resolved.http.port,
+        // HTTPS with the TLS port's server certificate when TLS is on (AWS serves the data plane on 443/8443).
+        tls: resolved.tls ? { cert: resolved.tls.cert, key: resolved.tls.key } : undefined,
+        maxBodyBytes: resolved.profile.limits.maxPayloadBytes,
+        requestTimeoutMs: resolved.profile.limits.connectTimeoutSeconds * 1000,
+        verifier,
+        handle: dataPlane({
+          now: () => clock.now(),
+          throttles: resolved.profile.reactions.throttles,
+          retain: resolved.profile.reactions.retain,
+          checkTopic: (topic) => broker.checkTopic(topic),
+          reservedPublishAllowed: (topic) => broker.reservedPublishAllowed(topic),
+          publish: (topic, payload, qos) => broker.publishFromBroker('api', topic, payload, qos),
+          shadowRequest: (request, payload) => broker.shadowRequest(request, payload),
+          publishShadowResponses: (responses) => broker.publishShadowResponses(responses),
+          listShadows: () => broker.shadows.list(),
+        }),
+        refused: (refusal) => {
+          if (trace.active) trace.record({ kind: 'event', event: 'transport-error', ...refusal });
+        },
+        failed: (error) => trace.internalError('connection', error),
+      });
+    } catch (error) {
+      await Promise.all([listener.close(), wsListener?.close(), tlsListener?.close()]);
+      throw error;
+    }
+  }
+  const httpHost = httpListener?.transport === 'https' && (host === '127.0.0.1' || host === '::1' || host === '0.0.0.0' || host === '::') ? 'localhost' : host.includes(':') ? `[${host}]` : host;
+  const http = httpListener ? Object.freeze({ port: httpListener.port, url: `${httpListener.transport}://${httpHost}:${httpListener.port}` }) : undefined;
+
   /** A shadow request from the cloud side: answered like an HTTP one (errors thrown, not published). */
   const cloudShadowRequest = (operation: 'update' | 'delete', thingName: string, opts: ShadowOptions, payload: Buffer): object => {
     const what = `shadows.${operation}(${JSON.stringify(thingName)}${opts.shadowName === undefined ? '' : `, { shadowName: ${JSON.stringify(opts.shadowName)} }`})`;
@@ -327,7 +374,7 @@ export async function startFakeIot(options?: FakeIotOptions): Promise<FakeIot> {
       } catch (error) {
         warnError(error);
       }
-      closing = Promise.all([listener.close(), wsListener?.close(), tlsClosed]).then(() => {
+      closing = Promise.all([listener.close(), wsListener?.close(), tlsClosed, httpListener?.close()]).then(() => {
         const failures = trace.callbackFailures;
         if (failures.length === 0) return;
         const first = failures[0] as Error | undefined;
@@ -346,6 +393,7 @@ export async function startFakeIot(options?: FakeIotOptions): Promise<FakeIot> {
     port,
     url: `mqtt://${host.includes(':') ? `[${host}]` : host}:${port}`,
     ws,
+    http,
     seed: resolved.seed,
     profile: resolved.profile,
     trace,

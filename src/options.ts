@@ -410,7 +410,8 @@ function resolveHttp(value: unknown): { port: number } | undefined {
 
 function resolveCredentials(value: unknown): AwsCredentials {
   checkPlainObject(value, 'options.credentials');
-  checkKnownKeys(value, ['accessKeyId', 'secretAccessKey', 'sessionToken'], 'options.credentials.');
+  // The AWS SDK writes `$source` into a credentials object it was given: the same object may come here after.
+  checkKnownKeys(Object.fromEntries(Object.entries(value).filter(([k]) => k !== '$source')), ['accessKeyId', 'secretAccessKey', 'sessionToken'], 'options.credentials.');
   const { accessKeyId, secretAccessKey, sessionToken } = value;
   if (typeof accessKeyId !== 'string' || !/^[A-Za-z0-9]{1,128}$/.test(accessKeyId)) {
     fail(`options.credentials.accessKeyId must be an access key id: letters and digits, such as "AKIAIOSFODNN7EXAMPLE" (got ${show(accessKeyId)}).`);

@@ -34,7 +34,7 @@ describe('README', () => {
 
   test('documents every option and every limit', () => {
     const options = section('Options');
-    for (const key of ['port', 'host', 'profile', 'seed', 'trace', 'limits', 'qos2', 'retain', 'emptyClientId', 'lifecycleEvents', 'lifecycleQos', 'hashMatchesParent', 'basicIngestPrefixExempt', 'offlineQos0', 'packetBeforeConnack', 'reservedTopics', 'throttles', 'publishRate', 'throughput', 'connectRate', 'shadowDeltaOnReportedUpdate', 'chaos', 'clock', 'websockets', 'credentials', 'tls', 'accountId', 'region']) {
+    for (const key of ['port', 'host', 'profile', 'seed', 'trace', 'limits', 'qos2', 'retain', 'emptyClientId', 'lifecycleEvents', 'lifecycleQos', 'hashMatchesParent', 'basicIngestPrefixExempt', 'offlineQos0', 'packetBeforeConnack', 'reservedTopics', 'throttles', 'publishRate', 'throughput', 'connectRate', 'shadowDeltaOnReportedUpdate', 'chaos', 'clock', 'websockets', 'credentials', 'tls', 'http', 'accountId', 'region']) {
       expect(options).toContain(`| \`${key}\` |`);
     }
     for (const [key, value] of Object.entries(classicProfile.limits)) {

@@ -32,6 +32,9 @@ Options:
   --trace-file <path>     write every trace entry to <path>, one JSON object per line, after a
                           header line for the run: {"kind":"run", version, seed, options, startedAt, ...}
   --trace-file-mode <m>   append (default; runs follow each other, each after its header) or truncate
+  --http-port <n>         also serve AWS IoT's data-plane REST API (Publish, Get/Update/DeleteThingShadow,
+                          ListNamedShadowsForThing) for the AWS SDK on port <n> (0 picks a free one);
+                          https:// when the config turns tls on
   --config <path>         JSON file with startFakeIot() options (flags given here win)
   --no-throttles          turn AWS's rate limits off (100 PUBLISH/s and 512 KiB/s per connection,
                           1 CONNECT/s per client id, 10 stored messages/s): for load tests
@@ -81,6 +84,7 @@ async function main(argv: string[]): Promise<void> {
         'trace-file': { type: 'string' },
         'trace-file-mode': { type: 'string' },
         config: { type: 'string' },
+        'http-port': { type: 'string' },
         'exit-with-parent': { type: 'boolean' },
         'no-throttles': { type: 'boolean' },
         verbose: { type: 'boolean' },
@@ -139,6 +143,7 @@ async function main(argv: string[]): Promise<void> {
       fail(`cannot make --certs-dir ${certsDir}: ${(error as Error).message}`);
     }
   }
+  if (v['http-port'] !== undefined) options.http = { port: integer('http-port', v['http-port']) };
 
   const mode = v['trace-file-mode'];
   if (mode !== undefined && mode !== 'append' && mode !== 'truncate') fail(`--trace-file-mode must be append or truncate (got ${JSON.stringify(mode)}).`);
@@ -237,6 +242,7 @@ async function main(argv: string[]): Promise<void> {
   if (iot.ws) process.stdout.write(`fake-aws-iot MQTT over WebSocket on ${iot.ws.url} (SigV4)\n`);
   for (const line of wrote) process.stdout.write(`fake-aws-iot ${line}\n`);
   // Last: whoever waits for the banner may signal right away, and the handlers above must be in place.
+  if (iot.http) process.stdout.write(`fake-aws-iot data plane (AWS SDK endpoint) on ${iot.http.url}\n`);
   process.stdout.write(`fake-aws-iot listening on ${iot.url} (seed ${iot.seed}, profile ${iot.profile.name})\n`);
 }
 

@@ -1,5 +1,5 @@
 export { startFakeIot } from './start-fake-iot';
-export type { FakeIot, PublishOptions, DisconnectOptions, SettledOptions, ChaosControl, FakeIotClock, FakeIotWebSockets, FakeIotRetained, ShadowControl, ShadowOptions } from './start-fake-iot';
+export type { FakeIot, PublishOptions, DisconnectOptions, SettledOptions, ChaosControl, FakeIotClock, FakeIotWebSockets, FakeIotRetained, FakeIotHttp, ShadowControl, ShadowOptions } from './start-fake-iot';
 export { presignWebSocketUrl } from './transport/sigv4';
 export type { AwsCredentials, PresignOptions } from './transport/sigv4';
 export type { Clock, TimerHandle } from './clock/clock';
@@ -21,7 +21,7 @@ export type {
   ConnackDelayOptions,
 } from './chaos/types';
 export { FAULTS } from './chaos/types';
-export type { FakeIotOptions, TraceOptions, WebSocketOptions } from './options';
+export type { FakeIotOptions, TraceOptions, WebSocketOptions, HttpOptions } from './options';
 export { FakeIotError, isFakeIotError } from './errors';
 export type { FakeIotErrorCode } from './errors';
 export { classicProfile, currentProfile } from './aws/profile';

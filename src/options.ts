@@ -24,6 +24,12 @@ export interface WebSocketOptions {
   path?: string;
 }
 
+/** AWS IoT's data-plane REST API (Publish, the Device Shadow REST calls) for `@aws-sdk/client-iot-data-plane`. */
+export interface HttpOptions {
+  /** Port of the HTTP(S) listener. Default 0: a free one (read it from `iot.http.port`). */
+  port?: number;
+}
+
 /** Trace settings: memory is bounded in entries and in payload bytes. */
 export interface TraceOptions {
   /** How many of the most recent entries are kept. Default 10,000. */
@@ -124,6 +130,13 @@ export interface FakeIotOptions {
    * from `iot.tls`; issue device certificates with `iot.createThing()`.
    */
   tls?: boolean | TlsOptions;
+  /**
+   * Serve AWS IoT's data-plane REST API too (`Publish`, `GetThingShadow`, `UpdateThingShadow`,
+   * `DeleteThingShadow`, `ListNamedShadowsForThing`), for backend code using `@aws-sdk/client-iot-data-plane`
+   * with `endpoint: iot.http.url`: `true` or `{ port }`. HTTPS (the fixtures/ server certificate) when `tls`
+   * is on, plain HTTP otherwise. SigV4 is checked against `credentials` when they are configured.
+   */
+  http?: boolean | HttpOptions;
   /** AWS account id in ARNs (`certificateArn`). Default `'123456789012'`. */
   accountId?: string;
   /** AWS region in ARNs. Default `'us-east-1'`. */
@@ -165,6 +178,7 @@ export interface ResolvedOptions {
   /** Seeded shadows: thing, shadow name (undefined: classic) and the update that creates it. */
   shadows: { thingName: string; shadowName: string | undefined; document: object }[];
   tls: ResolvedTls | undefined;
+  http: { port: number } | undefined;
   accountId: string;
   region: string;
 }
@@ -173,7 +187,7 @@ export const TOP_LEVEL_KEYS = [
   'port', 'host', 'profile', 'seed', 'trace', 'limits', 'qos2', 'retain', 'reservedRetain', 'retainedQuota', 'sharedSubscriptions', 'emptyClientId', 'lifecycleEvents', 'lifecycleQos',
   'hashMatchesParent', 'basicIngestPrefixExempt', 'offlineQos0', 'packetBeforeConnack', 'reservedTopics',
   'throttles', 'publishRate', 'throughput', 'connectRate', 'shadowDeltaOnReportedUpdate', 'chaos', 'clock',
-  'websockets', 'credentials', 'tls', 'accountId', 'region', 'shadows',
+  'websockets', 'credentials', 'tls', 'http', 'accountId', 'region', 'shadows',
 ] as const;
 
 const REACTION_VALUES: { [K in keyof Reactions]: readonly Reactions[K][] } = {
@@ -304,8 +318,9 @@ export function resolveOptions(options: FakeIotOptions | undefined): ResolvedOpt
     region = o.region;
   }
   const tls = resolveTls(o.tls, port);
+  const http = resolveHttp(o.http);
 
-  return { port, host, seed, trace, profile: { name: base.name, features: featuresOf(reactions, base.features.protocolVersions), limits, reactions, reserved: base.reserved }, chaos, clock: clock as ResolvedOptions['clock'], websockets, credentials, tls, accountId, region, shadows };
+  return { port, host, seed, trace, profile: { name: base.name, features: featuresOf(reactions, base.features.protocolVersions), limits, reactions, reserved: base.reserved }, chaos, clock: clock as ResolvedOptions['clock'], websockets, credentials, tls, http, accountId, region, shadows };
 }
 
 const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g;
@@ -419,9 +434,17 @@ function resolveShadows(value: unknown): ResolvedOptions['shadows'] {
   });
 }
 
+function resolveHttp(value: unknown): { port: number } | undefined {
+  if (value === undefined || value === false) return undefined;
+  const h: Record<string, unknown> = value === true ? {} : (checkPlainObject(value, 'options.http'), value);
+  checkKnownKeys(h, ['port'], 'options.http.');
+  return { port: h.port === undefined ? 0 : checkInteger(h.port, 'options.http.port', 0, 65535, ' Leave it out (or use 0) for a free port.') };
+}
+
 function resolveCredentials(value: unknown): AwsCredentials {
   checkPlainObject(value, 'options.credentials');
-  checkKnownKeys(value, ['accessKeyId', 'secretAccessKey', 'sessionToken'], 'options.credentials.');
+  // The AWS SDK writes `$source` into a credentials object it was given: the same object may come here after.
+  checkKnownKeys(Object.fromEntries(Object.entries(value).filter(([k]) => k !== '$source')), ['accessKeyId', 'secretAccessKey', 'sessionToken'], 'options.credentials.');
   const { accessKeyId, secretAccessKey, sessionToken } = value;
   if (typeof accessKeyId !== 'string' || !/^[A-Za-z0-9]{1,128}$/.test(accessKeyId)) {
     fail(`options.credentials.accessKeyId must be an access key id: letters and digits, such as "AKIAIOSFODNN7EXAMPLE" (got ${show(accessKeyId)}).`);

@@ -19,6 +19,8 @@ const SETTLE_POLL_MS = 2;
 import { SigV4Verifier } from './transport/sigv4';
 import { type Listener, listenTcp } from './transport/tcp';
 import { listenTls } from './transport/tls';
+import { type HttpListener, listenHttp } from './transport/http';
+import { dataPlane } from './services/data-plane';
 import { type WebSocketListener, listenWebSocket } from './transport/websocket';
 import { fixturePath } from './identity/fixtures';
 import type { Registry } from './identity/registry';
@@ -118,6 +120,13 @@ export interface FakeIotWebSockets {
   readonly url: string;
 }
 
+/** The endpoint's data-plane REST API (`options.http`). */
+export interface FakeIotHttp {
+  readonly port: number;
+  /** `https://localhost:<port>` (with `tls`) or `http://<host>:<port>`: the AWS SDK's `endpoint`. */
+  readonly url: string;
+}
+
 /** A running fake AWS IoT endpoint. */
 export interface FakeIot extends AsyncDisposable {
   readonly host: string;
@@ -126,6 +135,8 @@ export interface FakeIot extends AsyncDisposable {
   readonly url: string;
   /** MQTT over WebSocket, when started with `websockets`; undefined otherwise. */
   readonly ws: FakeIotWebSockets | undefined;
+  /** The data-plane REST API (Publish, shadows) for `@aws-sdk/client-iot-data-plane`, when started with `http`. */
+  readonly http: FakeIotHttp | undefined;
   /** The seed in force (the one given, or the random one picked). Print it to replay a run. */
   readonly seed: number;
   /** The profile in force, with every override applied. */
@@ -240,6 +251,7 @@ export async function startFakeIot(options?: FakeIotOptions): Promise<FakeIot> {
     connections.add(new Dispatcher(nextConnectionId++, socket, broker, (c) => connections.delete(c), identity));
   };
   const listener = await listenTcp(resolved.host, resolved.port, onSocket);
+  const verifier = new SigV4Verifier(resolved.credentials, () => clock.now());
   const host = resolved.host;
   const port = listener.port;
   let wsListener: WebSocketListener | undefined;
@@ -254,7 +266,7 @@ export async function startFakeIot(options?: FakeIotOptions): Promise<FakeIot> {
         // Room for the largest packet the codec accepts, so that its own limit (a violation in the trace) acts first.
         maxMessageBytes: 2 * (limits.maxPayloadBytes + limits.maxTopicBytes) + 65536,
         requestTimeoutMs: limits.connectTimeoutSeconds * 1000,
-        verifier: new SigV4Verifier(resolved.credentials, () => clock.now()),
+        verifier,
         accountId: resolved.accountId,
         accept: onSocket,
         refused: (refusal) => {
@@ -323,6 +335,51 @@ export async function startFakeIot(options?: FakeIotOptions): Promise<FakeIot> {
     tlsEndpoint = Object.freeze({ port: tlsListener.port, url: `mqtts://localhost:${tlsListener.port}`, caCertificate, caPath: fixturePath('ca.pem') });
   }
 
+  let httpListener: HttpListener | undefined;
+  if (resolved.http) {
+    try {
+      httpListener = await listenHttp({
+        host,
+        port: resolved.http.port,
+        // HTTPS with the TLS port's server certificate when TLS is on (AWS serves the data plane on 443/8443).
+        tls: resolved.tls ? { cert: resolved.tls.cert, key: resolved.tls.key } : undefined,
+        maxBodyBytes: resolved.profile.limits.maxPayloadBytes,
+        requestTimeoutMs: resolved.profile.limits.connectTimeoutSeconds * 1000,
+        verifier,
+        handle: dataPlane({
+          now: () => clock.now(),
+          throttles: resolved.profile.reactions.throttles,
+          retain: resolved.profile.reactions.retain,
+          checkTopic: (topic) => broker.checkTopic(topic),
+          reservedPublishAllowed: (topic) => broker.reservedPublishAllowed(topic),
+          publish: (topic, payload, qos, retain) => (cloudPublish(topic, payload, qos, retain) === 'ok' ? 'ok' : 'throttled'),
+          shadowRequest: (request, payload) => broker.shadowRequest(request, payload),
+          publishShadowResponses: (responses) => broker.publishShadowResponses(responses),
+          listShadows: () => broker.shadows.list(),
+        }),
+        refused: (refusal) => {
+          if (trace.active) trace.record({ kind: 'event', event: 'transport-error', ...refusal });
+        },
+        failed: (error) => trace.internalError('connection', error),
+      });
+    } catch (error) {
+      await Promise.all([listener.close(), wsListener?.close(), tlsListener?.close()]);
+      throw error;
+    }
+  }
+  const httpHost = httpListener?.transport === 'https' && (host === '127.0.0.1' || host === '::1' || host === '0.0.0.0' || host === '::') ? 'localhost' : host.includes(':') ? `[${host}]` : host;
+  const http = httpListener ? Object.freeze({ port: httpListener.port, url: `${httpListener.transport}://${httpHost}:${httpListener.port}` }) : undefined;
+
+  /** A message from the cloud side (iot.publish, the data plane's Publish); `retain` stores it too (checked by the caller). */
+  const cloudPublish = (topic: string, payload: Buffer, qos: 0 | 1, retain: boolean): 'ok' | 'maxRetainedMessages' | 'maxRetainedBytes' => {
+    if (retain && broker.retained) {
+      const outcome = broker.retain({ topic, payload, qos }, 'api');
+      if (outcome.action === 'throttled') return outcome.limit; // AWS throttles it: nothing stored or delivered
+    }
+    broker.publishFromBroker('api', topic, payload, qos);
+    return 'ok';
+  };
+
   /** A shadow request from the cloud side: answered like an HTTP one (errors thrown, not published). */
   const cloudShadowRequest = (operation: 'update' | 'delete', thingName: string, opts: ShadowOptions, payload: Buffer): object => {
     const what = `shadows.${operation}(${JSON.stringify(thingName)}${opts.shadowName === undefined ? '' : `, { shadowName: ${JSON.stringify(opts.shadowName)} }`})`;
@@ -354,7 +411,7 @@ export async function startFakeIot(options?: FakeIotOptions): Promise<FakeIot> {
       } catch (error) {
         warnError(error);
       }
-      closing = Promise.all([listener.close(), wsListener?.close(), tlsClosed]).then(() => {
+      closing = Promise.all([listener.close(), wsListener?.close(), tlsClosed, httpListener?.close()]).then(() => {
         const failures = trace.callbackFailures;
         if (failures.length === 0) return;
         const first = failures[0] as Error | undefined;
@@ -373,6 +430,7 @@ export async function startFakeIot(options?: FakeIotOptions): Promise<FakeIot> {
     port,
     url: `mqtt://${host.includes(':') ? `[${host}]` : host}:${port}`,
     ws,
+    http,
     seed: resolved.seed,
     profile: resolved.profile,
     trace,
@@ -395,13 +453,12 @@ export async function startFakeIot(options?: FakeIotOptions): Promise<FakeIot> {
       if (retain) {
         if (!broker.retained) throw new FakeIotError('INVALID_ARGUMENT', `publish(${JSON.stringify(topic)}, payload, { retain: true }): this endpoint does not store retained messages (profile "${resolved.profile.name}", retain: "${resolved.profile.reactions.retain}"); start it with profile: 'current' (or retain: 'store').`);
         if (topic.startsWith('$')) throw new FakeIotError('INVALID_ARGUMENT', `publish(${JSON.stringify(topic)}, payload, { retain: true }): AWS IoT does not allow retained messages on reserved ($) topics.`);
-        const outcome = broker.retain({ topic, payload: buf, qos }, 'api');
-        if (outcome.action === 'throttled') {
-          const { limits } = resolved.profile;
-          throw new FakeIotError('THROTTLED', `publish(${JSON.stringify(topic)}, payload, { retain: true }): the retained-message store is full (limits.${outcome.limit}: ${limits[outcome.limit]}); AWS throttles non-empty RETAIN publishes until messages are deleted. Nothing was stored or delivered.`);
-        }
       }
-      broker.publishFromBroker('api', topic, buf, qos);
+      const outcome = cloudPublish(topic, buf, qos, retain);
+      if (outcome !== 'ok') {
+        const { limits } = resolved.profile;
+        throw new FakeIotError('THROTTLED', `publish(${JSON.stringify(topic)}, payload, { retain: true }): the retained-message store is full (limits.${outcome}: ${limits[outcome]}); AWS throttles non-empty RETAIN publishes until messages are deleted. Nothing was stored or delivered.`);
+      }
     },
     retained: {
       get(topic) {

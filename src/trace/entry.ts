@@ -296,8 +296,16 @@ export type TransportFailure =
   | 'unsupported-subprotocol'
   /** WebSocket with SigV4 (403): see the message for what was wrong with the signature. */
   | SigV4Failure
-  /** wss://: the TLS handshake failed. */
+  /** wss:// and https://: the TLS handshake failed. */
   | 'tls-handshake'
+  /** HTTP data plane: a body over limits.maxPayloadBytes (413, refused before it is read). */
+  | 'payload-too-large'
+  /** HTTP data plane: a method the path does not take (405). */
+  | 'method-not-allowed'
+  /** HTTP data plane: a Publish with a bad topic, QoS or RETAIN (400). */
+  | 'invalid-request'
+  /** HTTP data plane: a Publish to a `$` topic AWS keeps to itself (403). */
+  | 'forbidden-topic'
   /** Something failed inside fake-aws-iot while taking the connection (a bug: please report it). */
   | 'internal-error';
 
@@ -309,7 +317,8 @@ export type TransportFailure =
 export interface TransportErrorEvent extends EntryBase {
   kind: 'event';
   event: 'transport-error';
-  transport: Transport;
+  /** `http` / `https`: a request to the data-plane REST API (options.http). */
+  transport: Transport | 'http' | 'https';
   /** What failed. */
   reason: TransportFailure;
   /** What happened, for humans, with what to do about it (for a refused HTTP request it starts with the status: `HTTP 403: ...`). */

@@ -235,6 +235,128 @@ export class SigV4Verifier {
     }
     return fail('signature-mismatch', 'the signature does not match (wrong secret access key, or a different host, path or query was signed)');
   }
+
+  /**
+   * SigV4 with an `Authorization` header, as the AWS SDKs sign a REST request (`@aws-sdk/client-iot-data-plane`):
+   *
+   *   Authorization: AWS4-HMAC-SHA256 Credential=<AKID>/<yyyymmdd>/<region>/iotdata/aws4_request,
+   *                  SignedHeaders=host;x-amz-content-sha256;x-amz-date, Signature=<hex>
+   *
+   * with `X-Amz-Date`, the session token as `X-Amz-Security-Token` (signed, unlike the WebSocket query), and
+   * the payload hash from `X-Amz-Content-SHA256` when sent (it must be the body's) or computed from the body.
+   * The canonical request is built as `@smithy/signature-v4` builds it (path normalised and encoded twice,
+   * sorted RFC 3986 query); the signing key is its own. Same rules as verify() otherwise:
+   * without credentials any well-formed signature, and an unsigned request, are accepted.
+   */
+  async verifyHeader(request: SignedRequest, body: Buffer, service: string): Promise<SigV4Result> {
+    const fail = (reason: SigV4Failure, message: string): SigV4Result => ({ ok: false, reason, message });
+    const authorization = headerValue(request.headers.authorization);
+    if (authorization === undefined) {
+      if (this.credentials) return fail('missing-signature', `the request is not signed: AWS IoT wants SigV4 (an Authorization: ${SIGV4_ALGORITHM} header for service ${service})`);
+      return { ok: true };
+    }
+    const parsed = parseAuthorization(authorization);
+    if (!parsed) return fail('malformed-signature', `the Authorization header is not "${SIGV4_ALGORITHM} Credential=..., SignedHeaders=..., Signature=..."`);
+    const scope = /^([^/]+)\/(\d{8})\/([^/]+)\/([^/]+)\/aws4_request$/.exec(parsed.credential);
+    if (!scope) return fail('malformed-signature', `Credential ${JSON.stringify(parsed.credential)} is not <access key id>/<yyyymmdd>/<region>/${service}/aws4_request`);
+    const [, accessKeyId, scopeDate, region, scopeService] = scope as unknown as [string, string, string, string, string];
+    if (scopeService !== service) return fail('malformed-signature', `Credential names service ${JSON.stringify(scopeService)}; AWS IoT's data plane is ${service}`);
+    const amzDate = headerValue(request.headers['x-amz-date']);
+    if (amzDate === undefined) return fail('malformed-signature', 'X-Amz-Date header is missing');
+    const signedAt = parseAmzDate(amzDate);
+    if (signedAt === undefined) return fail('malformed-signature', `X-Amz-Date ${JSON.stringify(amzDate)} is not yyyymmddThhmmssZ`);
+    if (!amzDate.startsWith(scopeDate)) return fail('malformed-signature', `Credential's date ${scopeDate} is not X-Amz-Date's day (${amzDate})`);
+    const signedHeaders = parsed.signedHeaders;
+    const headerNames = signedHeaders.split(';');
+    if (!/^[a-z0-9-]+(;[a-z0-9-]+)*$/.test(signedHeaders) || !headerNames.includes('host')) {
+      return fail('malformed-signature', `SignedHeaders ${JSON.stringify(signedHeaders)} must be lower-case header names separated by ";", including host`);
+    }
+    if (!/^[0-9a-f]{64}$/.test(parsed.signature)) return fail('malformed-signature', 'Signature is not 64 lower-case hex digits');
+
+    const credentials = this.credentials;
+    if (!credentials || !this.signer) return { ok: true, accessKeyId };
+
+    if (accessKeyId !== credentials.accessKeyId) return fail('unknown-access-key', `access key id ${JSON.stringify(accessKeyId)} is not the endpoint's (options.credentials.accessKeyId)`);
+    const token = headerValue(request.headers['x-amz-security-token']);
+    if (token !== credentials.sessionToken) {
+      return fail(
+        'invalid-security-token',
+        credentials.sessionToken === undefined ? 'X-Amz-Security-Token was sent, but the endpoint\'s credentials have no sessionToken' : token === undefined ? 'X-Amz-Security-Token is missing (options.credentials has a sessionToken)' : 'X-Amz-Security-Token is not the endpoint\'s sessionToken',
+      );
+    }
+    const now = this.now();
+    const skewSeconds = Math.round((signedAt - now) / 1000);
+    if (Math.abs(signedAt - now) > MAX_CLOCK_SKEW_MS) {
+      return fail('clock-skew', `X-Amz-Date ${amzDate} is ${Math.abs(skewSeconds)} s ${skewSeconds > 0 ? 'ahead of' : 'behind'} the endpoint's clock (${formatAmzDate(now)}); AWS allows 5 minutes`);
+    }
+    const bodyHash = createHash('sha256').update(body).digest('hex');
+    const contentHash = headerValue(request.headers['x-amz-content-sha256']);
+    if (contentHash !== undefined && contentHash !== 'UNSIGNED-PAYLOAD' && contentHash !== bodyHash) {
+      return fail('signature-mismatch', 'X-Amz-Content-SHA256 is not the SHA-256 of the body that arrived');
+    }
+
+    const q = request.url.indexOf('?');
+    const path = q === -1 ? request.url : request.url.slice(0, q);
+    const pairs = parseQuery(q === -1 ? '' : request.url.slice(q + 1));
+    if (!pairs) return fail('malformed-signature', 'the query string is not valid percent-encoding');
+    const query: Record<string, string | string[]> = {};
+    for (const [k, v] of pairs) {
+      const had = query[k];
+      query[k] = had === undefined ? v : [...(Array.isArray(had) ? had : [had]), v];
+    }
+    const host = headerValue(request.headers.host);
+    if (host === undefined) return fail('malformed-signature', 'the request has no Host header to check the signature against');
+    const others: string[] = [];
+    for (const name of headerNames) {
+      if (name === 'host') continue;
+      const value = headerValue(request.headers[name]);
+      if (value === undefined) return fail('malformed-signature', `signed header ${name} is not in the request`);
+      others.push(`${name}:${value}`);
+    }
+    const expected = Buffer.from(parsed.signature, 'hex');
+    const canonicalHead = `${request.method}\n${canonicalPathOf(path)}\n${canonicalQueryOf(query)}\n`;
+    for (const hostValue of [host, ...(/:\d+$/.test(host) ? [host.replace(/:\d+$/, '')] : [])]) {
+      const headerLines = [`host:${hostValue}`, ...others].sort((a, b) => (a.slice(0, a.indexOf(':')) < b.slice(0, b.indexOf(':')) ? -1 : 1));
+      const canonicalRequest = `${canonicalHead}${headerLines.join('\n')}\n\n${signedHeaders}\n${contentHash ?? bodyHash}`;
+      const stringToSign = `${SIGV4_ALGORITHM}\n${amzDate}\n${scopeDate}/${region}/${service}/aws4_request\n${createHash('sha256').update(canonicalRequest).digest('hex')}`;
+      const actual = Buffer.from(await this.signer.sign(stringToSign, { signingDate: new Date(signedAt), signingRegion: region, signingService: service }), 'hex');
+      if (actual.length === expected.length && timingSafeEqual(actual, expected)) return { ok: true, accessKeyId };
+    }
+    return fail('signature-mismatch', 'the signature does not match (wrong secret access key, or a different host, path, query or body was signed)');
+  }
+}
+
+/** The service name AWS IoT's HTTP data plane (Publish, the shadow REST API) is signed for. */
+export const SIGV4_DATA_PLANE_SERVICE = 'iotdata';
+
+/** SigV4's canonical URI as @smithy/signature-v4 makes it for services other than S3: normalised, encoded again. */
+function canonicalPathOf(path: string): string {
+  const segments: string[] = [];
+  for (const segment of path.split('/')) {
+    if (segment === '' || segment === '.') continue;
+    if (segment === '..') segments.pop();
+    else segments.push(segment);
+  }
+  const normalized = `${path.startsWith('/') ? '/' : ''}${segments.join('/')}${segments.length > 0 && path.endsWith('/') ? '/' : ''}`;
+  return uriEncode(normalized).replace(/%2F/g, '/');
+}
+
+/** `Credential=...,SignedHeaders=...,Signature=...` of an Authorization header, or undefined when it is not one. */
+function parseAuthorization(value: string): { credential: string; signedHeaders: string; signature: string } | undefined {
+  if (!value.startsWith(`${SIGV4_ALGORITHM} `)) return undefined;
+  const fields = new Map<string, string>();
+  for (const part of value.slice(SIGV4_ALGORITHM.length + 1).split(',')) {
+    const eq = part.indexOf('=');
+    if (eq === -1) return undefined;
+    const name = part.slice(0, eq).trim();
+    if (fields.has(name)) return undefined;
+    fields.set(name, part.slice(eq + 1).trim());
+  }
+  const credential = fields.get('Credential');
+  const signedHeaders = fields.get('SignedHeaders');
+  const signature = fields.get('Signature');
+  if (credential === undefined || signedHeaders === undefined || signature === undefined || fields.size !== 3) return undefined;
+  return { credential, signedHeaders, signature };
 }
 
 /** SigV4's canonical query string (sorted, RFC 3986-encoded), by @smithy/signature-v4. */

@@ -3,7 +3,8 @@
  * responses published through the broker to whoever subscribes (aws-iot-behaviour.md §4.1).
  */
 import { FakeIotError } from '../../src';
-import { client, endpoint } from '../helpers';
+import * as mqttPacket from 'mqtt-packet';
+import { client, endpoint, raw } from '../helpers';
 
 type Doc = Record<string, unknown>;
 const SHADOW = '$aws/things/dev-1/shadow';
@@ -158,6 +159,29 @@ describe('Device Shadow over MQTT', () => {
     expect(answers.map((m) => m.topic.split('/').pop())).toEqual(['accepted', 'documents', 'rejected', 'accepted', 'documents']);
     expect(JSON.parse(answers[2]!.payload)).toMatchObject({ code: 429 });
     expect(scripted).toHaveShadow('dev-11', { reported: { n: 3 }, version: 2 });
+  });
+
+  test('more than 10 requests for one thing waiting at once: the 11th gets 429 (limits.shadowMaxInFlightRequests)', async () => {
+    const iot = await endpoint();
+    const r = await raw(iot);
+    await r.connect('burst-dev');
+    r.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: '$aws/things/burst-dev/shadow/update/+', qos: 0 }] });
+    await r.next('suback');
+    // Eleven requests in one write: they arrive together, so all wait for their answers at once.
+    const request = (n: number) => mqttPacket.generate({ cmd: 'publish', topic: '$aws/things/burst-dev/shadow/update', payload: Buffer.from(JSON.stringify({ state: { reported: { n } }, clientToken: `t${n}` })), qos: 0, dup: false, retain: false });
+    r.send(Buffer.concat(Array.from({ length: 11 }, (_, i) => request(i + 1))));
+    const answers = await r.count('publish', 21); // 10 × (accepted + documents) + 1 rejected
+    const rejected = answers.filter((p) => p.topic.endsWith('/rejected')).map((p) => JSON.parse(p.payload.toString()) as Record<string, unknown>);
+    expect(rejected).toEqual([expect.objectContaining({ code: 429, clientToken: 't11' })]);
+    expect(iot).toHaveShadow('burst-dev', { reported: { n: 10 }, version: 10 });
+  });
+
+  test('the shadows are bounded in bytes together (limits.shadowMaxStoreBytes): beyond it an update gets 429; a delete makes room', async () => {
+    const iot = await endpoint({ limits: { shadowMaxStoreBytes: 400 } });
+    iot.shadows.update('a', { state: { reported: { blob: 'x'.repeat(150) } } });
+    expect(() => iot.shadows.update('b', { state: { reported: { blob: 'y'.repeat(150) } } })).toThrow(expect.objectContaining({ code: 'SHADOW_REJECTED', status: 429 }));
+    iot.shadows.delete('a');
+    expect(iot.shadows.update('b', { state: { reported: { blob: 'y'.repeat(150) } } })).toMatchObject({ version: 1 });
   });
 });
 

@@ -92,6 +92,17 @@ export interface Limits {
   /** Device Shadow: a deleted shadow updated again within this time continues its version numbers. AWS: 48 h (§4.2). */
   shadowVersionKeepSeconds: number;
   /**
+   * Device Shadow: requests for one thing that may wait for their answer at once. AWS: 10 in flight; more is
+   * 429 (§2, §4.4). Here a request is in flight from the moment it is published until its answer goes out
+   * (right after the request's own handling), so only a burst that arrives together can exceed it.
+   */
+  shadowMaxInFlightRequests: number;
+  /**
+   * Bytes the endpoint's shadows may hold together (documents and metadata). Not an AWS number: it keeps the
+   * endpoint bounded in memory. An update that would go beyond it is refused with 429, as AWS answers a quota.
+   */
+  shadowMaxStoreBytes: number;
+  /**
    * Retained messages the account may store (profile `current`, reactions.retain: 'store'). AWS names the quota
    * "Maximum number of retained messages per account"; its value is not confirmed — secondary sources quote
    * 500,000 (aws-iot-behaviour.md §1.7, §2). Over it, a non-empty RETAIN publish is throttled (reactions.retainedQuota).
@@ -321,6 +332,8 @@ const CLASSIC_LIMITS: Limits = Object.freeze({
   shadowMaxDepth: 6,
   shadowMaxClientTokenBytes: 64,
   shadowVersionKeepSeconds: 48 * 3600,
+  shadowMaxInFlightRequests: 10,
+  shadowMaxStoreBytes: 64 * 1024 * 1024,
 });
 
 const CLASSIC_REACTIONS: Reactions = Object.freeze({

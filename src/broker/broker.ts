@@ -589,8 +589,19 @@ export class Broker {
       if (shadow) {
         // Chaos (shadowErrors) decides now, in the order requests arrive, whether the service refuses this one.
         const refused = from !== undefined && this.chaos ? this.online.get(from)?.link.chaos?.()?.shadowError(topic) : undefined;
+        // AWS: at most limits.shadowMaxInFlightRequests requests per thing wait for their answer; more is 429.
+        const inFlight = (this.shadowsInFlight.get(shadow.thingName) ?? 0) + 1;
+        const overLimit = inFlight > this.profile.limits.shadowMaxInFlightRequests;
+        if (!overLimit) this.shadowsInFlight.set(shadow.thingName, inFlight);
         const { payload } = inbound;
-        guardedMicrotask(guarded(() => this.answerShadow(shadow, payload, refused), (error) => this.trace.internalError('timer', error)));
+        guardedMicrotask(guarded(() => {
+          if (!overLimit) {
+            const left = (this.shadowsInFlight.get(shadow.thingName) ?? 1) - 1;
+            if (left > 0) this.shadowsInFlight.set(shadow.thingName, left);
+            else this.shadowsInFlight.delete(shadow.thingName);
+          }
+          this.answerShadow(shadow, payload, refused, overLimit);
+        }, (error) => this.trace.internalError('timer', error)));
       }
     }
     // Each client's copy: RETAIN cleared (AWS sets it only on copies for a new subscription), QoS the lower.
@@ -620,18 +631,22 @@ export class Broker {
     }
   }
 
-  private answerShadow(request: ShadowTopic, payload: Buffer, refused?: Decided): void {
+  /** Shadow requests published and not answered yet, per thing (limits.shadowMaxInFlightRequests). */
+  private readonly shadowsInFlight = new Map<string, number>();
+
+  private answerShadow(request: ShadowTopic, payload: Buffer, refused: Decided | undefined, overLimit: boolean): void {
     if (this.closed) return;
-    this.publishShadowResponses(this.shadowRequest(request, payload, refused));
+    this.publishShadowResponses(this.shadowRequest(request, payload, refused, overLimit));
   }
 
   /**
    * Runs a shadow request (or refuses it with chaos's transient error) and records its outcome in the trace
    * (`shadow` event); returns the answers.
    */
-  shadowRequest(request: ShadowTopic, payload: Buffer, refused?: Decided): ShadowResponse[] {
+  shadowRequest(request: ShadowTopic, payload: Buffer, refused?: Decided, overLimit = false): ShadowResponse[] {
     const now = this.clock.now();
-    const responses = refused ? this.shadows.refuse(request, payload, refused.value, now) : this.shadows.request(request, payload, now);
+    const code = refused ? refused.value : overLimit ? 429 : undefined;
+    const responses = code !== undefined ? this.shadows.refuse(request, payload, code, now) : this.shadows.request(request, payload, now);
     if (this.trace.active) {
       const first = responses[0]!.document as { version?: number; code?: number };
       const rejected = responses[0]!.topic.endsWith('/rejected');

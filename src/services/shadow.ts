@@ -14,6 +14,8 @@ export interface ShadowLimits {
   shadowMaxClientTokenBytes: number;
   /** A deleted shadow recreated within this time continues its version sequence; after it, starts again. AWS: 48 h. */
   shadowVersionKeepSeconds: number;
+  /** Bytes all shadows may hold together (not an AWS number); an update beyond it is refused with 429. */
+  shadowMaxStoreBytes: number;
 }
 
 export type ShadowOperation = 'get' | 'update' | 'delete';
@@ -38,6 +40,8 @@ type JsonObject = { [key: string]: Json };
 
 /** A shadow's stored state. `exists` false after a delete (its version is kept for shadowVersionKeepSeconds). */
 interface Stored {
+  /** What it costs to keep (its documents and metadata as JSON), counted in the store's total. */
+  bytes?: number;
   desired: JsonObject | undefined;
   reported: JsonObject | undefined;
   metadata: { desired?: JsonObject; reported?: JsonObject };
@@ -157,6 +161,8 @@ const clean = <T extends object>(o: T): T => Object.fromEntries(Object.entries(o
 
 export class ShadowService {
   private readonly shadows = new Map<string, Stored>();
+  /** Bytes the shadows hold together (limits.shadowMaxStoreBytes). */
+  private bytes = 0;
 
   constructor(
     private readonly limits: ShadowLimits,
@@ -262,6 +268,7 @@ export class ShadowService {
     if (t.operation === 'delete') {
       if (!stored?.exists) throw missing();
       // AWS keeps the version: a shadow recreated within shadowVersionKeepSeconds continues from it.
+      this.bytes -= stored.bytes ?? 0;
       this.shadows.set(key, { desired: undefined, reported: undefined, metadata: {}, version: stored.version, exists: false, deletedAt: nowMs });
       return [{ topic: `${t.prefix}/delete/accepted`, document: clean({ version: stored.version, timestamp, clientToken }) }];
     }
@@ -307,6 +314,11 @@ export class ShadowService {
     }
     const size = Buffer.byteLength(JSON.stringify(next.desired ?? {})) + Buffer.byteLength(JSON.stringify(next.reported ?? {}));
     if (size > limits.shadowMaxDocumentBytes) throw new ShadowError(413, 'The payload exceeds the maximum size allowed');
+    next.bytes = size + Buffer.byteLength(JSON.stringify(next.metadata)) + t.thingName.length + (t.shadowName?.length ?? 0);
+    const total = this.bytes - (stored?.bytes ?? 0) + next.bytes;
+    // Not AWS's rule: the endpoint stays bounded in memory, and answers as AWS answers a quota.
+    if (total > limits.shadowMaxStoreBytes) throw new ShadowError(429, 'Too Many Requests');
+    this.bytes = total;
     this.shadows.set(this.key(t.thingName, t.shadowName), next);
 
     const requestMetadata = Object.fromEntries(
@@ -327,5 +339,6 @@ export class ShadowService {
   /** Forgets every shadow (endpoint shutdown). */
   clear(): void {
     this.shadows.clear();
+    this.bytes = 0;
   }
 }

@@ -5,6 +5,7 @@
 import { FakeIotError } from '../../src';
 import * as mqttPacket from 'mqtt-packet';
 import { client, endpoint, raw } from '../helpers';
+import { SHADOW_UPDATE_ERRORS } from './shadow-cases';
 
 type Doc = Record<string, unknown>;
 const SHADOW = '$aws/things/dev-1/shadow';
@@ -182,6 +183,15 @@ describe('Device Shadow over MQTT', () => {
     expect(() => iot.shadows.update('b', { state: { reported: { blob: 'y'.repeat(150) } } })).toThrow(expect.objectContaining({ code: 'SHADOW_REJECTED', status: 429 }));
     iot.shadows.delete('a');
     expect(iot.shadows.update('b', { state: { reported: { blob: 'y'.repeat(150) } } })).toMatchObject({ version: 1 });
+  });
+
+  test.each(SHADOW_UPDATE_ERRORS)('over MQTT.js, %s: /update/rejected with AWS\'s code and message', async (_what, payload, code, message) => {
+    const iot = await endpoint();
+    const dev = await client(iot, 'dev-err');
+    await dev.subscribeAsync('$aws/things/dev-err/shadow/update/rejected', { qos: 1 });
+    dev.publish('$aws/things/dev-err/shadow/update', Buffer.isBuffer(payload) ? payload : typeof payload === 'string' ? payload : JSON.stringify(payload), { qos: 1 });
+    const [rejected] = await dev.receivedCount(1);
+    expect(JSON.parse(rejected!.payload)).toEqual({ code, message, timestamp: expect.any(Number) });
   });
 });
 

@@ -8,7 +8,7 @@ import type { Clock } from './clock/clock';
 import { X509Certificate, createPrivateKey } from 'node:crypto';
 import { readFixture } from './identity/fixtures';
 import type { TlsOptions } from './identity/types';
-import { DEFAULT_ALPN } from './transport/tls';
+import { DEFAULT_ALPN } from './transport/alpn';
 import type { AwsCredentials } from './transport/sigv4';
 
 /** MQTT over WebSocket (`wss://host:port/mqtt`, or `ws://` with `tls: false`). */

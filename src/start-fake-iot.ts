@@ -16,12 +16,24 @@ import { DEFAULT_WAIT_TIMEOUT_MS, type Trace, TraceRecorder, seedHint } from './
 
 /** How often settled() looks again, in real milliseconds. */
 const SETTLE_POLL_MS = 2;
-import { SigV4Verifier } from './transport/sigv4';
+import type { SigV4Verifier } from './transport/sigv4';
 import { type Listener, listenTcp } from './transport/tcp';
-import { listenTls } from './transport/tls';
-import { type HttpListener, listenHttp } from './transport/http';
-import { dataPlane } from './services/data-plane';
-import { type WebSocketListener, listenWebSocket } from './transport/websocket';
+import type { HttpListener } from './transport/http';
+import type { WebSocketListener } from './transport/websocket';
+
+/**
+ * The WebSocket listener (`ws`), the data plane and SigV4 are loaded when an endpoint asks for them, not by
+ * every importer of the library (they cost ~15 ms at import; most tests use plain TCP).
+ */
+/* eslint-disable @typescript-eslint/no-require-imports */
+const lazy = {
+  sigv4: () => require('./transport/sigv4') as typeof import('./transport/sigv4'),
+  websocket: () => require('./transport/websocket') as typeof import('./transport/websocket'),
+  tls: () => require('./transport/tls') as typeof import('./transport/tls'),
+  http: () => require('./transport/http') as typeof import('./transport/http'),
+  dataPlane: () => require('./services/data-plane') as typeof import('./services/data-plane'),
+};
+/* eslint-enable @typescript-eslint/no-require-imports */
 import { fixturePath } from './identity/fixtures';
 import type { Registry } from './identity/registry';
 import type { CertificateCredentials, CertificateStatus, ClientInfo, CreateThingOptions, ThingCredentials, TlsEndpoint } from './identity/types';
@@ -251,14 +263,14 @@ export async function startFakeIot(options?: FakeIotOptions): Promise<FakeIot> {
     connections.add(new Dispatcher(nextConnectionId++, socket, broker, (c) => connections.delete(c), identity));
   };
   const listener = await listenTcp(resolved.host, resolved.port, onSocket);
-  const verifier = new SigV4Verifier(resolved.credentials, () => clock.now());
+  const verifier: SigV4Verifier | undefined = resolved.websockets || resolved.http ? new (lazy.sigv4().SigV4Verifier)(resolved.credentials, () => clock.now()) : undefined;
   const host = resolved.host;
   const port = listener.port;
   let wsListener: WebSocketListener | undefined;
   if (resolved.websockets) {
     const { limits } = resolved.profile;
     try {
-      wsListener = await listenWebSocket({
+      wsListener = await lazy.websocket().listenWebSocket({
         host,
         port: resolved.websockets.port,
         path: resolved.websockets.path,
@@ -266,7 +278,7 @@ export async function startFakeIot(options?: FakeIotOptions): Promise<FakeIot> {
         // Room for the largest packet the codec accepts, so that its own limit (a violation in the trace) acts first.
         maxMessageBytes: 2 * (limits.maxPayloadBytes + limits.maxTopicBytes) + 65536,
         requestTimeoutMs: limits.connectTimeoutSeconds * 1000,
-        verifier,
+        verifier: verifier!, // made above whenever websockets or http is on
         accountId: resolved.accountId,
         accept: onSocket,
         refused: (refusal) => {
@@ -289,7 +301,7 @@ export async function startFakeIot(options?: FakeIotOptions): Promise<FakeIot> {
     const t = resolved.tls;
     const certificates = things();
     try {
-      tlsListener = await listenTls(
+      tlsListener = await lazy.tls().listenTls(
         {
           host, port: t.port, cert: t.cert, key: t.key, ca: [certificates.ca.certificatePem, ...t.ca], requireSni: t.requireSni, alpn: t.alpn,
           handshakeTimeoutMs: resolved.profile.limits.connectTimeoutSeconds * 1000, plainPort: port,
@@ -338,15 +350,15 @@ export async function startFakeIot(options?: FakeIotOptions): Promise<FakeIot> {
   let httpListener: HttpListener | undefined;
   if (resolved.http) {
     try {
-      httpListener = await listenHttp({
+      httpListener = await lazy.http().listenHttp({
         host,
         port: resolved.http.port,
         // HTTPS with the TLS port's server certificate when TLS is on (AWS serves the data plane on 443/8443).
         tls: resolved.tls ? { cert: resolved.tls.cert, key: resolved.tls.key } : undefined,
         maxBodyBytes: resolved.profile.limits.maxPayloadBytes,
         requestTimeoutMs: resolved.profile.limits.connectTimeoutSeconds * 1000,
-        verifier,
-        handle: dataPlane({
+        verifier: verifier!,
+        handle: lazy.dataPlane().dataPlane({
           now: () => clock.now(),
           throttles: resolved.profile.reactions.throttles,
           retain: resolved.profile.reactions.retain,

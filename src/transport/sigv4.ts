@@ -10,7 +10,16 @@
  */
 import { type Hash, type Hmac, createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
-import { SignatureV4, getCanonicalQuery } from '@smithy/signature-v4';
+import type { SignatureV4 } from '@smithy/signature-v4';
+
+/**
+ * @smithy/signature-v4 (~10 ms to load) is loaded when a signature is first checked or made, not by every
+ * importer of the library: endpoints without WebSockets or the data plane never need it.
+ */
+function smithy(): typeof import('@smithy/signature-v4') {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return require('@smithy/signature-v4') as typeof import('@smithy/signature-v4');
+}
 
 export const SIGV4_SERVICE = 'iotdevicegateway';
 export const SIGV4_ALGORITHM = 'AWS4-HMAC-SHA256';
@@ -130,7 +139,7 @@ export class SigV4Verifier {
     private readonly now: () => number,
   ) {
     this.signer = credentials
-      ? new SignatureV4({ credentials: { accessKeyId: credentials.accessKeyId, secretAccessKey: credentials.secretAccessKey }, region: 'us-east-1', service: SIGV4_SERVICE, sha256: Sha256 })
+      ? new (smithy().SignatureV4)({ credentials: { accessKeyId: credentials.accessKeyId, secretAccessKey: credentials.secretAccessKey }, region: 'us-east-1', service: SIGV4_SERVICE, sha256: Sha256 })
       : undefined;
   }
 
@@ -361,7 +370,7 @@ function parseAuthorization(value: string): { credential: string; signedHeaders:
 
 /** SigV4's canonical query string (sorted, RFC 3986-encoded), by @smithy/signature-v4. */
 function canonicalQueryOf(query: Record<string, string | string[]>): string {
-  return getCanonicalQuery({ method: 'GET', protocol: 'https:', hostname: '', path: '/', headers: {}, query });
+  return smithy().getCanonicalQuery({ method: 'GET', protocol: 'https:', hostname: '', path: '/', headers: {}, query });
 }
 
 function headerValue(value: string | string[] | undefined): string | undefined {
@@ -398,7 +407,7 @@ export async function presignWebSocketUrl(options: PresignOptions): Promise<stri
   const defaultPort = protocol === 'wss' ? 443 : 80;
   const hostName = host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
   const authority = port === undefined || port === defaultPort ? hostName : `${hostName}:${port}`;
-  const signer = new SignatureV4({ credentials: { accessKeyId: credentials.accessKeyId, secretAccessKey: credentials.secretAccessKey }, region, service: SIGV4_SERVICE, sha256: Sha256 });
+  const signer = new (smithy().SignatureV4)({ credentials: { accessKeyId: credentials.accessKeyId, secretAccessKey: credentials.secretAccessKey }, region, service: SIGV4_SERVICE, sha256: Sha256 });
   const signed = await signer.presign(
     { method: 'GET', protocol: `${protocol}:`, hostname: host, ...(port === undefined ? {} : { port }), path, headers: { host: authority }, query: {} },
     { signingDate: date, expiresIn },

@@ -16,9 +16,6 @@ import { FakeIotError } from '../errors';
 import type { TransportErrorEvent, TransportFailure } from '../trace/entry';
 import type { Listener } from './tcp';
 
-/** ALPN protocol names AWS IoT accepts for MQTT with certificate authentication. */
-export const DEFAULT_ALPN = ['x-amzn-mqtt-ca'];
-
 export interface TlsConfig {
   host: string;
   port: number;

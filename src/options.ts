@@ -43,9 +43,9 @@ export interface FakeIotOptions {
   /** Interface to listen on. Default `'127.0.0.1'`. */
   host?: string;
   /**
-   * Which AWS behaviour to reproduce: `'classic'` (default for now: the developer guide of 2019–2020, MQTT 3.1.1,
-   * no retained messages) or `'current'` (today's AWS: retained messages, shared subscriptions; it becomes
-   * the default once MQTT 5 lands). Options below override single values of either.
+   * Which AWS behaviour to reproduce: `'current'` (default: today's AWS IoT Core — MQTT 3.1.1 and 5, retained
+   * messages, shared subscriptions) or `'classic'` (the developer guide of 2019–2020: MQTT 3.1.1 only, RETAIN
+   * disconnects, no `$share`). Options below override single values of either.
    */
   profile?: ProfileName;
   /** Seed for everything random in the endpoint (session ids now, chaos later). Random when absent; read it from `iot.seed`. */
@@ -228,7 +228,7 @@ export function resolveOptions(options: FakeIotOptions | undefined): ResolvedOpt
     host = o.host;
   }
 
-  const profileName = o.profile ?? 'classic';
+  const profileName = o.profile ?? 'current';
   if (typeof profileName !== 'string' || !Object.hasOwn(profiles, profileName)) {
     fail(`options.profile must be one of ${Object.keys(profiles).map((p) => `"${p}"`).join(', ')} (got ${show(profileName)}).`);
   }

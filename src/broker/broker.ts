@@ -263,9 +263,10 @@ export class Broker {
   attach(link: ClientLink, request: AttachRequest): { sessionPresent: boolean } {
     const { clientId } = request;
     this.online.get(clientId)?.link.close('DUPLICATE_CLIENTID');
-    const { session, resumed } = this.openSession(
-      clientId, request.cleanSession, request.sessionExpirySeconds ?? (request.cleanSession ? 0 : this.profile.limits.sessionExpirySeconds), request.protocolVersion ?? 4,
-    );
+    const version = request.protocolVersion ?? 4;
+    const expiry = request.sessionExpirySeconds ?? (request.cleanSession ? 0 : this.profile.limits.sessionExpirySeconds);
+    // MQTT 3.1.1: Clean Session 0 is a persistent session (even with sessionExpirySeconds 0); MQTT 5: a Session Expiry above 0.
+    const { session, resumed } = this.openSession(clientId, request.cleanSession, expiry, version, version === 5 ? expiry > 0 : !request.cleanSession);
     const { maxInflightMessages } = this.profile.limits;
     session.maxInflight = request.receiveMaximum !== undefined && request.receiveMaximum < maxInflightMessages ? request.receiveMaximum : maxInflightMessages;
     this.online.set(clientId, { link, session, facts: this.nextFacts(session), will: request.will, live: false });
@@ -838,14 +839,14 @@ export class Broker {
    * discards any, 0 resumes one if present; the Session Expiry Interval decides whether it outlives the
    * connection. AWS: a session made by one protocol version is not resumed by the other (a new one starts).
    */
-  private openSession(clientId: string, cleanStart: boolean, expirySeconds: number, protocolVersion: 4 | 5): { session: Session; resumed: boolean } {
+  private openSession(clientId: string, cleanStart: boolean, expirySeconds: number, protocolVersion: 4 | 5, persistent: boolean): { session: Session; resumed: boolean } {
     const existing = this.sessions.get(clientId);
     if (existing) {
       existing.expiry?.cancel();
       existing.expiry = undefined;
       if (!cleanStart && existing.persistent && existing.protocolVersion === protocolVersion) {
         existing.expirySeconds = expirySeconds;
-        existing.persistent = expirySeconds > 0;
+        existing.persistent = persistent;
         return { session: existing, resumed: true };
       }
       // [MQTT-3.1.2-6] a clean start discards the old session; a stored one is reported as ended.
@@ -857,7 +858,7 @@ export class Broker {
     const { reactions } = this.profile;
     const session = new Session(
       clientId,
-      expirySeconds > 0,
+      persistent,
       streamFor(this.seed, `session:${clientId}:${history.sessions}`).uuid(),
       this.sessionLimits,
       this.budget,

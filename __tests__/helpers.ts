@@ -82,9 +82,9 @@ export interface RawClient {
  * MQTT packets parsed from the bytes fed to `parse`, kept in order; `count` waits (up to 3 s) until there are
  * `n` of a type. Shared by the raw TCP client and the raw WebSocket one.
  */
-export function packetCollector() {
+export function packetCollector(protocolVersion: 4 | 5 = 4) {
   const received: mqttPacket.Packet[] = [];
-  const parser = mqttPacket.parser({ protocolVersion: 4 });
+  const parser = mqttPacket.parser({ protocolVersion });
   const waiting = new Set<() => void>();
   parser.on('packet', (p) => {
     received.push(p);
@@ -110,7 +110,8 @@ export function packetCollector() {
   return { received, parse: (data: Buffer) => void parser.parse(data), count };
 }
 
-export async function raw(iot: FakeIot): Promise<RawClient> {
+/** `protocolVersion: 5`: packets are written and read as MQTT 5 (the CONNECT must say protocolVersion 5 too). */
+export async function raw(iot: FakeIot, { protocolVersion = 4 }: { protocolVersion?: 4 | 5 } = {}): Promise<RawClient> {
   const socket = net.connect(iot.port, iot.host);
   open.push({ close: () => socket.destroy() });
   await new Promise<void>((resolve, reject) => {
@@ -118,7 +119,7 @@ export async function raw(iot: FakeIot): Promise<RawClient> {
     socket.once('error', reject);
   });
   socket.on('error', () => {});
-  const { received, parse, count } = packetCollector();
+  const { received, parse, count } = packetCollector(protocolVersion);
   socket.on('data', parse);
   const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
   const r: RawClient = {
@@ -126,14 +127,14 @@ export async function raw(iot: FakeIot): Promise<RawClient> {
     received,
     closed,
     send(packet) {
-      socket.write(Buffer.isBuffer(packet) ? packet : mqttPacket.generate(packet));
+      socket.write(Buffer.isBuffer(packet) ? packet : mqttPacket.generate(packet, { protocolVersion }));
     },
     async next(cmd) {
       return (await count(cmd, 1))[0]!;
     },
     count,
     async connect(clientId, extra) {
-      r.send(connectPacket(clientId, extra));
+      r.send(connectPacket(clientId, { protocolVersion, ...extra }));
       return r.next('connack');
     },
   };

@@ -27,8 +27,8 @@ Options:
   --thing <name>          register a thing and issue it a certificate: <dir>/<name>.cert.pem and
                           <dir>/<name>.private.key (repeatable; needs --tls-port and --certs-dir)
   --seed <n>              seed for everything random (default: random, printed at start)
-  --profile <name>        classic (default for now: AWS IoT as of 2020, no retained messages) or
-                          current (today's AWS IoT: retained messages, shared subscriptions)
+  --profile <name>        current (default: today's AWS IoT: MQTT 3.1.1 and 5, retained messages,
+                          shared subscriptions) or classic (AWS IoT as of 2020: MQTT 3.1.1 only)
   --trace-file <path>     write every trace entry to <path>, one JSON object per line, after a
                           header line for the run: {"kind":"run", version, seed, options, startedAt, ...}
   --trace-file-mode <m>   append (default; runs follow each other, each after its header) or truncate

@@ -49,9 +49,9 @@ export interface FakeIotOptions {
   /** Interface to listen on. Default `'127.0.0.1'`. */
   host?: string;
   /**
-   * Which AWS behaviour to reproduce: `'classic'` (default for now: the developer guide of 2019–2020, MQTT 3.1.1,
-   * no retained messages) or `'current'` (today's AWS: retained messages, shared subscriptions; it becomes
-   * the default once MQTT 5 lands). Options below override single values of either.
+   * Which AWS behaviour to reproduce: `'current'` (default: today's AWS IoT Core — MQTT 3.1.1 and 5, retained
+   * messages, shared subscriptions) or `'classic'` (the developer guide of 2019–2020: MQTT 3.1.1 only, RETAIN
+   * disconnects, no `$share`). Options below override single values of either.
    */
   profile?: ProfileName;
   /** Seed for everything random in the endpoint (session ids now, chaos later). Random when absent; read it from `iot.seed`. */
@@ -100,6 +100,8 @@ export interface FakeIotOptions {
   connectRate?: Reactions['connectRate'];
   /** Device Shadow: publish `/update/delta` after a `reported`-only update that leaves a delta (default `false`; AWS is silent). */
   shadowDeltaOnReportedUpdate?: boolean;
+  /** MQTT 5 SUBSCRIBE asking for QoS 2: `'downgrade'` (default: granted QoS 1, SUBACK 0x01) or `'refuse'` (0x80 for that filter). */
+  qos2SubscribeMqtt5?: Reactions['qos2SubscribeMqtt5'];
   /** AWS's documented misbehaviours, injected on purpose, driven by `seed`. Absent: no chaos work at all. */
   chaos?: ChaosOptions;
   /**
@@ -186,7 +188,7 @@ export interface ResolvedOptions {
 export const TOP_LEVEL_KEYS = [
   'port', 'host', 'profile', 'seed', 'trace', 'limits', 'qos2', 'retain', 'reservedRetain', 'retainedQuota', 'sharedSubscriptions', 'emptyClientId', 'lifecycleEvents', 'lifecycleQos',
   'hashMatchesParent', 'basicIngestPrefixExempt', 'offlineQos0', 'packetBeforeConnack', 'reservedTopics',
-  'throttles', 'publishRate', 'throughput', 'connectRate', 'shadowDeltaOnReportedUpdate', 'chaos', 'clock',
+  'throttles', 'publishRate', 'throughput', 'connectRate', 'shadowDeltaOnReportedUpdate', 'qos2SubscribeMqtt5', 'chaos', 'clock',
   'websockets', 'credentials', 'tls', 'http', 'accountId', 'region', 'shadows',
 ] as const;
 
@@ -209,6 +211,7 @@ const REACTION_VALUES: { [K in keyof Reactions]: readonly Reactions[K][] } = {
   throughput: ['delay', 'disconnect'],
   connectRate: ['close', 'server-unavailable'],
   shadowDeltaOnReportedUpdate: [false, true],
+  qos2SubscribeMqtt5: ['downgrade', 'refuse'],
 };
 
 function checkPlainObject(value: unknown, name: string): asserts value is Record<string, unknown> {
@@ -239,7 +242,7 @@ export function resolveOptions(options: FakeIotOptions | undefined): ResolvedOpt
     host = o.host;
   }
 
-  const profileName = o.profile ?? 'classic';
+  const profileName = o.profile ?? 'current';
   if (typeof profileName !== 'string' || !Object.hasOwn(profiles, profileName)) {
     fail(`options.profile must be one of ${Object.keys(profiles).map((p) => `"${p}"`).join(', ')} (got ${show(profileName)}).`);
   }
@@ -270,7 +273,7 @@ export function resolveOptions(options: FakeIotOptions | undefined): ResolvedOpt
     for (const [key, value] of Object.entries(o.limits)) {
       if (value === undefined) continue;
       // 0 retained messages (or bytes): every non-empty RETAIN publish is throttled.
-      const min = key === 'sessionExpirySeconds' || key === 'maxRetainedMessages' || key === 'maxRetainedBytes' ? 0 : 1;
+      const min = key === 'sessionExpirySeconds' || key === 'maxRetainedMessages' || key === 'maxRetainedBytes' || key === 'maxTopicAliases' || key === 'maxSessionExpiryIntervalSeconds' ? 0 : 1;
       // A limit in seconds becomes a timer: Node's timers take at most 2^31 - 1 ms (longer ones fire at once).
       const max = key.endsWith('Seconds') ? Math.floor((2 ** 31 - 1) / 1000) : 2 ** 31 - 1;
       limits[key as keyof Limits] = checkInteger(value, `options.limits.${key}`, min, max);
@@ -280,6 +283,15 @@ export function resolveOptions(options: FakeIotOptions | undefined): ResolvedOpt
     }
     if (limits.maxInflightMessages > 65535) {
       fail(`options.limits.maxInflightMessages must be at most 65535, the number of MQTT packet ids (got ${limits.maxInflightMessages}).`);
+    }
+    if (limits.maxTopicAliases > 65535 || limits.receiveMaximum > 65535) {
+      fail(`options.limits.maxTopicAliases and options.limits.receiveMaximum must be at most 65535, the largest MQTT 5 can carry (got ${limits.maxTopicAliases}, ${limits.receiveMaximum}).`);
+    }
+    if (limits.minMessageExpirySeconds > limits.maxMessageExpirySeconds) {
+      fail(`options.limits.minMessageExpirySeconds (${limits.minMessageExpirySeconds}) must not exceed options.limits.maxMessageExpirySeconds (${limits.maxMessageExpirySeconds}).`);
+    }
+    if (limits.maxPacketBytes < 64) {
+      fail(`options.limits.maxPacketBytes must be at least 64, room for a CONNECT's fields (got ${limits.maxPacketBytes}).`);
     }
     if (limits.maxKeepAliveSeconds > 65535) {
       fail(`options.limits.maxKeepAliveSeconds must be at most 65535, the largest keep-alive MQTT can carry (got ${limits.maxKeepAliveSeconds}).`);

@@ -475,10 +475,10 @@ export async function startFakeIot(options?: FakeIotOptions): Promise<FakeIot> {
     retained: {
       get(topic) {
         if (typeof topic !== 'string') throw new FakeIotError('INVALID_ARGUMENT', `retained.get(topic): topic must be a string (got ${typeof topic}).`);
-        const m = broker.retained?.get(topic);
+        const m = broker.retained?.get(topic, clock.now());
         return m && { topic: m.topic, payload: Buffer.from(m.payload), qos: m.qos, lastModifiedTime: m.lastModifiedTime };
       },
-      list: () => broker.retained?.list() ?? [],
+      list: () => broker.retained?.list(clock.now()) ?? [],
     },
     disconnect(clientId, opts = {}) {
       assertOpen('disconnect()');

@@ -39,34 +39,38 @@ describe('startFakeIot() options are validated up front', () => {
     expect(error.message).toMatch(/EADDRINUSE.*port: 0/);
   });
 
-  test('defaults: loopback, a free port, a random seed reported back, the classic profile', async () => {
+  test('defaults: loopback, a free port, a random seed reported back, the current profile', async () => {
     await using iot = await startFakeIot();
     expect(iot.host).toBe('127.0.0.1');
     expect(iot.port).toBeGreaterThan(0);
     expect(iot.url).toBe(`mqtt://127.0.0.1:${iot.port}`);
     expect(Number.isInteger(iot.seed)).toBe(true);
-    expect(iot.profile.name).toBe('classic');
+    expect(iot.profile.name).toBe('current');
     expect(iot.profile.limits.maxPayloadBytes).toBe(131072);
     expect(iot.profile.reactions).toEqual({
-      qos2: 'ignore', retain: 'disconnect', emptyClientId: 'assign', lifecycleEvents: true, lifecycleQos: 1,
+      qos2: 'ignore', retain: 'store', emptyClientId: 'assign', lifecycleEvents: true, lifecycleQos: 1,
       hashMatchesParent: false, basicIngestPrefixExempt: true, offlineQos0: 'drop', packetBeforeConnack: 'disconnect', reservedTopics: 'disconnect',
       throttles: true, publishRate: 'discard', throughput: 'delay', connectRate: 'close', shadowDeltaOnReportedUpdate: false,
-      reservedRetain: 'disconnect', retainedQuota: 'discard', sharedSubscriptions: false,
+      reservedRetain: 'disconnect', retainedQuota: 'discard', sharedSubscriptions: true, qos2SubscribeMqtt5: 'downgrade',
     });
-    expect(iot.profile.features).toEqual({ protocolVersions: [4], retained: false, sharedSubscriptions: false });
+    expect(iot.profile.features).toEqual({ protocolVersions: [4, 5], retained: true, sharedSubscriptions: true });
+    await using classic = await startFakeIot({ profile: 'classic' });
+    expect(classic.profile.reactions).toMatchObject({ retain: 'disconnect', sharedSubscriptions: false });
+    expect(classic.profile.features).toEqual({ protocolVersions: [4], retained: false, sharedSubscriptions: false });
   });
 
-  test('profile "current": retained messages and shared subscriptions, with their quotas (MQTT 5 still to come)', async () => {
+  test('profile "current": retained messages, shared subscriptions and MQTT 5, with their quotas', async () => {
     await using iot = await startFakeIot({ profile: 'current' });
     expect(iot.profile.name).toBe('current');
-    expect(iot.profile.features).toEqual({ protocolVersions: [4], retained: true, sharedSubscriptions: true });
+    expect(iot.profile.features).toEqual({ protocolVersions: [4, 5], retained: true, sharedSubscriptions: true });
+    expect(iot.profile.limits).toMatchObject({ maxTopicAliases: 8, maxPacketBytes: 131072, receiveMaximum: 100, maxMessageExpirySeconds: 604_800, minMessageExpirySeconds: 1, maxSessionExpiryIntervalSeconds: 604_800 });
     expect(iot.profile.reactions).toMatchObject({ retain: 'store', reservedRetain: 'disconnect', retainedQuota: 'discard', sharedSubscriptions: true });
     expect(iot.profile.limits).toMatchObject({ maxRetainedMessages: 500_000, maxShareNameBytes: 128, sharedQueueMessagesPerSecond: 20 });
   });
 
   test('features follow the overrides: each profile can take the other\'s switches', async () => {
     await using current = await startFakeIot({ profile: 'current', retain: 'disconnect', sharedSubscriptions: false });
-    expect(current.profile.features).toEqual({ protocolVersions: [4], retained: false, sharedSubscriptions: false });
+    expect(current.profile.features).toEqual({ protocolVersions: [4, 5], retained: false, sharedSubscriptions: false });
     await using classic = await startFakeIot({ profile: 'classic', retain: 'store', sharedSubscriptions: true });
     expect(classic.profile.features).toEqual({ protocolVersions: [4], retained: true, sharedSubscriptions: true });
   });

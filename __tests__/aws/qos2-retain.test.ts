@@ -55,7 +55,7 @@ describe('QoS 2 (AWS IoT supports QoS 0 and 1 only)', () => {
 
 describe('retained messages (classic profile: not supported)', () => {
   test('a PUBLISH with RETAIN closes the connection and stores nothing', async () => {
-    const iot = await endpoint();
+    const iot = await endpoint({ profile: 'classic' });
     const pub = await client(iot, 'retainer');
     const closed = new Promise<void>((resolve) => pub.once('close', () => resolve()));
     pub.publish('r/1', 'keep me', { qos: 0, retain: true });
@@ -71,7 +71,7 @@ describe('retained messages (classic profile: not supported)', () => {
   });
 
   test('a CONNECT whose will has Will Retain is closed without CONNACK', async () => {
-    const iot = await endpoint();
+    const iot = await endpoint({ profile: 'classic' });
     const r = await raw(iot);
     r.send(connectPacket('wr', { will: { topic: 'w', payload: Buffer.from('x'), qos: 0, retain: true } }));
     await r.closed;

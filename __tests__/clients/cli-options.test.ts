@@ -38,7 +38,7 @@ describe('--trace-file', () => {
     const headers = all.flatMap((l, i) => (l.kind === 'run' ? [i] : []));
     expect(headers).toHaveLength(2);
     expect(headers[0]).toBe(0);
-    expect(all[0]).toMatchObject({ kind: 'run', version: VERSION, seed: 7, profile: 'classic', options: { seed: 7, port: 0, limits: { maxPayloadBytes: 1000 } } });
+    expect(all[0]).toMatchObject({ kind: 'run', version: VERSION, seed: 7, profile: 'current', options: { seed: 7, port: 0, limits: { maxPayloadBytes: 1000 } } });
     expect(all[headers[1]!]).toMatchObject({ kind: 'run', version: VERSION, seed: 8, options: { seed: 8, port: 0 } });
     for (const i of headers) {
       expect(Date.parse(all[i]!.startedAt as string)).toBeGreaterThanOrEqual(before - 1000);
@@ -120,12 +120,12 @@ describe('--no-throttles', () => {
 });
 
 describe('--profile', () => {
-  test('classic is the default; current is taken and shown in the banner and the trace header; anything else exits 2', async () => {
+  test('current is the default; classic is taken and shown in the banner and the trace header; anything else exits 2', async () => {
     const file = path.join(dir, 'trace.jsonl');
-    await oneRun(['--trace-file', file, '--profile', 'current'], 'p');
-    expect(lines(file)[0]).toMatchObject({ kind: 'run', profile: 'current', options: { profile: 'current' } });
+    await oneRun(['--trace-file', file, '--profile', 'classic'], 'p');
+    expect(lines(file)[0]).toMatchObject({ kind: 'run', profile: 'classic', options: { profile: 'classic' } });
     const cli = await startCli([]);
-    expect(cli.stdout()).toContain('profile classic');
+    expect(cli.stdout()).toContain('profile current');
     expect(await cli.stop('SIGTERM')).toBe(0);
     const bad = await run(process.execPath, [CLI, '--port', '0', '--profile', 'modern']);
     expect(bad.code).toBe(2);

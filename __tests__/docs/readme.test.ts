@@ -45,7 +45,7 @@ describe('README', () => {
 
   test('has the classic vs current table, naming every feature and the default', () => {
     const table = section('classic vs current');
-    expect(table).toContain('`classic` (default for now)');
+    expect(table).toContain('`current` (default)');
     for (const key of Object.keys(currentProfile.features)) expect(table).toContain(key);
   });
 });

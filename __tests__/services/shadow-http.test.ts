@@ -164,7 +164,7 @@ const CASES: Record<string, Case> = {
   }, { clock: 'virtual' }],
   'Publish to a topic AWS reserves': [403, ForbiddenException, /\$aws\/events\/presence\/connected\/x.*reserves/, (aws) => aws.send(new PublishCommand({ topic: '$aws/events/presence/connected/x', payload: Buffer.from('{}') }))],
   'Publish with a topic over 7 slashes': [400, InvalidRequestException, /Invalid topic/, (aws) => aws.send(new PublishCommand({ topic: 'a/b/c/d/e/f/g/h/i', payload: Buffer.from('x') }))],
-  'Publish with retain=true (the classic profile has no retained messages)': [400, InvalidRequestException, /Retained messages are not supported/, (aws) => aws.send(new PublishCommand({ topic: 't', retain: true, payload: Buffer.from('x') }))],
+  'Publish with retain=true (the classic profile has no retained messages)': [400, InvalidRequestException, /Retained messages are not supported/, (aws) => aws.send(new PublishCommand({ topic: 't', retain: true, payload: Buffer.from('x') })), { profile: 'classic' }],
   'UpdateThingShadow for a thing name AWS would refuse': [400, InvalidRequestException, 'Invalid thing name', (aws) => aws.send(update('dev 1', { state: { desired: {} } }))],
   'a request signed with the wrong secret (credentials configured)': [403, ForbiddenException, /signature does not match/, (aws) => aws.send(new GetThingShadowCommand({ thingName: 'dev-1' })), { credentials: { ...HTTP_CREDENTIALS, secretAccessKey: 'the-right-one' } }],
 };

@@ -126,6 +126,28 @@ export interface Limits {
    * (aws-iot-behaviour.md §1.12, §2). Enforced while reactions.throttles is on; without throttles they go at once.
    */
   sharedQueueMessagesPerSecond: number;
+  /**
+   * MQTT 5: the highest Session Expiry Interval a client is granted, on top of sessionExpirySeconds (the
+   * account's maximum, 1 h by default). AWS: 7 days (aws-iot-behaviour.md §1.6, §2); a larger request is
+   * granted the lower value, echoed in CONNACK.
+   */
+  maxSessionExpiryIntervalSeconds: number;
+  /** MQTT 5: Topic Alias Maximum in CONNACK — aliases a client may use. AWS: 8 (§1.11, §2); an alias above it is DISCONNECT 0x94. */
+  maxTopicAliases: number;
+  /**
+   * MQTT 5: Maximum Packet Size in CONNACK — the largest whole packet a client may send. AWS: "≤ 128 KB" (§1.4, §2);
+   * a larger one is DISCONNECT 0x95. (MQTT 3.1.1 clients are held to maxPayloadBytes.)
+   */
+  maxPacketBytes: number;
+  /**
+   * MQTT 5: Receive Maximum in CONNACK — unacknowledged QoS 1 PUBLISHes a client may have towards the broker.
+   * AWS sends one but does not document its value; 100, the in-flight quota (§1.11, §2) [UNVERIFIED].
+   */
+  receiveMaximum: number;
+  /** MQTT 5 Message Expiry Interval: a larger value from a publisher is lowered to this. AWS: 604800 s, 7 days (§1.11). */
+  maxMessageExpirySeconds: number;
+  /** MQTT 5 Message Expiry Interval: a smaller value (0) from a publisher is raised to this. AWS: 1 s (§1.11). */
+  minMessageExpirySeconds: number;
 }
 
 /** How the broker reacts to things AWS does not support. */
@@ -230,6 +252,12 @@ export interface Reactions {
    * [UNVERIFIED] (§4.3): `false`.
    */
   shadowDeltaOnReportedUpdate: boolean;
+  /**
+   * MQTT 5: a SUBSCRIBE asking for QoS 2. AWS advertises Maximum QoS 1; whether it grants QoS 1 or refuses the
+   * filter is not documented (aws-iot-behaviour.md §1.2) [UNVERIFIED]: `'downgrade'` grants QoS 1 (SUBACK 0x01, as
+   * MQTT 5 allows), `'refuse'` answers 0x80 for that filter. (MQTT 3.1.1 clients: reactions.qos2.)
+   */
+  qos2SubscribeMqtt5: 'downgrade' | 'refuse';
 }
 
 /** Where clients may publish and subscribe among AWS's `$` topics, as topic filters (aws-iot-behaviour.md §3.1, §4, §5). */
@@ -247,8 +275,8 @@ export interface ReservedTopics {
 export interface Features {
   /**
    * MQTT protocol levels the profile speaks: 4 is 3.1.1, 5 is MQTT 5. AWS today: both (aws-iot-behaviour.md
-   * §1.1); 2020: 3.1.1 only. The endpoint's codec speaks 3.1.1 only until the MQTT 5 work of issue 12 lands,
-   * so both profiles say `[4]` for now; `current` becomes `[4, 5]` then.
+   * §1.1), `current` says `[4, 5]`; 2020: 3.1.1 only, `classic` says `[4]` and answers an MQTT 5 CONNECT with
+   * CONNACK 0x01 (unacceptable protocol version), as AWS did before MQTT 5 launched.
    */
   protocolVersions: readonly (4 | 5)[];
   /** Retained messages are stored and delivered with AWS's rules (reactions.retain === 'store'). */
@@ -260,7 +288,7 @@ export interface Features {
 export interface Profile {
   /**
    * `'classic'`: AWS IoT Core as its developer guide read in 2019–2020. `'current'`: today's AWS IoT Core
-   * (retained messages since 2021-09, shared subscriptions; MQTT 5 to come).
+   * (retained messages since 2021-09, shared subscriptions, MQTT 5).
    */
   name: 'classic' | 'current';
   features: Features;
@@ -328,6 +356,12 @@ const CLASSIC_LIMITS: Limits = Object.freeze({
   maxShareNameBytes: 128,
   maxSharedQueuedMessages: 10_000,
   sharedQueueMessagesPerSecond: 20,
+  maxSessionExpiryIntervalSeconds: 7 * 24 * 3600,
+  maxTopicAliases: 8,
+  maxPacketBytes: 128 * 1024,
+  receiveMaximum: 100,
+  maxMessageExpirySeconds: 7 * 24 * 3600,
+  minMessageExpirySeconds: 1,
   shadowMaxDocumentBytes: 8192,
   shadowMaxDepth: 6,
   shadowMaxClientTokenBytes: 64,
@@ -355,6 +389,7 @@ const CLASSIC_REACTIONS: Reactions = Object.freeze({
   throughput: 'delay',
   connectRate: 'close',
   shadowDeltaOnReportedUpdate: false,
+  qos2SubscribeMqtt5: 'downgrade',
 });
 
 export const classicProfile: Readonly<Profile> = Object.freeze({
@@ -375,13 +410,13 @@ const CURRENT_REACTIONS: Reactions = Object.freeze({
 
 /**
  * The "current" profile: AWS IoT Core as its developer guide reads today (aws-iot-behaviour.md §0): retained
- * messages with AWS's rules, shared subscriptions. MQTT 5 joins it with the rest of issue 12, and it then
- * becomes the default. Limits are those of the classic profile plus the retained and shared-subscription quotas.
+ * messages with AWS's rules, shared subscriptions, MQTT 5 beside 3.1.1 (§1.1, §1.11). Limits are those of the
+ * classic profile plus the retained, shared-subscription and MQTT 5 ones (which classic carries but never uses).
  */
 export const currentProfile: Readonly<Profile> = Object.freeze({
   name: 'current',
-  // [4, 5] once the endpoint speaks MQTT 5 (issue 12).
-  features: featuresOf(CURRENT_REACTIONS, Object.freeze([4] as const)),
+  // AWS: MQTT 3.1.1 and MQTT 5 on the same endpoints (§1.1).
+  features: featuresOf(CURRENT_REACTIONS, Object.freeze([4, 5] as const)),
   limits: CLASSIC_LIMITS,
   reactions: CURRENT_REACTIONS,
   reserved: RESERVED_TOPICS,

@@ -40,6 +40,13 @@ export interface ClientLink {
   readonly principalIdentifier?: string;
   /** Bytes written to the client and not yet taken by it (and held back by the byte rate). */
   readonly bufferedBytes: number;
+  /** 4 (MQTT 3.1.1) or 5 (MQTT 5). Absent: 4. */
+  readonly protocolVersion?: 4 | 5;
+  /**
+   * Whether the client takes a PUBLISH of this message: false when it is larger than the client's MQTT 5
+   * Maximum Packet Size (AWS: such a message is not sent to it, §1.11). Absent: always.
+   */
+  fits?(message: Message): boolean;
   /**
    * Whether a new message may go to the client under its PUBLISH rate (limits.maxPublishesPerSecond, in +
    * out). When not, the link has recorded the throttling (and closed the connection if the profile says so).
@@ -62,8 +69,15 @@ export interface ClientLink {
 }
 
 export interface CloseOptions {
-  /** False: the will is not published (DeleteConnection's preventWillMessage). */
+  /**
+   * False: the will is not published (DeleteConnection's preventWillMessage). True: it is, even after the
+   * client's DISCONNECT (MQTT 5 reason 0x04 "Disconnect with Will Message"). Absent: AWS's rule (§3.2).
+   */
   publishWill?: boolean;
+  /** MQTT 5 clients: the DISCONNECT reason code sent before the socket closes (default: one for the lifecycle reason). */
+  reasonCode?: number;
+  /** MQTT 5 clients: the DISCONNECT's reason string (sent unless the client asked for no problem information). */
+  reasonString?: string;
   /** Set when chaos ended the connection. */
   chaos?: ChaosTag;
 }
@@ -71,7 +85,15 @@ export interface CloseOptions {
 /** What a CONNECT asks of the broker, once the handler found it acceptable. */
 export interface AttachRequest {
   clientId: string;
+  /** MQTT 3.1.1: Clean Session. MQTT 5: Clean Start (whether an existing session is discarded). */
   cleanSession: boolean;
+  /** How long the session outlives the connection, in seconds (0: it ends with the connection). Default (MQTT
+   *  3.1.1): 0 for a clean session, limits.sessionExpirySeconds for a persistent one. */
+  sessionExpirySeconds?: number;
+  /** The connection's protocol version (AWS: a session is not resumed across versions). Default 4. */
+  protocolVersion?: 4 | 5;
+  /** MQTT 5 Receive Maximum: outbound QoS 1 in flight is the lower of it and limits.maxInflightMessages. */
+  receiveMaximum?: number;
   will: Message | undefined;
 }
 
@@ -98,7 +120,12 @@ export interface RuleMessage {
 export interface ClientInfo {
   clientId: string;
   connectionId: number;
+  /** 4 (MQTT 3.1.1) or 5 (MQTT 5). */
+  protocolVersion: 4 | 5;
+  /** Whether the session ends with the connection (MQTT 5: Session Expiry Interval 0). */
   cleanSession: boolean;
+  /** How long the session outlives the connection, in seconds (0 for a clean session). */
+  sessionExpirySeconds: number;
   sessionIdentifier: string;
   subscriptions: { topic: string; qos: 0 | 1 }[];
   /** QoS 1 messages sent and not yet acknowledged. */
@@ -163,7 +190,12 @@ const MAX_VALID_TOPICS = 10_000;
 
 /** Whether a connection ending for `reason` publishes its will: not after the client's own DISCONNECT [MQTT-3.1.2-10]. */
 export function publishesWill(reason: DisconnectReason, options: CloseOptions = {}): boolean {
-  return reason !== 'CLIENT_INITIATED_DISCONNECT' && options.publishWill !== false;
+  return options.publishWill ?? reason !== 'CLIENT_INITIATED_DISCONNECT';
+}
+
+/** Whether an MQTT 5 message's expiry passed (AWS: expired messages are not delivered, §1.6, §1.11). */
+function expired(message: Message, now: number): boolean {
+  return message.expiresAt !== undefined && message.expiresAt <= now;
 }
 
 export class Broker {
@@ -231,7 +263,12 @@ export class Broker {
   attach(link: ClientLink, request: AttachRequest): { sessionPresent: boolean } {
     const { clientId } = request;
     this.online.get(clientId)?.link.close('DUPLICATE_CLIENTID');
-    const { session, resumed } = this.openSession(clientId, request.cleanSession);
+    const version = request.protocolVersion ?? 4;
+    const expiry = request.sessionExpirySeconds ?? (request.cleanSession ? 0 : this.profile.limits.sessionExpirySeconds);
+    // MQTT 3.1.1: Clean Session 0 is a persistent session (even with sessionExpirySeconds 0); MQTT 5: a Session Expiry above 0.
+    const { session, resumed } = this.openSession(clientId, request.cleanSession, expiry, version, version === 5 ? expiry > 0 : !request.cleanSession);
+    const { maxInflightMessages } = this.profile.limits;
+    session.maxInflight = request.receiveMaximum !== undefined && request.receiveMaximum < maxInflightMessages ? request.receiveMaximum : maxInflightMessages;
     this.online.set(clientId, { link, session, facts: this.nextFacts(session), will: request.will, live: false });
     return { sessionPresent: resumed };
   }
@@ -247,7 +284,12 @@ export class Broker {
     this.lifecycle(client.facts, lifecycleTopics.connected, (f, now) => connectedPayload(f, now, link.remoteAddress));
     client.live = true;
     const now = this.clock.now();
-    for (const [id, message] of client.session.inflight) {
+    for (const [id, message] of [...client.session.inflight]) {
+      if (expired(message, now) || !this.fits(client, message)) {
+        client.session.ack(id);
+        this.dropped(client.session.clientId, message, expired(message, now) ? 'expired' : 'too-large');
+        continue;
+      }
       message.firstSentAt = now; // AWS's retry window counts from this connection, not the last one
       this.sendQos1(client, message, id, true);
     }
@@ -308,6 +350,17 @@ export class Broker {
     return true;
   }
 
+  /**
+   * MQTT 5: the client's DISCONNECT changed its Session Expiry Interval (AWS, §1.6): 0 ends the session with
+   * the connection; another value replaces the old one (granted up to the profile's maximum).
+   */
+  setSessionExpiry(link: ClientLink, seconds: number): void {
+    const client = this.clientOf(link);
+    if (!client) return;
+    client.session.expirySeconds = seconds;
+    client.session.persistent = seconds > 0;
+  }
+
   // ---- subscriptions ----------------------------------------------------------------------------
 
   /** The subscriptions of a connected client (filter → granted QoS). */
@@ -331,12 +384,15 @@ export class Broker {
     return granted;
   }
 
-  unsubscribe(link: ClientLink, filters: string[]): void {
+  /** Removes subscriptions; returns, for each filter, whether the client had it. */
+  unsubscribe(link: ClientLink, filters: string[]): boolean[] {
     const client = this.clientOf(link);
-    if (!client) return;
-    for (const filter of filters) {
-      if (client.session.subscriptions.delete(filter)) this.deactivate(client.session, filter);
-    }
+    if (!client) return filters.map(() => false);
+    return filters.map((filter) => {
+      if (!client.session.subscriptions.delete(filter)) return false;
+      this.deactivate(client.session, filter);
+      return true;
+    });
   }
 
   /** After SUBACK / UNSUBACK: the subscribed / unsubscribed lifecycle event. */
@@ -398,10 +454,14 @@ export class Broker {
 
   private sendRetainedTo(session: Session, filter: string): void {
     if (!this.retained || this.retained.count === 0 || this.shared(filter) || filter.includes('+') || filter.includes('#')) return;
-    const stored = this.retained.get(filter);
+    const stored = this.retained.get(filter, this.clock.now()); // AWS: an MQTT 5 retained message past its expiry is gone
     const granted = session.subscriptions.get(filter);
     if (!stored || granted === undefined) return;
-    this.deliver(session, { topic: stored.topic, payload: stored.payload, qos: stored.qos < granted ? stored.qos : granted, retain: true });
+    const copy: Message = { topic: stored.topic, payload: stored.payload, qos: stored.qos < granted ? stored.qos : granted, retain: true };
+    if (stored.properties) copy.properties = stored.properties;
+    if (stored.propertyBytes) copy.propertyBytes = stored.propertyBytes;
+    if (stored.expiresAt !== undefined) copy.expiresAt = stored.expiresAt;
+    this.deliver(session, copy);
   }
 
   /**
@@ -424,6 +484,8 @@ export class Broker {
 
   /** A will goes out as a message the broker publishes; with Will Retain it is stored too (AWS: "Will Retain honoured"). */
   private publishWill(will: Message, clientId: string, connectionId: number): void {
+    // AWS: a will's Message Expiry counts from the disconnect (§1.8, §1.11).
+    if (will.expiryInterval !== undefined) will = { ...will, expiresAt: this.clock.now() + will.expiryInterval * 1000 };
     if (will.retain && this.retained) {
       const outcome = this.retain(will, 'will', clientId, connectionId);
       if (outcome.action === 'throttled') {
@@ -432,7 +494,8 @@ export class Broker {
         return;
       }
     }
-    this.publishFromBroker('will', will.topic, will.payload, will.qos, clientId);
+    const { properties, propertyBytes, expiresAt } = will;
+    this.publishFromBroker('will', will.topic, will.payload, will.qos, clientId, { properties, propertyBytes, expiresAt });
   }
 
   // ---- shared subscriptions -------------------------------------------------------------------
@@ -518,8 +581,9 @@ export class Broker {
     const keepFor = this.profile.limits.sessionExpirySeconds * 1000;
     for (;;) {
       const now = this.clock.now();
-      // AWS: a queued message is kept as long as a persistent session would be.
-      while (group.queue.length > 0 && now - group.queue[0]!.at >= keepFor) this.takeQueued(group, 'expired');
+      // AWS: a queued message is kept as long as a persistent session would be, or for its MQTT 5 Message
+      // Expiry when it has one ("MEI wins", §1.12).
+      while (group.queue.length > 0 && (group.queue[0]!.message.expiresAt === undefined ? now - group.queue[0]!.at >= keepFor : expired(group.queue[0]!.message, now))) this.takeQueued(group, 'expired');
       if (group.queue.length === 0) return;
       const { live, ready } = this.available(group);
       if (live === 0) return;
@@ -619,6 +683,9 @@ export class Broker {
   private deliver(session: Session, message: Message): void {
     const client = this.online.get(session.clientId);
     const live = client !== undefined && client.live && client.session === session;
+    // MQTT 5 (§1.11): an expired message is not delivered; one larger than the client's Maximum Packet Size is not sent to it.
+    if (message.expiresAt !== undefined && expired(message, this.clock.now())) return this.dropped(session.clientId, message, 'expired');
+    if (live && !this.fits(client, message)) return this.dropped(session.clientId, message, 'too-large');
     // AWS: a connection's PUBLISH rate counts what it receives too; over it, the message is discarded.
     if (live && !client.link.mayDeliver(message.topic)) return;
     const id = session.offer(message, live, live ? client.link.bufferedBytes : 0);
@@ -660,6 +727,15 @@ export class Broker {
     return responses;
   }
 
+  /** Whether the client takes this message (its MQTT 5 Maximum Packet Size). */
+  private fits(client: Online, message: Message): boolean {
+    return client.link.fits?.(message) ?? true;
+  }
+
+  private dropped(clientId: string, message: Message, reason: 'expired' | 'too-large'): void {
+    if (this.trace.active) this.trace.record({ kind: 'event', event: 'dropped', clientId, topic: message.topic, reason });
+  }
+
   /** Publishes the shadow service's answers to their subscribers. */
   publishShadowResponses(responses: ShadowResponse[]): void {
     // AWS does not say at which QoS shadow responses go out [UNVERIFIED]: 1, so a subscriber's grant decides.
@@ -682,10 +758,18 @@ export class Broker {
   }
 
   /** A message that no client sent (API, will, lifecycle): traced, then routed. */
-  publishFromBroker(origin: 'api' | 'will' | 'lifecycle' | 'shadow', topic: string, payload: Buffer, qos: 0 | 1, clientId?: string): void {
+  publishFromBroker(
+    origin: 'api' | 'will' | 'lifecycle' | 'shadow', topic: string, payload: Buffer, qos: 0 | 1, clientId?: string,
+    /** MQTT 5 fields the message carries (a will's properties and expiry). */
+    extra: Pick<Message, 'properties' | 'propertyBytes' | 'expiresAt'> = {},
+  ): void {
     if (this.closed) return;
     if (this.trace.active) this.trace.record({ kind: 'event', event: 'publish', origin, topic, qos, payload, clientId });
-    this.route({ topic, payload, qos }, origin === 'will' ? clientId : undefined);
+    const message: Message = { topic, payload, qos };
+    if (extra.properties) message.properties = extra.properties;
+    if (extra.propertyBytes) message.propertyBytes = extra.propertyBytes;
+    if (extra.expiresAt !== undefined) message.expiresAt = extra.expiresAt;
+    this.route(message, origin === 'will' ? clientId : undefined);
   }
 
   /** The client acknowledged a QoS 1 message: what waited for room in flight goes out. */
@@ -705,6 +789,12 @@ export class Broker {
 
   /** Sends what the session handed out: a QoS 1 message with its packet id, or a kept QoS 0 one (id 0). */
   private sendTaken(client: Online, [id, message]: [number, Message]): void {
+    // MQTT 5: a queued or stored message whose expiry passed while it waited is not delivered (§1.6).
+    const gone = expired(message, this.clock.now()) ? 'expired' : this.fits(client, message) ? undefined : 'too-large';
+    if (gone) {
+      if (id !== 0) client.session.ack(id);
+      return this.dropped(client.session.clientId, message, gone);
+    }
     if (id === 0) client.link.sendPublish(message, undefined);
     else this.sendQos1(client, message, id);
   }
@@ -734,6 +824,10 @@ export class Broker {
       if (now - message.firstSentAt! >= window) {
         session.ack(id);
         if (this.trace.active) this.trace.record({ kind: 'event', event: 'dropped', clientId: session.clientId, topic: message.topic, reason: 'retry-expired' });
+      } else if (expired(message, now)) {
+        // AWS (§1.11): an unacknowledged MQTT 5 message can expire; it is not sent again.
+        session.ack(id);
+        this.dropped(session.clientId, message, 'expired');
       } else if (now - message.sentAt! >= interval) {
         // A client that stopped reading gets no more copies once its socket holds maxBufferedBytes: they
         // would only pile up there.
@@ -754,13 +848,22 @@ export class Broker {
     return client !== undefined && client.link === link ? client : undefined;
   }
 
-  /** Finds or creates the session for a CONNECT. Returns the session and whether it was resumed. */
-  private openSession(clientId: string, cleanSession: boolean): { session: Session; resumed: boolean } {
+  /**
+   * Finds or creates the session for a CONNECT. Returns the session and whether it was resumed. MQTT 3.1.1:
+   * Clean Session 0 resumes or creates a persistent session, 1 discards any. MQTT 5 (§1.6): Clean Start 1
+   * discards any, 0 resumes one if present; the Session Expiry Interval decides whether it outlives the
+   * connection. AWS: a session made by one protocol version is not resumed by the other (a new one starts).
+   */
+  private openSession(clientId: string, cleanStart: boolean, expirySeconds: number, protocolVersion: 4 | 5, persistent: boolean): { session: Session; resumed: boolean } {
     const existing = this.sessions.get(clientId);
     if (existing) {
       existing.expiry?.cancel();
       existing.expiry = undefined;
-      if (!cleanSession && existing.persistent) return { session: existing, resumed: true };
+      if (!cleanStart && existing.persistent && existing.protocolVersion === protocolVersion) {
+        existing.expirySeconds = expirySeconds;
+        existing.persistent = persistent;
+        return { session: existing, resumed: true };
+      }
       // [MQTT-3.1.2-6] a clean start discards the old session; a stored one is reported as ended.
       if (existing.persistent) this.endSession(existing, 'discarded');
       else this.dropSession(existing);
@@ -770,12 +873,14 @@ export class Broker {
     const { reactions } = this.profile;
     const session = new Session(
       clientId,
-      !cleanSession,
+      persistent,
       streamFor(this.seed, `session:${clientId}:${history.sessions}`).uuid(),
       this.sessionLimits,
       this.budget,
       reactions.offlineQos0 === 'queue',
     );
+    session.expirySeconds = expirySeconds;
+    session.protocolVersion = protocolVersion;
     this.sessions.set(clientId, session);
     return { session, resumed: false };
   }
@@ -787,7 +892,9 @@ export class Broker {
       this.dropSession(session);
       return;
     }
-    session.expiry = this.clock.setTimeout(() => this.endSession(session, 'expired'), this.profile.limits.sessionExpirySeconds * 1000);
+    // AWS: the expiry counts from the disconnect: the account's (limits.sessionExpirySeconds) for MQTT 3.1.1, the
+    // granted Session Expiry Interval for MQTT 5.
+    session.expiry = this.clock.setTimeout(() => this.endSession(session, 'expired'), session.expirySeconds * 1000);
   }
 
   /** Ends a stored session for good and says so in the trace. */
@@ -871,7 +978,9 @@ export class Broker {
     return [...this.online.values()].map(({ link, session: s }) => ({
       clientId: s.clientId,
       connectionId: link.connectionId,
+      protocolVersion: link.protocolVersion ?? 4,
       cleanSession: !s.persistent,
+      sessionExpirySeconds: s.persistent ? s.expirySeconds : 0,
       sessionIdentifier: s.sessionIdentifier,
       subscriptions: [...s.subscriptions].map(([topic, qos]) => ({ topic, qos })),
       inflight: s.inflight.size,

@@ -63,11 +63,14 @@ export class Connection {
     /** The endpoint's byte budget: bytes waiting in sockets count toward it. */
     private readonly budget: ByteBudget,
     private readonly events: ConnectionEvents,
+    /** Protocol levels a CONNECT may ask for (the profile's features.protocolVersions). */
+    protocolVersions: readonly number[] = [4],
   ) {
     this.remoteAddress = (socket.remoteAddress ?? '').replace(/^::ffff:/, '');
     this.localPort = socket.localPort ?? 0;
     this.decoder = createDecoder({
       maxPacketBytes,
+      protocolVersions,
       onPacket: (packet) => this.open && this.received(packet),
       onError: (error) => this.open && this.events.decodeError(error),
     });
@@ -112,6 +115,16 @@ export class Connection {
     this.events.packet(packet);
   }
 
+  /** 4 (MQTT 3.1.1) until the client's CONNECT asked for MQTT 5; packets are read and written in this version. */
+  get protocolVersion(): 4 | 5 {
+    return this.decoder.protocolVersion;
+  }
+
+  /** MQTT 5: the Maximum Packet Size announced in CONNACK; a larger packet from the client is 'too-large'. */
+  limitPacketBytes(max: number): void {
+    this.decoder.limitPacketBytes(max);
+  }
+
   /** Bytes written and not yet taken by the peer. */
   get writableLength(): number {
     return this.socket.writableLength;
@@ -120,7 +133,7 @@ export class Connection {
   /** Encodes, traces and writes one packet; returns its trace seq (0 when the trace is off or the socket gone). */
   write(packet: Packet, tag: ChaosTag | undefined): number {
     if (!this.open || this.socket.destroyed) return 0;
-    const bytes = encode(packet);
+    const bytes = encode(packet, this.decoder.protocolVersion);
     if (!this.corked) {
       this.corked = true;
       this.socket.cork();
@@ -165,9 +178,13 @@ export class Connection {
     if (this.open) this.socket.resume();
   }
 
-  /** Closes at once (endpoint shutdown). */
+  /** Closes at once (endpoint shutdown); what was written this tick (a DISCONNECT) is handed to the socket first. */
   destroy(): void {
     this.open = false;
+    if (this.corked && !this.socket.destroyed) {
+      this.corked = false;
+      this.socket.uncork();
+    }
     this.socket.destroy();
   }
 }

@@ -9,12 +9,14 @@ import type { ConnectionChaos } from '../chaos/engine';
 import type { ChaosTag } from '../chaos/types';
 import type { TimerHandle } from '../clock/clock';
 import type { DecodeError, Packet, PublishPacket } from '../codec/codec';
+import type { PublishProperties } from '../codec/packets';
 import type { Message } from '../session/session';
 import type { ConnectionIdentity, DisconnectReason, ThrottledEvent } from '../trace/entry';
 import { type Broker, type ClientLink, type CloseOptions, publishesWill } from './broker';
 import { type ByteStream, Connection, type ConnectionEvents } from './connection';
 import { CONNACK, handleConnect } from './handlers/connect';
-import { type Acceptance, type ConnectContext, type Problem, limitProblem } from './handlers/context';
+import { type Acceptance, type ConnectContext, type Mqtt5State, type Problem, limitProblem } from './handlers/context';
+import { DISCONNECT_REASON, publishBytes } from './mqtt5';
 import { handleDisconnect } from './handlers/disconnect';
 import { handlePingreq } from './handlers/pingreq';
 import { handlePuback } from './handlers/puback';
@@ -79,6 +81,8 @@ export class Dispatcher implements ClientLink, ConnectContext, ConnectionEvents 
   private chaosState: ConnectionChaos | undefined;
   private outbound: Outbound | undefined;
   private readonly rates: Rates | undefined;
+  /** MQTT 5 state, from a CONNECT with protocol level 5 on. */
+  mqtt5: Mqtt5State | undefined;
 
   constructor(
     readonly connectionId: number,
@@ -91,7 +95,9 @@ export class Dispatcher implements ClientLink, ConnectContext, ConnectionEvents 
     private readonly refuseConnect?: () => boolean,
   ) {
     const { limits } = broker.profile;
-    this.io = new Connection(connectionId, socket, limits.maxPayloadBytes + limits.maxTopicBytes + PACKET_OVERHEAD_BYTES, broker.trace, broker.budget, this);
+    this.io = new Connection(
+      connectionId, socket, limits.maxPayloadBytes + limits.maxTopicBytes + PACKET_OVERHEAD_BYTES, broker.trace, broker.budget, this, broker.profile.features.protocolVersions,
+    );
     if (broker.profile.reactions.throttles) {
       const now = broker.clock.now();
       this.rates = {
@@ -137,6 +143,11 @@ export class Dispatcher implements ClientLink, ConnectContext, ConnectionEvents 
     return this.broker.profile;
   }
 
+  /** 4 (MQTT 3.1.1) or 5 (MQTT 5), as the connection's CONNECT asked. */
+  get protocolVersion(): 4 | 5 {
+    return this.io.protocolVersion;
+  }
+
   get link(): ClientLink {
     return this;
   }
@@ -151,7 +162,22 @@ export class Dispatcher implements ClientLink, ConnectContext, ConnectionEvents 
       this.connectChunk = this.io.chunk;
       this.connectTimer?.cancel();
       this.connectTimer = undefined;
-      if (this.refuseConnect?.()) return this.close('AUTH_ERROR');
+      if (packet.protocolVersion === 5) {
+        const p = packet.properties ?? {};
+        this.mqtt5 = {
+          topicAliases: new Map(),
+          sessionExpiry: 0,
+          connectExpiryZero: true,
+          problemInformation: p.requestProblemInformation !== false,
+          maxPacketBytes: p.maximumPacketSize,
+          receiveMaximum: p.receiveMaximum ?? 65_535,
+        };
+      }
+      if (this.refuseConnect?.()) {
+        // MQTT 5: CONNACK 0x87 "Not authorized" (AWS, aws-iot-behaviour.md §6.2); MQTT 3.1.1: the socket closes.
+        if (this.mqtt5) this.send({ cmd: 'connack', reasonCode: 0x87, sessionPresent: false });
+        return this.close('AUTH_ERROR');
+      }
       return handleConnect(this, packet);
     }
     // AWS: the client must wait for CONNACK before it sends anything else (reactions.packetBeforeConnack).
@@ -187,6 +213,10 @@ export class Dispatcher implements ClientLink, ConnectContext, ConnectionEvents 
       // AWS refuses a packet larger than any it accepts as soon as its header announces it.
       const { limits } = this.profile;
       const announced = error.announcedBytes ?? 0;
+      if (this.mqtt5 && this.state === 'connected') {
+        // MQTT 5: more than the Maximum Packet Size announced in CONNACK is DISCONNECT 0x95 "Packet too large".
+        return this.violation({ ...limitProblem('maxPacketBytes', limits.maxPacketBytes, announced, `a packet announces ${announced} bytes after its fixed header; AWS's Maximum Packet Size is ${limits.maxPacketBytes}`), reasonCode: 0x95 });
+      }
       return this.violation(limitProblem('maxPayloadBytes', limits.maxPayloadBytes, announced, `a packet announces ${announced} bytes; AWS allows payloads of ${limits.maxPayloadBytes}`));
     }
     if (error.kind === 'unsupported-protocol' && this.state === 'awaiting-connect') {
@@ -201,7 +231,7 @@ export class Dispatcher implements ClientLink, ConnectContext, ConnectionEvents 
     if (error.kind === 'http-on-plain-port') {
       return this.violation({ rule: 'transport.http-on-plain-port', message: `${error.message}: port ${this.io.localPort} speaks plain MQTT over TCP — connect with mqtt://, not ws:// or http:// (fake-aws-iot serves no WebSockets here)` });
     }
-    this.violation({ rule: 'malformed-packet', message: error.message });
+    this.violation({ rule: 'malformed-packet', message: error.message, reasonCode: 0x81 });
   }
 
   lost(): void {
@@ -285,14 +315,22 @@ export class Dispatcher implements ClientLink, ConnectContext, ConnectionEvents 
   private attach(a: Acceptance, tag: ChaosTag | undefined): void {
     if (this.state === 'closed') return;
     this.hasWill = a.will !== undefined;
-    const { sessionPresent } = this.broker.attach(this, { clientId: a.clientId, cleanSession: a.cleanSession, will: a.will });
+    const { sessionPresent } = this.broker.attach(this, {
+      clientId: a.clientId, cleanSession: a.cleanSession, sessionExpirySeconds: a.sessionExpirySeconds, protocolVersion: this.protocolVersion,
+      ...(a.receiveMaximum !== undefined ? { receiveMaximum: a.receiveMaximum } : {}), will: a.will,
+    });
     this.state = 'connected';
     // Written directly: chaos never reorders the CONNACK (connackDelay held it back before the broker saw the client).
-    this.io.write({ cmd: 'connack', returnCode: CONNACK.accepted, sessionPresent }, tag);
+    if (this.mqtt5) {
+      this.io.write({ cmd: 'connack', reasonCode: 0, sessionPresent, properties: a.connackProperties ?? {} }, tag);
+      // From here on a packet larger than the Maximum Packet Size the CONNACK announced is refused (0x95).
+      this.io.limitPacketBytes(this.profile.limits.maxPacketBytes);
+    } else this.io.write({ cmd: 'connack', returnCode: CONNACK.accepted, sessionPresent }, tag);
     const trace = this.broker.trace;
     if (trace.active) {
       trace.record({
-        kind: 'event', event: 'connect', connectionId: this.connectionId, clientId: a.clientId, cleanSession: a.cleanSession, sessionPresent,
+        kind: 'event', event: 'connect', connectionId: this.connectionId, clientId: a.clientId, protocolVersion: this.protocolVersion,
+        cleanSession: a.cleanSession, sessionPresent, sessionExpirySeconds: a.sessionExpirySeconds,
         keepAliveSeconds: a.keepAliveSeconds, requestedKeepAliveSeconds: a.requestedKeepAliveSeconds, remoteAddress: this.remoteAddress,
         ...this.connectIdentity(),
       });
@@ -325,9 +363,27 @@ export class Dispatcher implements ClientLink, ConnectContext, ConnectionEvents 
     // RETAIN only on the copy a new subscription caused (AWS, aws-iot-behaviour.md §1.7); live forwards clear it.
     const packet: PublishPacket = { cmd: 'publish', topic: message.topic, payload: message.payload, qos: message.qos, dup: false, retain: message.retain === true };
     if (messageId !== undefined) packet.messageId = messageId;
+    // MQTT 5 subscribers get the publisher's properties, and the Message Expiry left (AWS: rounded down to whole
+    // seconds, 0 once less than a second remains, §1.11); MQTT 3.1.1 subscribers get none of them.
+    if (this.mqtt5) {
+      const properties = this.publishProperties(message);
+      if (properties) packet.properties = properties;
+    }
     // Every PUBLISH written counts toward the connection's rate (re-sends and stored messages too).
     this.rates?.publishes.charge(this.broker.clock.now(), 1);
     this.send(packet, message.chaos, !repeat);
+  }
+
+  private publishProperties(message: Message): PublishProperties | undefined {
+    if (message.expiresAt === undefined) return message.properties;
+    const remaining = Math.max(0, Math.floor((message.expiresAt - this.broker.clock.now()) / 1000));
+    return { ...message.properties, messageExpiryInterval: remaining };
+  }
+
+  /** MQTT 5: whether a PUBLISH of the message fits the client's Maximum Packet Size (AWS does not send it otherwise). */
+  fits(message: Message): boolean {
+    const max = this.mqtt5?.maxPacketBytes;
+    return max === undefined || publishBytes(message.topic, message.payload.length, message.qos, this.publishProperties(message)) <= max;
   }
 
   /**
@@ -417,9 +473,11 @@ export class Dispatcher implements ClientLink, ConnectContext, ConnectionEvents 
 
   violation(problem: Problem, reason: DisconnectReason = 'CLIENT_ERROR'): void {
     if (this.state === 'closed') return;
+    const { reasonCode, ...shown } = problem;
     const trace = this.broker.trace;
-    if (trace.active) trace.record({ kind: 'event', event: 'violation', connectionId: this.connectionId, clientId: this.clientId, ...problem });
-    this.close(reason);
+    if (trace.active) trace.record({ kind: 'event', event: 'violation', connectionId: this.connectionId, clientId: this.clientId, ...shown });
+    // MQTT 5: the client is told why (DISCONNECT with a reason code, §1.11): the problem's, or one for its rule.
+    this.close(reason, this.mqtt5 ? { reasonCode: reasonCode ?? DISCONNECT_REASON.forProblem(shown), reasonString: shown.message } : {});
   }
 
   /**
@@ -429,6 +487,14 @@ export class Dispatcher implements ClientLink, ConnectContext, ConnectionEvents 
   close(reason: DisconnectReason, options: CloseOptions = {}): void {
     if (this.state === 'closed') return;
     const wasConnected = this.state === 'connected';
+    // MQTT 5: a server-side close of an accepted connection starts with a DISCONNECT saying why (AWS, §1.11).
+    if (wasConnected && this.mqtt5) {
+      const reasonCode = options.reasonCode ?? DISCONNECT_REASON.forLifecycle(reason, options.chaos);
+      if (reasonCode !== undefined) {
+        const properties = options.reasonString ? { reasonString: options.reasonString.slice(0, 256) } : undefined;
+        this.io.write({ cmd: 'disconnect', reasonCode, ...(properties ? { properties } : {}) }, undefined);
+      }
+    }
     this.state = 'closed';
     this.keepAliveTimer?.cancel();
     this.connectTimer?.cancel();
@@ -454,7 +520,8 @@ export class Dispatcher implements ClientLink, ConnectContext, ConnectionEvents 
 
   /** Endpoint shutdown: the broker is closed already, so nothing is published any more. */
   destroy(): void {
-    this.close('SERVER_INITIATED_DISCONNECT', { publishWill: false });
+    // MQTT 5 clients get DISCONNECT 0x8B "Server shutting down".
+    this.close('SERVER_INITIATED_DISCONNECT', { publishWill: false, reasonCode: 0x8b });
     this.io.destroy();
   }
 }

@@ -4,7 +4,7 @@
  * deletes; the account's quota on stored messages (limits.maxRetainedMessages) and a bound in bytes
  * (limits.maxRetainedBytes). It lives as long as the endpoint. State only: the broker decides what to send.
  */
-import type { Message } from '../session/session';
+import type { Message, MessageProperties } from '../session/session';
 
 export interface RetainedMessage {
   topic: string;
@@ -12,6 +12,11 @@ export interface RetainedMessage {
   qos: 0 | 1;
   /** When it was stored (endpoint clock, ms since the epoch): AWS's `lastModifiedTime`. */
   lastModifiedTime: number;
+  /** MQTT 5 properties it was published with (forwarded to MQTT 5 subscribers). */
+  properties?: MessageProperties;
+  propertyBytes?: number;
+  /** MQTT 5 Message Expiry: when it expires (endpoint clock); AWS: v5 retained messages honour it (§1.7). */
+  expiresAt?: number;
 }
 
 /** What ListRetainedMessages says of each message (AWS: topic, payloadSize, qos, lastModifiedTime). */
@@ -30,9 +35,9 @@ export type RetainOutcome =
   | { action: 'none' }
   | { action: 'throttled'; limit: 'maxRetainedMessages' | 'maxRetainedBytes' };
 
-/** What a retained message costs to keep: payload and topic, as the session counts messages. */
-function cost(topic: string, payload: Buffer): number {
-  return payload.length + topic.length;
+/** What a retained message costs to keep: payload, topic and properties, as the session counts messages. */
+function cost(topic: string, payload: Buffer, propertyBytes = 0): number {
+  return payload.length + topic.length + propertyBytes;
 }
 
 export class RetainedStore {
@@ -50,42 +55,59 @@ export class RetainedStore {
   }
 
   /** Whether `message` (a RETAIN publish) may be kept: a check only, nothing changes. */
-  admit(message: Pick<Message, 'topic' | 'payload'>): RetainOutcome | undefined {
+  admit(message: Pick<Message, 'topic' | 'payload' | 'propertyBytes'>): RetainOutcome | undefined {
     if (message.payload.length === 0) return undefined;
     const old = this.messages.get(message.topic);
     // AWS: when the account's quota is full, RETAIN publishes with a payload are throttled "until the count
     // drops"; one that replaces a topic's message does not add to the count.
     if (!old && this.messages.size >= this.maxMessages) return { action: 'throttled', limit: 'maxRetainedMessages' };
-    const bytes = this.bytes - (old ? cost(old.topic, old.payload) : 0) + cost(message.topic, message.payload);
+    const bytes = this.bytes - (old ? cost(old.topic, old.payload, old.propertyBytes) : 0) + cost(message.topic, message.payload, message.propertyBytes);
     if (bytes > this.maxBytes) return { action: 'throttled', limit: 'maxRetainedBytes' };
     return undefined;
   }
 
   /** Applies a RETAIN publish: stores (replacing), deletes on an empty payload, or reports the quota full. */
-  apply(message: Pick<Message, 'topic' | 'payload' | 'qos'>, now: number): RetainOutcome {
+  apply(message: Pick<Message, 'topic' | 'payload' | 'qos' | 'properties' | 'propertyBytes' | 'expiresAt'>, now: number): RetainOutcome {
     const { topic, payload } = message;
     const old = this.messages.get(topic);
     if (payload.length === 0) {
       if (!old) return { action: 'none' };
-      this.messages.delete(topic);
-      this.bytes -= cost(old.topic, old.payload);
+      this.delete(old);
       return { action: 'deleted' };
     }
     const refused = this.admit(message);
     if (refused) return refused;
-    if (old) this.bytes -= cost(old.topic, old.payload);
+    if (old) this.bytes -= cost(old.topic, old.payload, old.propertyBytes);
     // A copy: the publisher's buffer is not ours to keep (mqtt-packet may reuse it).
-    this.messages.set(topic, { topic, payload: Buffer.from(payload), qos: message.qos, lastModifiedTime: now });
-    this.bytes += cost(topic, payload);
+    const kept: RetainedMessage = { topic, payload: Buffer.from(payload), qos: message.qos, lastModifiedTime: now };
+    if (message.properties) kept.properties = message.properties;
+    if (message.propertyBytes) kept.propertyBytes = message.propertyBytes;
+    if (message.expiresAt !== undefined) kept.expiresAt = message.expiresAt;
+    this.messages.set(topic, kept);
+    this.bytes += cost(topic, payload, message.propertyBytes);
     return { action: 'stored', replaced: old !== undefined };
   }
 
-  get(topic: string): RetainedMessage | undefined {
-    return this.messages.get(topic);
+  private delete(old: RetainedMessage): void {
+    this.messages.delete(old.topic);
+    this.bytes -= cost(old.topic, old.payload, old.propertyBytes);
   }
 
-  /** Every stored message's summary, by topic (sorted, so a test's expectation does not depend on timing). */
-  list(): RetainedSummary[] {
+  /** The topic's message; one whose MQTT 5 Message Expiry passed (at `now`) is deleted and not returned. */
+  get(topic: string, now?: number): RetainedMessage | undefined {
+    const kept = this.messages.get(topic);
+    if (kept && now !== undefined && kept.expiresAt !== undefined && kept.expiresAt <= now) {
+      this.delete(kept);
+      return undefined;
+    }
+    return kept;
+  }
+
+  /** Every stored message's summary, by topic (sorted, so a test's expectation does not depend on timing); expired ones deleted first. */
+  list(now?: number): RetainedSummary[] {
+    if (now !== undefined) {
+      for (const kept of [...this.messages.values()]) if (kept.expiresAt !== undefined && kept.expiresAt <= now) this.delete(kept);
+    }
     return [...this.messages.values()]
       .map(({ topic, payload, qos, lastModifiedTime }) => ({ topic, payloadSize: payload.length, qos, lastModifiedTime }))
       .sort((a, b) => (a.topic < b.topic ? -1 : a.topic > b.topic ? 1 : 0));

@@ -1,6 +1,6 @@
 /**
- * The codec: the only importer of mqtt-packet. Turns a connection's bytes into MQTT 3.1.1 packets (our
- * own types, see ./packets) and packets into bytes, and reports bad input as a typed DecodeError.
+ * The codec: the only importer of mqtt-packet. Turns a connection's bytes into MQTT 3.1.1 or MQTT 5 packets
+ * (our own types, see ./packets) and packets into bytes, and reports bad input as a typed DecodeError.
  */
 import * as mqttPacket from 'mqtt-packet';
 import { recogniseFirstBytes } from './first-bytes';
@@ -9,9 +9,9 @@ import type { Packet } from './packets';
 export * from './packets';
 
 export type DecodeErrorKind =
-  /** A CONNECT whose protocol level is not 4 (MQTT 3.1.1): answer CONNACK 0x01 [MQTT-3.1.2-2]. */
+  /** A CONNECT whose protocol level the profile does not speak (not 4, nor 5 where allowed): answer CONNACK 0x01 [MQTT-3.1.2-2]. */
   | 'unsupported-protocol'
-  /** Bytes that are not a well-formed MQTT 3.1.1 packet. */
+  /** Bytes that are not a well-formed packet of the connection's protocol version. */
   | 'malformed'
   /** A packet whose remaining length exceeds `maxPacketBytes`; see `announcedBytes`. */
   | 'too-large'
@@ -41,12 +41,21 @@ export interface DecoderOptions {
   /** Largest remaining length accepted; a packet announcing more is refused as soon as its header is read,
    *  before its body is buffered. */
   maxPacketBytes: number;
+  /** Protocol levels a CONNECT may ask for: 4 (MQTT 3.1.1), and 5 (MQTT 5) where the profile speaks it. Default [4]. */
+  protocolVersions?: readonly number[];
   onPacket(packet: Packet): void;
   /** Called at most once; after an error the decoder ignores further input. */
   onError(error: DecodeError): void;
 }
 
 export interface Decoder {
+  /** 4 until a CONNECT asked for MQTT 5 (and was let through); 5 from then on. */
+  readonly protocolVersion: 4 | 5;
+  /**
+   * MQTT 5: the largest whole packet (fixed header included) accepted from here on, the Maximum Packet Size
+   * the server announced in CONNACK.
+   */
+  limitPacketBytes(max: number): void;
   /**
    * Feeds the connection's next bytes; packets and errors are reported synchronously through the
    * callbacks. If a callback throws, the exception propagates out of push() and the decoder stops.
@@ -71,13 +80,15 @@ interface ParserInternals {
 type RawPacket = mqttPacket.Packet & { bridgeMode?: boolean };
 
 const MQTT_3_1_1 = 4;
+const MQTT_5 = 5;
 const LEVEL_NAMES: Record<number, string> = { 3: 'MQTT 3.1', 5: 'MQTT 5' };
 
-function unsupportedProtocol(protocolVersion: number, bridgeMode: boolean | undefined): DecodeError {
+function unsupportedProtocol(protocolVersion: number, bridgeMode: boolean | undefined, allowed: readonly number[]): DecodeError {
   // mqtt-packet splits the level byte: the top bit (mosquitto's "bridge" flag) and the rest.
   const level = protocolVersion + (bridgeMode ? 0x80 : 0);
   const name = bridgeMode ? 'bridge mode' : LEVEL_NAMES[level];
-  return new DecodeError('unsupported-protocol', `protocol level ${level}${name ? ` (${name})` : ''} is not MQTT 3.1.1 (level 4)`, { protocolLevel: level });
+  const spoken = allowed.includes(MQTT_5) ? 'MQTT 3.1.1 (level 4) or MQTT 5 (level 5)' : 'MQTT 3.1.1 (level 4)';
+  return new DecodeError('unsupported-protocol', `protocol level ${level}${name ? ` (${name})` : ''} is not ${spoken}`, { protocolLevel: level });
 }
 
 function malformed(reason: string, cause?: unknown): DecodeError {
@@ -89,19 +100,27 @@ function tooLarge(announced: number, max: number): DecodeError {
 }
 
 /**
- * Decision on other protocol levels: every CONNECT whose level byte is not 4 is refused here as
- * 'unsupported-protocol', whether mqtt-packet rejects the level itself (0-2, 6+) or parses the packet
- * (3 = MQTT 3.1, 5 = MQTT 5, 0x83/0x84 = bridge mode). The codec speaks 3.1.1 only (encode() writes 3.1.1;
- * after a v5 CONNECT mqtt-packet would read the rest of the stream as v5), so nothing above it has to
- * check the level. Supporting MQTT 5 later means handing level 5 through here.
+ * Decision on protocol levels: a CONNECT whose level byte is not one the profile speaks (4, and 5 where
+ * allowed) is refused here as 'unsupported-protocol', whether mqtt-packet rejects the level itself (0-2, 6+)
+ * or parses the packet (3 = MQTT 3.1, 5 = MQTT 5 where not allowed, 0x83/0x84/0x85 = bridge mode). After an
+ * MQTT 5 CONNECT mqtt-packet reads the rest of the stream as MQTT 5 (its parser takes its settings from the
+ * CONNECT), so nothing above the codec has to check the level beyond `protocolVersion`.
  */
-function checkConnect(packet: { protocolVersion?: number; bridgeMode?: boolean }): DecodeError | undefined {
-  if (packet.protocolVersion !== MQTT_3_1_1 || packet.bridgeMode) return unsupportedProtocol(packet.protocolVersion ?? 0, packet.bridgeMode);
+function checkConnect(packet: { protocolVersion?: number; bridgeMode?: boolean }, allowed: readonly number[]): DecodeError | undefined {
+  if (packet.protocolVersion === undefined || !allowed.includes(packet.protocolVersion) || packet.bridgeMode) {
+    return unsupportedProtocol(packet.protocolVersion ?? 0, packet.bridgeMode, allowed);
+  }
   return undefined;
 }
 
+/** Bytes of a whole packet with this remaining length: the fixed header's type byte and length bytes too. */
+export function wholePacketBytes(remainingLength: number): number {
+  const lengthBytes = remainingLength < 128 ? 1 : remainingLength < 16_384 ? 2 : remainingLength < 2_097_152 ? 3 : 4;
+  return 1 + lengthBytes + remainingLength;
+}
+
 /** Problems in a packet mqtt-packet emitted (`readTo`: where its fields ended); undefined for a good one. */
-function check(packet: RawPacket, readTo: number, maxPacketBytes: number): DecodeError | undefined {
+function check(packet: RawPacket, readTo: number, maxPacketBytes: number, version: 4 | 5, allowed: readonly number[]): DecodeError | undefined {
   const length = packet.length!;
   if (length > maxPacketBytes) return tooLarge(length, maxPacketBytes);
   // mqtt-packet does not stop at the end of a packet that is too short for its fields: a missing packet id
@@ -111,7 +130,16 @@ function check(packet: RawPacket, readTo: number, maxPacketBytes: number): Decod
     case 'publish':
       return undefined;
     case 'connect':
-      return checkConnect(packet);
+      return checkConnect(packet, allowed);
+    default:
+      break;
+  }
+  if (version === MQTT_5) {
+    // MQTT 5 acks and DISCONNECT carry an optional reason code and properties: their lengths vary.
+    if ((packet.cmd === 'pingreq' || packet.cmd === 'pingresp') && length !== 0) return wrongLength(packet.cmd, length, 0, 'MQTT 5');
+    return undefined;
+  }
+  switch (packet.cmd) {
     // Remaining lengths MQTT 3.1.1 fixes; mqtt-packet accepts others for these and reads what it can.
     case 'connack':
     case 'puback':
@@ -129,16 +157,16 @@ function check(packet: RawPacket, readTo: number, maxPacketBytes: number): Decod
   }
 }
 
-function wrongLength(cmd: string, length: number, fixed: number): DecodeError {
-  return malformed(`${cmd.toUpperCase()} has remaining length ${length}; MQTT 3.1.1 fixes it at ${fixed}`);
+function wrongLength(cmd: string, length: number, fixed: number, version = 'MQTT 3.1.1'): DecodeError {
+  return malformed(`${cmd.toUpperCase()} has remaining length ${length}; ${version} fixes it at ${fixed}`);
 }
 
 /** Classifies an error mqtt-packet emitted while reading `inProgress`. */
-function classify(error: Error, inProgress: ParserInternals['packet']): DecodeError {
+function classify(error: Error, inProgress: ParserInternals['packet'], allowed: readonly number[]): DecodeError {
   // The level byte comes before anything else mqtt-packet can fail on in a CONNECT but its name, so an
   // unsupported level wins over a later problem in the packet (a v5 CONNECT with properties, say).
   if (inProgress.cmd === 'connect' && inProgress.protocolVersion !== undefined) {
-    const problem = checkConnect(inProgress);
+    const problem = checkConnect(inProgress, allowed);
     if (problem) return problem;
   }
   return malformed(error.message, error);
@@ -148,10 +176,14 @@ function classify(error: Error, inProgress: ParserInternals['packet']): DecodeEr
 const NOTHING_YET = Buffer.alloc(0);
 
 export function createDecoder(options: DecoderOptions): Decoder {
-  const { maxPacketBytes, onPacket, onError } = options;
-  // Protocol level 4 (MQTT 3.1.1): packets are read without MQTT 5 properties.
+  const { onPacket, onError } = options;
+  let { maxPacketBytes } = options;
+  const allowed = options.protocolVersions ?? [MQTT_3_1_1];
+  // Protocol level 4 (MQTT 3.1.1) until a CONNECT says 5: mqtt-packet's parser then takes its settings from
+  // that CONNECT (protocolVersion 5), and reads every later packet with MQTT 5 properties and reason codes.
   const parser = mqttPacket.parser({ protocolVersion: MQTT_3_1_1 });
   const internals = parser as unknown as ParserInternals;
+  let version: 4 | 5 = MQTT_3_1_1;
   let failed = false;
   /** The connection's first bytes while they may still be TLS or HTTP; undefined once they are known not to be. */
   let head: Buffer | undefined = NOTHING_YET;
@@ -164,13 +196,23 @@ export function createDecoder(options: DecoderOptions): Decoder {
 
   parser.on('packet', (packet: RawPacket) => {
     if (failed) return; // the rest of a chunk after an error
-    const problem = check(packet, internals._pos, maxPacketBytes);
+    const problem = check(packet, internals._pos, maxPacketBytes, version, allowed);
     if (problem) return fail(problem);
+    if (packet.cmd === 'connect' && packet.protocolVersion === MQTT_5) version = MQTT_5;
     onPacket(packet as Packet);
   });
-  parser.on('error', (error: Error) => fail(classify(error, internals.packet)));
+  parser.on('error', (error: Error) => fail(classify(error, internals.packet, allowed)));
 
   return {
+    get protocolVersion() {
+      return version;
+    },
+    limitPacketBytes(max) {
+      // The whole packet: type byte, length bytes and remaining length together.
+      let remaining = max - 2;
+      while (remaining > 0 && wholePacketBytes(remaining) > max) remaining--;
+      maxPacketBytes = Math.min(maxPacketBytes, Math.max(0, remaining));
+    },
     push(chunk) {
       if (failed) return;
       if (head !== undefined) {
@@ -197,7 +239,10 @@ export function createDecoder(options: DecoderOptions): Decoder {
   };
 }
 
-/** Serialises one packet as MQTT 3.1.1. Throws on a packet that cannot be written (a bug in the caller). */
-export function encode(packet: Packet): Buffer {
-  return mqttPacket.generate(packet as mqttPacket.Packet, { protocolVersion: MQTT_3_1_1 });
+/**
+ * Serialises one packet as MQTT 3.1.1 (default) or MQTT 5. Throws on a packet that cannot be written (a bug in
+ * the caller). MQTT 3.1.1 writes no properties or reason codes, whatever the packet carries.
+ */
+export function encode(packet: Packet, protocolVersion: 4 | 5 = MQTT_3_1_1): Buffer {
+  return mqttPacket.generate(packet as mqttPacket.Packet, { protocolVersion });
 }

@@ -7,6 +7,19 @@
  */
 import type { ChaosTag } from '../chaos/types';
 import type { TimerHandle } from '../clock/clock';
+import type { UserProperties } from '../codec/packets';
+
+/**
+ * MQTT 5 properties that travel with a message from its publisher to every subscriber (AWS forwards them,
+ * aws-iot-behaviour.md §1.11). MQTT 3.1.1 subscribers get the message without them.
+ */
+export interface MessageProperties {
+  payloadFormatIndicator?: boolean;
+  contentType?: string;
+  responseTopic?: string;
+  correlationData?: Buffer;
+  userProperties?: UserProperties;
+}
 
 /**
  * A message in the broker. The same shape carries a message entering the broker (a PUBLISH, a will, an API
@@ -24,6 +37,17 @@ export interface Message {
   retain?: boolean;
   /** Set on copies chaos made. */
   chaos?: ChaosTag;
+  /** MQTT 5 properties forwarded to MQTT 5 subscribers. */
+  properties?: MessageProperties;
+  /** Bytes the properties take (user properties, correlation data, ...): counted with the payload. */
+  propertyBytes?: number;
+  /**
+   * MQTT 5 Message Expiry: when the message expires (endpoint clock, ms). An expired message is not delivered;
+   * a copy carries the remaining time. Decided by the publisher's version: a v5 message expires for v3 subscribers too.
+   */
+  expiresAt?: number;
+  /** A will's Message Expiry Interval (s): its clock starts when the will is published (at disconnect). */
+  expiryInterval?: number;
   /** QoS 1 in flight: when it was first sent, and last sent (endpoint clock). */
   firstSentAt?: number;
   sentAt?: number;
@@ -53,7 +77,7 @@ export class ByteBudget {
 
 /** What a message costs to keep: its payload and topic. */
 export function messageBytes(message: Message): number {
-  return message.payload.length + message.topic.length;
+  return message.payload.length + message.topic.length + (message.propertyBytes ?? 0);
 }
 
 /** The last packet id MQTT can carry; ids wrap around to 1 after it. */
@@ -79,6 +103,15 @@ export class Session {
   /** Bytes of the messages in flight and queued. */
   bytes = 0;
   private nextId = 1;
+  /**
+   * QoS 1 messages in flight at once for the connection now attached: limits.maxInflightMessages, or the
+   * client's MQTT 5 Receive Maximum when lower.
+   */
+  maxInflight: number;
+  /** The protocol version that made the session (AWS: a session is not resumed across versions, §1.1). */
+  protocolVersion: 4 | 5 = 4;
+  /** How long the session outlives its connection, in seconds (0: it ends with the connection). */
+  expirySeconds = 0;
 
   constructor(
     readonly clientId: string,
@@ -89,7 +122,9 @@ export class Session {
     private readonly budget: ByteBudget,
     /** AWS stores no QoS 0 messages for an offline client (profile: reactions.offlineQos0). */
     private readonly queueOfflineQos0: boolean,
-  ) {}
+  ) {
+    this.maxInflight = limits.maxInflight;
+  }
 
   /**
    * Takes a message for the client. Returns what to do now: a packet id (> 0) to send a QoS 1 message
@@ -104,7 +139,7 @@ export class Session {
       if (this.budget.used + size > this.budget.max) return DROPPED;
       // A client that stops reading: QoS 0 ("zero or more times") is dropped once its socket holds maxBuffered.
       if (message.qos === 0) return buffered > this.limits.maxBuffered ? DROPPED : 0;
-      if (this.inflight.size < this.limits.maxInflight && this.pending.length === 0) return this.assign(message, size);
+      if (this.inflight.size < this.maxInflight && this.pending.length === 0) return this.assign(message, size);
     } else if (message.qos === 0 && !this.queueOfflineQos0) {
       return DROPPED;
     }
@@ -159,7 +194,7 @@ export class Session {
   }
 
   private take(queue: Message[]): [number, Message] | undefined {
-    if (queue.length === 0 || this.inflight.size >= this.limits.maxInflight) return undefined;
+    if (queue.length === 0 || this.inflight.size >= this.maxInflight) return undefined;
     const message = queue.shift()!;
     if (message.qos === 0) {
       this.hold(-messageBytes(message)); // sent once, never acknowledged: not kept

@@ -65,8 +65,13 @@ export interface ConnectEvent extends EntryBase {
   event: 'connect';
   connectionId: number;
   clientId: string;
+  /** 4 (MQTT 3.1.1) or 5 (MQTT 5). */
+  protocolVersion: 4 | 5;
+  /** MQTT 3.1.1: Clean Session. MQTT 5: Clean Start. */
   cleanSession: boolean;
   sessionPresent: boolean;
+  /** How long the session outlives the connection, in seconds (0: it ends with it); MQTT 5: as granted. */
+  sessionExpirySeconds: number;
   /** The keep-alive the broker applies after clamping. */
   keepAliveSeconds: number;
   /** The keep-alive the client asked for. */
@@ -167,9 +172,10 @@ export interface DroppedEvent extends EntryBase {
   /**
    * `no-member`: a message for a shared-subscription group none of whose members was online and able to take it
    * (QoS 0, or no persistent member to queue for); `expired`: a group's queued message outlived
-   * limits.sessionExpirySeconds.
+   * limits.sessionExpirySeconds, or an MQTT 5 message's Message Expiry passed before it could be delivered;
+   * `too-large`: larger than the MQTT 5 client's Maximum Packet Size.
    */
-  reason: 'queue-full' | 'slow-consumer' | 'retry-expired' | 'no-member' | 'expired';
+  reason: 'queue-full' | 'slow-consumer' | 'retry-expired' | 'no-member' | 'expired' | 'too-large';
   /** For a shared subscription's message: the group, as `$share/{ShareName}/{TopicFilter}`. */
   shareGroup?: string;
 }

@@ -1,5 +1,5 @@
 export { startFakeIot } from './start-fake-iot';
-export type { FakeIot, PublishOptions, DisconnectOptions, SettledOptions, ChaosControl, FakeIotClock, FakeIotWebSockets, FakeIotRetained, FakeIotHttp, ShadowControl, ShadowOptions } from './start-fake-iot';
+export type { FakeIot, PublishOptions, DisconnectOptions, SettledOptions, ChaosControl, FakeIotClock, FakeIotWebSockets, FakeIotRetained, FakeIotHttp, ShadowControl, ShadowOptions, CloudPublishProperties } from './start-fake-iot';
 export { presignWebSocketUrl } from './transport/sigv4';
 export type { AwsCredentials, PresignOptions } from './transport/sigv4';
 export type { Clock, TimerHandle } from './clock/clock';

@@ -3,6 +3,9 @@ import { Broker, type RuleMessage } from './broker/broker';
 import type { RetainedMessage, RetainedSummary } from './broker/retained';
 import type { ByteStream } from './broker/connection';
 import { Dispatcher } from './broker/dispatcher';
+import { propertiesBytes } from './broker/mqtt5';
+import type { Message, MessageProperties } from './session/session';
+import { isUtf8 } from 'node:buffer';
 import { parseShadowTopic } from './services/shadow';
 import { ChaosEngine } from './chaos/engine';
 import { resolveChaos } from './chaos/options';
@@ -56,6 +59,23 @@ export interface PublishOptions {
    * from a client would: only where the profile stores retained messages (`retain: 'store'`, profile `current`).
    */
   retain?: boolean;
+  /**
+   * MQTT 5 properties the message carries to MQTT 5 subscribers (MQTT 3.1.1 subscribers get it without them),
+   * as a rule or a Lambda publishing with them would. `messageExpiryInterval` (seconds) is clamped like a
+   * client's (limits.minMessageExpirySeconds..maxMessageExpirySeconds) and makes the message expire for every
+   * subscriber; `payloadFormatIndicator: true` requires a UTF-8 payload.
+   */
+  properties?: CloudPublishProperties;
+}
+
+/** The MQTT 5 properties `iot.publish()` may give a message. */
+export interface CloudPublishProperties {
+  userProperties?: Record<string, string | string[]>;
+  contentType?: string;
+  responseTopic?: string;
+  correlationData?: string | Buffer;
+  payloadFormatIndicator?: boolean;
+  messageExpiryInterval?: number;
 }
 
 /** The endpoint's retained messages (profile `current`): what AWS's GetRetainedMessage and ListRetainedMessages show. */
@@ -383,13 +403,58 @@ export async function startFakeIot(options?: FakeIotOptions): Promise<FakeIot> {
   const http = httpListener ? Object.freeze({ port: httpListener.port, url: `${httpListener.transport}://${httpHost}:${httpListener.port}` }) : undefined;
 
   /** A message from the cloud side (iot.publish, the data plane's Publish); `retain` stores it too (checked by the caller). */
-  const cloudPublish = (topic: string, payload: Buffer, qos: 0 | 1, retain: boolean): 'ok' | 'maxRetainedMessages' | 'maxRetainedBytes' => {
+  const cloudPublish = (topic: string, payload: Buffer, qos: 0 | 1, retain: boolean, extra: Pick<Message, 'properties' | 'propertyBytes' | 'expiresAt'> = {}): 'ok' | 'maxRetainedMessages' | 'maxRetainedBytes' => {
     if (retain && broker.retained) {
-      const outcome = broker.retain({ topic, payload, qos }, 'api');
+      const outcome = broker.retain({ topic, payload, qos, ...extra }, 'api');
       if (outcome.action === 'throttled') return outcome.limit; // AWS throttles it: nothing stored or delivered
     }
-    broker.publishFromBroker('api', topic, payload, qos);
+    broker.publishFromBroker('api', topic, payload, qos, undefined, extra);
     return 'ok';
+  };
+
+  /** iot.publish()'s MQTT 5 properties, checked, as the broker's message carries them. */
+  const cloudProperties = (topic: string, payload: Buffer, p: CloudPublishProperties): Pick<Message, 'properties' | 'propertyBytes' | 'expiresAt'> => {
+    const bad = (what: string) => new FakeIotError('INVALID_ARGUMENT', `publish(${JSON.stringify(topic)}, payload, { properties }): ${what}.`);
+    if (typeof p !== 'object' || p === null) throw bad(`properties must be an object such as { userProperties: { source: 'rule' } } (got ${String(p)})`);
+    const known = ['userProperties', 'contentType', 'responseTopic', 'correlationData', 'payloadFormatIndicator', 'messageExpiryInterval'];
+    for (const key of Object.keys(p)) if (!known.includes(key)) throw bad(`unknown property ${JSON.stringify(key)} (known: ${known.join(', ')})`);
+    const properties: MessageProperties = {};
+    if (p.userProperties !== undefined) {
+      const ok = typeof p.userProperties === 'object' && p.userProperties !== null && Object.values(p.userProperties).every((v) => typeof v === 'string' || (Array.isArray(v) && v.every((x) => typeof x === 'string')));
+      if (!ok) throw bad('userProperties must map names to strings (or arrays of strings)');
+      properties.userProperties = p.userProperties;
+    }
+    if (p.contentType !== undefined) {
+      if (typeof p.contentType !== 'string') throw bad('contentType must be a string');
+      properties.contentType = p.contentType;
+    }
+    if (p.responseTopic !== undefined) {
+      const problem = typeof p.responseTopic === 'string' ? broker.checkTopic(p.responseTopic) : { message: 'not a string' };
+      if (problem) throw bad(`responseTopic must be a topic name without wildcards: ${problem.message}`);
+      properties.responseTopic = p.responseTopic;
+    }
+    if (p.correlationData !== undefined) {
+      if (typeof p.correlationData !== 'string' && !Buffer.isBuffer(p.correlationData)) throw bad('correlationData must be a string or a Buffer');
+      properties.correlationData = Buffer.from(p.correlationData);
+    }
+    if (p.payloadFormatIndicator !== undefined) {
+      if (typeof p.payloadFormatIndicator !== 'boolean') throw bad('payloadFormatIndicator must be true (UTF-8) or false');
+      if (p.payloadFormatIndicator && !isUtf8(payload)) throw bad('payloadFormatIndicator is true but the payload is not UTF-8');
+      properties.payloadFormatIndicator = p.payloadFormatIndicator;
+    }
+    const extra: Pick<Message, 'properties' | 'propertyBytes' | 'expiresAt'> = {};
+    if (Object.keys(properties).length > 0) {
+      extra.properties = properties;
+      extra.propertyBytes = propertiesBytes(properties);
+    }
+    if (p.messageExpiryInterval !== undefined) {
+      const interval = p.messageExpiryInterval;
+      if (typeof interval !== 'number' || !Number.isInteger(interval) || interval < 0) throw bad(`messageExpiryInterval must be a whole number of seconds >= 0 (got ${String(interval)})`);
+      // Clamped like a client's (aws-iot-behaviour.md §1.11).
+      const { minMessageExpirySeconds: min, maxMessageExpirySeconds: max } = resolved.profile.limits;
+      extra.expiresAt = clock.now() + Math.min(Math.max(interval, min), max) * 1000;
+    }
+    return extra;
   };
 
   /** A shadow request from the cloud side: answered like an HTTP one (errors thrown, not published). */
@@ -466,7 +531,8 @@ export async function startFakeIot(options?: FakeIotOptions): Promise<FakeIot> {
         if (!broker.retained) throw new FakeIotError('INVALID_ARGUMENT', `publish(${JSON.stringify(topic)}, payload, { retain: true }): this endpoint does not store retained messages (profile "${resolved.profile.name}", retain: "${resolved.profile.reactions.retain}"); start it with profile: 'current' (or retain: 'store').`);
         if (topic.startsWith('$')) throw new FakeIotError('INVALID_ARGUMENT', `publish(${JSON.stringify(topic)}, payload, { retain: true }): AWS IoT does not allow retained messages on reserved ($) topics.`);
       }
-      const outcome = cloudPublish(topic, buf, qos, retain);
+      const extra = opts.properties === undefined ? {} : cloudProperties(topic, buf, opts.properties);
+      const outcome = cloudPublish(topic, buf, qos, retain, extra);
       if (outcome !== 'ok') {
         const { limits } = resolved.profile;
         throw new FakeIotError('THROTTLED', `publish(${JSON.stringify(topic)}, payload, { retain: true }): the retained-message store is full (limits.${outcome}: ${limits[outcome]}); AWS throttles non-empty RETAIN publishes until messages are deleted. Nothing was stored or delivered.`);

@@ -12,6 +12,7 @@ import { createServer as createHttpsServer } from 'node:https';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { FakeIotError } from '../errors';
+import { listenOn } from './tcp';
 import type { TransportFailure } from '../trace/entry';
 import type { Refusal } from './websocket';
 import { SIGV4_DATA_PLANE_SERVICE, type SigV4Verifier } from './sigv4';
@@ -116,7 +117,7 @@ function send(res: ServerResponse, answer: DataPlaneAnswer, close = false): void
   res.end(body);
 }
 
-export function listenHttp(options: HttpListenerOptions): Promise<HttpListener> {
+export async function listenHttp(options: HttpListenerOptions): Promise<HttpListener> {
   const transport = options.tls ? 'https' : 'http';
   const serverOptions = { connectionsCheckingInterval: Math.min(1000, options.requestTimeoutMs), headersTimeout: options.requestTimeoutMs, requestTimeout: options.requestTimeoutMs, keepAliveTimeout: 5000 };
   const server: HttpServer = options.tls ? createHttpsServer({ ...serverOptions, handshakeTimeout: options.requestTimeoutMs, ...options.tls }) : createHttpServer(serverOptions);
@@ -220,25 +221,15 @@ export function listenHttp(options: HttpListenerOptions): Promise<HttpListener> 
     socket.end(`HTTP/1.1 ${status} ${timeout ? 'Request Timeout' : status === 431 ? 'Request Header Fields Too Large' : 'Bad Request'}\r\nConnection: close\r\nContent-Type: application/json\r\nx-amzn-ErrorType: ${DATA_PLANE_ERRORS[400]}\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
   });
 
-  return new Promise((resolve, reject) => {
-    const onError = (error: NodeJS.ErrnoException) => {
-      reject(new FakeIotError('LISTEN_FAILED', `cannot listen for HTTP (options.http.port) on ${options.host}:${options.port}: ${error.code ?? error.message}.${error.code === 'EADDRINUSE' ? ' Another process uses that port; leave options.http.port out for a free one.' : ''}`, { cause: error }));
-    };
-    server.once('error', onError);
-    server.listen(options.port, options.host, () => {
-      server.off('error', onError);
-      server.on('error', () => {});
-      const address = server.address();
-      resolve({
-        port: typeof address === 'object' && address ? address.port : options.port,
-        transport,
-        close: () =>
-          new Promise<void>((done) => {
-            closed = true;
-            server.close(() => done());
-            for (const socket of [...sockets]) socket.destroy();
-          }),
-      });
-    });
-  });
+  const port = await listenOn(server, options.host, options.port, 'for HTTP (options.http.port) ', 'options.http.port');
+  return {
+    port,
+    transport,
+    close: () =>
+      new Promise<void>((done) => {
+        closed = true;
+        server.close(() => done());
+        for (const socket of [...sockets]) socket.destroy();
+      }),
+  };
 }

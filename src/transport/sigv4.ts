@@ -130,6 +130,24 @@ export function sigv4PrincipalIdentifier(accessKeyId: string, accountId: string)
 
 /** Verifies SigV4 presigned upgrade requests against the endpoint's credentials and clock. */
 export class SigV4Verifier {
+  /** The checks both forms share: the endpoint's access key, its session token, and X-Amz-Date within 5 minutes of its clock. */
+  private checkKeyTokenAndDate(credentials: AwsCredentials, accessKeyId: string, token: string | undefined, amzDate: string, signedAt: number): SigV4Result | undefined {
+    const fail = (reason: SigV4Failure, message: string): SigV4Result => ({ ok: false, reason, message });
+    if (accessKeyId !== credentials.accessKeyId) return fail('unknown-access-key', `access key id ${JSON.stringify(accessKeyId)} is not the endpoint's (options.credentials.accessKeyId)`);
+    if (token !== credentials.sessionToken) {
+      return fail(
+        'invalid-security-token',
+        credentials.sessionToken === undefined ? 'X-Amz-Security-Token was sent, but the endpoint\'s credentials have no sessionToken' : token === undefined ? 'X-Amz-Security-Token is missing (options.credentials has a sessionToken)' : 'X-Amz-Security-Token is not the endpoint\'s sessionToken',
+      );
+    }
+    const now = this.now();
+    const skewSeconds = Math.round((signedAt - now) / 1000);
+    if (Math.abs(signedAt - now) > MAX_CLOCK_SKEW_MS) {
+      return fail('clock-skew', `X-Amz-Date ${amzDate} is ${Math.abs(skewSeconds)} s ${skewSeconds > 0 ? 'ahead of' : 'behind'} the endpoint's clock (${formatAmzDate(now)}); AWS allows 5 minutes`);
+    }
+    return undefined;
+  }
+
   private readonly signer: SignatureV4 | undefined;
 
   constructor(
@@ -194,19 +212,10 @@ export class SigV4Verifier {
     const credentials = this.credentials;
     if (!credentials || !this.signer) return { ok: true, accessKeyId };
 
-    if (accessKeyId !== credentials.accessKeyId) return fail('unknown-access-key', `access key id ${JSON.stringify(accessKeyId)} is not the endpoint's (options.credentials.accessKeyId)`);
     const token = single('X-Amz-Security-Token');
-    if (token !== credentials.sessionToken) {
-      return fail(
-        'invalid-security-token',
-        credentials.sessionToken === undefined ? 'X-Amz-Security-Token was sent, but the endpoint\'s credentials have no sessionToken' : token === undefined ? 'X-Amz-Security-Token is missing (options.credentials has a sessionToken)' : 'X-Amz-Security-Token is not the endpoint\'s sessionToken',
-      );
-    }
+    const refused = this.checkKeyTokenAndDate(credentials, accessKeyId, token, amzDate, signedAt);
+    if (refused) return refused;
     const now = this.now();
-    const skewSeconds = Math.round((signedAt - now) / 1000);
-    if (Math.abs(signedAt - now) > MAX_CLOCK_SKEW_MS) {
-      return fail('clock-skew', `X-Amz-Date ${amzDate} is ${Math.abs(skewSeconds)} s ${skewSeconds > 0 ? 'ahead of' : 'behind'} the endpoint's clock (${formatAmzDate(now)}); AWS allows 5 minutes`);
-    }
     if (expires !== undefined && now > signedAt + Number(expires) * 1000) {
       return fail('expired', `the URL expired: signed at ${amzDate} for ${expires} s, the endpoint's clock says ${formatAmzDate(now)}`);
     }
@@ -285,19 +294,8 @@ export class SigV4Verifier {
     const credentials = this.credentials;
     if (!credentials || !this.signer) return { ok: true, accessKeyId };
 
-    if (accessKeyId !== credentials.accessKeyId) return fail('unknown-access-key', `access key id ${JSON.stringify(accessKeyId)} is not the endpoint's (options.credentials.accessKeyId)`);
-    const token = headerValue(request.headers['x-amz-security-token']);
-    if (token !== credentials.sessionToken) {
-      return fail(
-        'invalid-security-token',
-        credentials.sessionToken === undefined ? 'X-Amz-Security-Token was sent, but the endpoint\'s credentials have no sessionToken' : token === undefined ? 'X-Amz-Security-Token is missing (options.credentials has a sessionToken)' : 'X-Amz-Security-Token is not the endpoint\'s sessionToken',
-      );
-    }
-    const now = this.now();
-    const skewSeconds = Math.round((signedAt - now) / 1000);
-    if (Math.abs(signedAt - now) > MAX_CLOCK_SKEW_MS) {
-      return fail('clock-skew', `X-Amz-Date ${amzDate} is ${Math.abs(skewSeconds)} s ${skewSeconds > 0 ? 'ahead of' : 'behind'} the endpoint's clock (${formatAmzDate(now)}); AWS allows 5 minutes`);
-    }
+    const refused = this.checkKeyTokenAndDate(credentials, accessKeyId, headerValue(request.headers['x-amz-security-token']), amzDate, signedAt);
+    if (refused) return refused;
     const bodyHash = createHash('sha256').update(body).digest('hex');
     const contentHash = headerValue(request.headers['x-amz-content-sha256']);
     if (contentHash !== undefined && contentHash !== 'UNSIGNED-PAYLOAD' && contentHash !== bodyHash) {

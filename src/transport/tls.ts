@@ -14,7 +14,7 @@ import { type TimerHandle, realClock, warnError } from '../clock/clock';
 import { recogniseFirstBytes } from '../codec/first-bytes';
 import { FakeIotError } from '../errors';
 import type { TransportErrorEvent, TransportFailure } from '../trace/entry';
-import type { Listener } from './tcp';
+import { type Listener, listenOn } from './tcp';
 
 export interface TlsConfig {
   host: string;
@@ -159,7 +159,7 @@ function releaseTlsServer(entry: PooledTlsServer): void {
 }
 
 /** Starts the TLS listener. Rejects with LISTEN_FAILED (port in use) or INVALID_OPTION (unusable certificate or key). */
-export function listenTls(config: TlsConfig, events: TlsEvents): Promise<Listener> {
+export async function listenTls(config: TlsConfig, events: TlsEvents): Promise<Listener> {
   const pending = new Map<string, Pending>();
   let closed = false;
 
@@ -324,32 +324,25 @@ export function listenTls(config: TlsConfig, events: TlsEvents): Promise<Listene
   // noDelay: Nagle's algorithm would add a ~40 ms stall to every request/ack exchange.
   const server: Server = createServer({ noDelay: true }, onConnection);
   let port = config.port;
-  return new Promise((resolve, reject) => {
-    const onError = (error: NodeJS.ErrnoException) => {
+  try {
+    port = await listenOn(server, config.host, config.port, 'for TLS ', 'options.tls.port');
+  } catch (error) {
+    release();
+    throw error;
+  }
+  return {
+    port,
+    close: () => {
+      closed = true;
+      for (const p of pending.values()) {
+        p.timer.cancel();
+        p.raw.destroy();
+      }
+      pending.clear();
       release();
-      reject(new FakeIotError('LISTEN_FAILED', `cannot listen for TLS on ${config.host}:${config.port}: ${error.code ?? error.message}.${error.code === 'EADDRINUSE' ? ' Another process uses that port; pass tls: { port: 0 } (the default) for a free one.' : ''}`, { cause: error }));
-    };
-    server.once('error', onError);
-    server.listen(config.port, config.host, () => {
-      server.off('error', onError);
-      server.on('error', () => {});
-      const address = server.address();
-      port = typeof address === 'object' && address ? address.port : config.port;
-      resolve({
-        port,
-        close: () => {
-          closed = true;
-          for (const p of pending.values()) {
-            p.timer.cancel();
-            p.raw.destroy();
-          }
-          pending.clear();
-          release();
-          return new Promise<void>((done) => server.close(() => done()));
-        },
-      });
-    });
-  });
+      return new Promise<void>((done) => server.close(() => done()));
+    },
+  };
 }
 
 function firstLine(message: string): string {

@@ -14,6 +14,7 @@ import type { SecureContextOptions } from 'node:tls';
 import { WebSocketServer, createWebSocketStream } from 'ws';
 import type { ByteStream } from '../broker/connection';
 import { FakeIotError } from '../errors';
+import { listenOn } from './tcp';
 import type { ConnectionIdentity, TransportErrorEvent, TransportFailure } from '../trace/entry';
 import { type SigV4Verifier, sigv4PrincipalIdentifier } from './sigv4';
 
@@ -64,7 +65,7 @@ function showPath(path: string): string {
   return JSON.stringify(path.length > 100 ? `${path.slice(0, 100)}…` : path);
 }
 
-export function listenWebSocket(options: WebSocketListenerOptions): Promise<WebSocketListener> {
+export async function listenWebSocket(options: WebSocketListenerOptions): Promise<WebSocketListener> {
   const transport = options.tls ? 'wss' : 'ws';
   // Node checks its request timeouts on this interval; the default (30 s) would let a silent client linger.
   const serverOptions = { connectionsCheckingInterval: Math.min(1000, options.requestTimeoutMs), headersTimeout: options.requestTimeoutMs, requestTimeout: options.requestTimeoutMs };
@@ -169,26 +170,16 @@ export function listenWebSocket(options: WebSocketListenerOptions): Promise<WebS
       .catch((error: unknown) => refuse(socket, remoteAddress, 500, 'internal-error', `the upgrade failed inside fake-aws-iot: ${error instanceof Error ? error.message : String(error)}`));
   });
 
-  return new Promise((resolve, reject) => {
-    const onError = (error: NodeJS.ErrnoException) => {
-      reject(new FakeIotError('LISTEN_FAILED', `cannot listen for WebSockets (options.websockets.port) on ${options.host}:${options.port}: ${error.code ?? error.message}.${error.code === 'EADDRINUSE' ? ' Another process uses that port; leave options.websockets.port out for a free one.' : ''}`, { cause: error }));
-    };
-    server.once('error', onError);
-    server.listen(options.port, options.host, () => {
-      server.off('error', onError);
-      server.on('error', () => {}); // after listening, server errors concern single sockets only
-      const address = server.address();
-      resolve({
-        port: typeof address === 'object' && address ? address.port : options.port,
-        transport,
-        close: () =>
-          new Promise<void>((done) => {
-            closed = true;
-            wss.close();
-            server.close(() => done());
-            for (const socket of [...sockets]) socket.destroy();
-          }),
-      });
-    });
-  });
+  const port = await listenOn(server, options.host, options.port, 'for WebSockets (options.websockets.port) ', 'options.websockets.port');
+  return {
+    port,
+    transport,
+    close: () =>
+      new Promise<void>((done) => {
+        closed = true;
+        wss.close();
+        server.close(() => done());
+        for (const socket of [...sockets]) socket.destroy();
+      }),
+  };
 }

@@ -228,13 +228,8 @@ export class SigV4Verifier {
     const host = headerValue(request.headers.host);
     const hosts = host === undefined ? [] : [host, ...(/:\d+$/.test(host) ? [host.replace(/:\d+$/, '')] : [])];
     if (hosts.length === 0) return fail('malformed-signature', 'the request has no Host header to check the signature against');
-    const others: string[] = [];
-    for (const name of headerNames) {
-      if (name === 'host') continue;
-      const value = headerValue(request.headers[name]);
-      if (value === undefined) return fail('malformed-signature', `signed header ${name} is not in the request`);
-      others.push(`${name}:${value}`);
-    }
+    const others = otherSignedHeaders(request.headers, headerNames);
+    if (typeof others === 'string') return fail('malformed-signature', others);
     const expected = Buffer.from(signature, 'hex');
     const matches = async (canonicalQueryString: string, hostValue: string) => {
       const headerLines = [`host:${hostValue}`, ...others].sort((a, b) => (a.slice(0, a.indexOf(':')) < b.slice(0, b.indexOf(':')) ? -1 : 1));
@@ -313,13 +308,8 @@ export class SigV4Verifier {
     }
     const host = headerValue(request.headers.host);
     if (host === undefined) return fail('malformed-signature', 'the request has no Host header to check the signature against');
-    const others: string[] = [];
-    for (const name of headerNames) {
-      if (name === 'host') continue;
-      const value = headerValue(request.headers[name]);
-      if (value === undefined) return fail('malformed-signature', `signed header ${name} is not in the request`);
-      others.push(`${name}:${value}`);
-    }
+    const others = otherSignedHeaders(request.headers, headerNames);
+    if (typeof others === 'string') return fail('malformed-signature', others);
     const expected = Buffer.from(parsed.signature, 'hex');
     const canonicalHead = `${request.method}\n${canonicalPathOf(path)}\n${canonicalQueryOf(query)}\n`;
     for (const hostValue of [host, ...(/:\d+$/.test(host) ? [host.replace(/:\d+$/, '')] : [])]) {
@@ -415,4 +405,16 @@ export async function presignWebSocketUrl(options: PresignOptions): Promise<stri
     .sort();
   if (credentials.sessionToken !== undefined) query.push(`X-Amz-Security-Token=${uriEncode(credentials.sessionToken)}`);
   return `${protocol}://${authority}${path}?${query.join('&')}`;
+}
+
+/** The signed headers other than host, as `name:value` lines for the canonical request; or what is missing. */
+function otherSignedHeaders(headers: IncomingHttpHeaders, names: string[]): string[] | string {
+  const lines: string[] = [];
+  for (const name of names) {
+    if (name === 'host') continue;
+    const value = headerValue(headers[name]);
+    if (value === undefined) return `signed header ${name} is not in the request`;
+    lines.push(`${name}:${value}`);
+  }
+  return lines;
 }

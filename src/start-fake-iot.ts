@@ -388,6 +388,11 @@ export async function startFakeIot(options?: FakeIotOptions): Promise<FakeIot> {
           shadowRequest: (request, payload) => broker.shadowRequest(request, payload),
           publishShadowResponses: (responses) => broker.publishShadowResponses(responses),
           listShadows: () => broker.shadows.list(),
+          retained: (topic) => {
+            const m = broker.retained?.get(topic, clock.now());
+            return m && { topic: m.topic, payload: m.payload, qos: m.qos, lastModifiedTime: m.lastModifiedTime, ...(m.properties?.userProperties ? { userProperties: m.properties.userProperties } : {}) };
+          },
+          retainedList: () => [...(broker.retained?.list(clock.now()) ?? [])].sort((a, b) => (a.topic < b.topic ? -1 : a.topic > b.topic ? 1 : 0)),
         }),
         refused: (refusal) => {
           if (trace.active) trace.record({ kind: 'event', event: 'transport-error', ...refusal });

@@ -297,3 +297,29 @@ describe('Publish with retain (profile current)', () => {
     old.destroy();
   });
 });
+
+describe('GetRetainedMessage and ListRetainedMessages (profile current)', () => {
+  test('the AWS SDK reads what clients and the cloud retained; a topic without one is ResourceNotFoundException', async () => {
+    const { IoTDataPlaneClient, GetRetainedMessageCommand, ListRetainedMessagesCommand, ResourceNotFoundException } = await import('@aws-sdk/client-iot-data-plane');
+    const iot = await endpoint({ http: true, clock: 'virtual' });
+    const dev = await client(iot, 'retainer', { protocolVersion: 5 });
+    await dev.publishAsync('state/lamp-1', 'on', { qos: 1, retain: true, properties: { userProperties: { room: 'hall' } } });
+    iot.publish('state/lamp-2', 'off', { retain: true });
+    iot.publish('state/lamp-3', 'dim', { retain: true, qos: 1 });
+    const aws = new IoTDataPlaneClient({ endpoint: iot.http!.url, region: 'us-east-1', credentials: { accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'secret' } });
+
+    const one = await aws.send(new GetRetainedMessageCommand({ topic: 'state/lamp-1' }));
+    expect(one).toMatchObject({ topic: 'state/lamp-1', qos: 1, lastModifiedTime: iot.clock.now() });
+    expect(Buffer.from(one.payload!).toString()).toBe('on');
+    expect(JSON.parse(Buffer.from(one.userProperties!).toString())).toEqual([{ room: 'hall' }]);
+
+    const first = await aws.send(new ListRetainedMessagesCommand({ maxResults: 2 }));
+    expect(first.retainedTopics!.map((t) => [t.topic, t.payloadSize, t.qos])).toEqual([['state/lamp-1', 2, 1], ['state/lamp-2', 3, 0]]);
+    const second = await aws.send(new ListRetainedMessagesCommand({ maxResults: 2, nextToken: first.nextToken }));
+    expect(second.retainedTopics!.map((t) => t.topic)).toEqual(['state/lamp-3']);
+    expect(second.nextToken).toBeUndefined();
+
+    await expect(aws.send(new GetRetainedMessageCommand({ topic: 'state/none' }))).rejects.toBeInstanceOf(ResourceNotFoundException);
+    aws.destroy();
+  });
+});

@@ -39,7 +39,15 @@ export interface DataPlaneBackend {
   shadowRequest(request: ShadowTopic, payload: Buffer): ShadowResponse[];
   publishShadowResponses(responses: ShadowResponse[]): void;
   listShadows(): { thingName: string; shadowName: string | undefined }[];
+  /** The topic's retained message (profile current), with its MQTT 5 user properties; undefined when none. */
+  retained(topic: string): { topic: string; payload: Buffer; qos: 0 | 1; lastModifiedTime: number; userProperties?: Record<string, string | string[]> } | undefined;
+  /** Every retained message, summarised, sorted by topic. */
+  retainedList(): { topic: string; payloadSize: number; qos: 0 | 1; lastModifiedTime: number }[];
 }
+
+/** ListRetainedMessages' page size when none is asked for, and the largest one (AWS: maxResults 1..200). */
+const DEFAULT_RETAINED_PAGE = 50;
+const MAX_RETAINED_PAGE = 200;
 
 const error = (status: number, message: string, refusal?: TransportFailure): DataPlaneAnswer => (refusal ? { status, message, refusal } : { status, message });
 
@@ -122,6 +130,35 @@ export function dataPlane(backend: DataPlaneBackend): (request: DataPlaneRequest
     };
   };
 
+  /** GetRetainedMessage and ListRetainedMessages (AWS IoT's data plane since retained messages, 2021). */
+  const retained = (request: DataPlaneRequest, topic: string | undefined): DataPlaneAnswer => {
+    if (request.method !== 'GET') return error(405, `${request.method} is not allowed here (GET)`, 'method-not-allowed');
+    if (topic !== undefined) {
+      const m = backend.retained(topic);
+      if (!m) return error(404, `No retained message exists for topic ${JSON.stringify(topic.slice(0, 300))}`);
+      // Blobs travel base64 in AWS's JSON; user properties as the base64 of their JSON list of name/value pairs.
+      const userProperties = m.userProperties && Object.entries(m.userProperties).flatMap(([name, v]) => (Array.isArray(v) ? v : [v]).map((value) => ({ [name]: value })));
+      return {
+        status: 200,
+        body: { topic: m.topic, payload: m.payload.toString('base64'), qos: m.qos, lastModifiedTime: m.lastModifiedTime, ...(userProperties ? { userProperties: Buffer.from(JSON.stringify(userProperties)).toString('base64') } : {}) },
+      };
+    }
+    const sizeText = request.query.get('maxResults');
+    const pageSize = sizeText === undefined ? DEFAULT_RETAINED_PAGE : /^\d{1,3}$/.test(sizeText) ? Number(sizeText) : NaN;
+    if (!(pageSize >= 1 && pageSize <= MAX_RETAINED_PAGE)) return error(400, `Invalid maxResults: it must be from 1 to ${MAX_RETAINED_PAGE}`);
+    const token = request.query.get('nextToken');
+    let after = '';
+    if (token !== undefined) {
+      const decoded = Buffer.from(token, 'base64url').toString('utf8');
+      if (!decoded.startsWith('after:') || Buffer.from(decoded, 'utf8').toString('base64url') !== token) return error(400, 'Invalid nextToken');
+      after = decoded.slice('after:'.length);
+    }
+    const rest = backend.retainedList().filter((m) => m.topic > after);
+    const retainedTopics = rest.slice(0, pageSize);
+    const more = rest.length > pageSize;
+    return { status: 200, body: { retainedTopics, ...(more ? { nextToken: Buffer.from(`after:${retainedTopics[retainedTopics.length - 1]!.topic}`, 'utf8').toString('base64url') } : {}) } };
+  };
+
   return (request) => {
     const raw = request.rawPath.split('/');
     let segments: string[];
@@ -136,10 +173,12 @@ export function dataPlane(backend: DataPlaneBackend): (request: DataPlaneRequest
       return publish(request, segments.slice(2).join('/'));
     }
     if (segments.length === 4 && segments[1] === 'things' && segments[3] === 'shadow') return shadow(request, segments[2]!);
+    // ['', 'retainedMessage'] lists; ['', 'retainedMessage', ...topic levels] gets one.
+    if (segments[1] === 'retainedMessage') return retained(request, segments.length >= 3 ? segments.slice(2).join('/') : undefined);
     if (segments.length === 6 && segments[1] === 'api' && segments[2] === 'things' && segments[3] === 'shadow' && segments[4] === 'ListNamedShadowsForThing') {
       return list(request, segments[5]!);
     }
     const shown = request.rawPath.length > 100 ? `${request.rawPath.slice(0, 100)}…` : request.rawPath;
-    return error(404, `No data-plane operation at ${request.method} ${shown} (this fake serves Publish, GetThingShadow, UpdateThingShadow, DeleteThingShadow, ListNamedShadowsForThing)`, 'not-found');
+    return error(404, `No data-plane operation at ${request.method} ${shown} (this fake serves Publish, GetThingShadow, UpdateThingShadow, DeleteThingShadow, ListNamedShadowsForThing, GetRetainedMessage, ListRetainedMessages)`, 'not-found');
   };
 }

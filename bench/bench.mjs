@@ -76,11 +76,14 @@ function coldImport(name) {
   return Number(r.stdout.trim());
 }
 
-/** Messages per second, publisher → `fanout` subscribers, with `others` unrelated subscriptions present. */
-async function throughput(name, { qos, fanout = 1, others = 0, count }) {
+/**
+ * Messages per second, publisher → `fanout` subscribers, with `others` unrelated subscriptions present;
+ * publisher and subscribers speak MQTT `protocolVersion` (4: 3.1.1, 5: MQTT 5).
+ */
+async function throughput(name, { qos, fanout = 1, others = 0, count, protocolVersion = 4 }) {
   const b = await systems[name]();
-  const subs = await Promise.all(Array.from({ length: fanout }, () => connect(b.url, { clientId: id('sub') })));
-  const pub = await connect(b.url, { clientId: id('pub') });
+  const subs = await Promise.all(Array.from({ length: fanout }, () => connect(b.url, { clientId: id('sub'), protocolVersion })));
+  const pub = await connect(b.url, { clientId: id('pub'), protocolVersion });
   if (others > 0) {
     const holder = await connect(b.url, { clientId: id('others') });
     const filters = Array.from({ length: others }, (_, i) => `other/${i % 97}/${i}`);
@@ -145,7 +148,7 @@ function row(metric, unit, better, values) {
   rows.push({ metric, unit, better, ...values, ratio });
   const fmt = (v) => (v === undefined ? '' : v >= 100 ? v.toFixed(0) : v.toFixed(2));
   const extra = Object.entries(values).filter(([k]) => k !== 'project' && k !== 'aedes').map(([k, v]) => `${k}=${fmt(v)}`).join(' ');
-  console.log(`${metric.padEnd(34)} ${unit.padEnd(7)} project ${fmt(values.project).padStart(9)}  aedes ${fmt(values.aedes).padStart(9)}  ratio ${ratio === undefined ? '' : ratio.toFixed(2).padStart(5)} (${better} is better) ${extra} [${took.toFixed(1)} s]`);
+  console.log(`${metric.padEnd(38)} ${unit.padEnd(7)} project ${fmt(values.project).padStart(9)}  aedes ${fmt(values.aedes).padStart(9)}  ratio ${ratio === undefined ? '' : ratio.toFixed(2).padStart(5)} (${better} is better) ${extra} [${took.toFixed(1)} s]`);
 }
 
 console.log(`fake-aws-iot vs aedes — ${new Date().toISOString().slice(0, 10)} — node ${process.version}, ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, ${quick ? 'quick' : 'full'} run, medians of ${REPS}\n`);
@@ -158,6 +161,7 @@ for (const n of ['project', 'project+trace', 'project+chaos0', 'aedes']) {
   await throughput(n, { qos: 0, count: n0 });
   if (!quick) await throughput(n, { qos: 1, count: n1 });
 }
+if (!quick) await throughput('project', { qos: 1, count: n1, protocolVersion: 5 }); // the MQTT 5 codec paths too
 // The mTLS cycle too: the first TLS endpoint loads the certificate code once per process (cold import's business).
 for (const n of both) await tlsCycle(n);
 
@@ -168,6 +172,11 @@ row('cold import (fresh process)', 'ms', 'lower', await compare(both, coldImport
 const base = await compare(['project', 'project+trace', 'project+chaos0', 'aedes'], (n) => throughput(n, { qos: 0, count: n0 }));
 row('throughput 1→1 QoS 0', 'msg/s', 'higher', base);
 row('throughput 1→1 QoS 1', 'msg/s', 'higher', await compare(['project', 'project+trace', 'aedes'], (n) => throughput(n, { qos: 1, count: n1 })));
+// aedes has no MQTT 5: the project with MQTT 5 clients against aedes with 3.1.1 ones (the row's ratio), and the
+// project with 3.1.1 clients in the same interleaving, so the cost of MQTT 5 itself shows as well.
+const v5q1 = await compare(['project', 'project@3.1.1', 'aedes'], (n) =>
+  n === 'project@3.1.1' ? throughput('project', { qos: 1, count: n1 }) : throughput(n, { qos: 1, count: n1, protocolVersion: n === 'project' ? 5 : 4 }));
+row('throughput 1→1 QoS 1, MQTT 5 clients', 'msg/s', 'higher', v5q1);
 row('fan-out 1→5 QoS 0', 'msg/s', 'higher', await compare(both, (n) => throughput(n, { qos: 0, fanout: 5, count: n0 / 5 })));
 row('fan-out 1→50 QoS 0', 'msg/s', 'higher', await compare(both, (n) => throughput(n, { qos: 0, fanout: 50, count: n0 / 50 })));
 row('p50 latency QoS 0', 'ms', 'lower', await compare(both, (n) => latency(n, 0)));
@@ -189,5 +198,6 @@ const none = pick(0);
 
 const seconds = (performance.now() - started) / 1000;
 console.log(`\n10k other subscriptions vs none: project ${(k10.project / none.project).toFixed(2)}, aedes ${(k10.aedes / none.aedes).toFixed(2)}; took ${seconds.toFixed(1)} s`);
+console.log(`QoS 1 with MQTT 5 clients (aedes on 3.1.1, it has no MQTT 5): project/aedes ${(v5q1.project / v5q1.aedes).toFixed(2)}; project MQTT 5 vs 3.1.1 ${(v5q1.project / v5q1['project@3.1.1']).toFixed(2)}`);
 console.log(JSON.stringify({ bench: 'fake-aws-iot-vs-aedes', date: new Date().toISOString(), node: process.version, cpus: os.cpus().length, quick, reps: REPS, seconds: Number(seconds.toFixed(1)), rows }));
 process.exit(0);

@@ -2,10 +2,11 @@
  * aws-iot-device-sdk-v2's recommended client, mqtt5.Mqtt5Client (aws-crt's native MQTT 5 client), against the
  * `current` profile over plain TCP: connect (AWS's CONNACK properties reach the client's negotiated settings),
  * subscribe, receive a message with user properties from another MQTT 5 client, publish one the trace shows,
- * and a takeover the old client hears as DISCONNECT 0x8E. Each client is stopped and closed after its test
+ * and a takeover the old client hears as DISCONNECT 0x8E; then the same over mTLS with the IoT config builder
+ * (certificate from iot.createThing(), CA iot.tls.caCertificate). Each client is stopped and closed after its test
  * (aws-crt's native resources are released then, as device-sdk-v2.test.ts does for its MQTT 3.1.1 cells).
  */
-import { mqtt5 } from 'aws-iot-device-sdk-v2';
+import { iot as awsIot, mqtt5 } from 'aws-iot-device-sdk-v2';
 import { client, endpoint } from '../helpers';
 import type { FakeIot } from '../../src';
 
@@ -76,5 +77,50 @@ describe('aws-iot-device-sdk-v2 Mqtt5Client (aws-crt MQTT 5)', () => {
     await client(iot, 'sdk5-twin', { protocolVersion: 5 });
     await iot.trace.waitFor(() => old.disconnections.length >= 1);
     expect(old.disconnections[0]!.disconnect?.reasonCode).toBe(mqtt5.DisconnectReasonCode.SessionTakenOver);
+  });
+});
+
+describe('aws-iot-device-sdk-v2 Mqtt5Client over mTLS (AwsIotMqtt5ClientConfigBuilder)', () => {
+  test('connect with a createThing() certificate, subscribe, receive from iot.publish, publish; the connect event says v5, tls, thing', async () => {
+    const iot = await endpoint({ tls: true });
+    const dev = iot.createThing('sdk5-thing');
+    const config = awsIot.AwsIotMqtt5ClientConfigBuilder.newDirectMqttBuilderWithMtlsFromMemory('localhost', dev.certificatePem, dev.privateKey)
+      .withCertificateAuthority(iot.tls!.caCertificate)
+      .withPort(iot.tls!.port)
+      .withConnectProperties({ clientId: 'sdk5-mtls', keepAliveIntervalSeconds: 30 })
+      // One attempt: a reconnect would meet AWS's 1 CONNECT/s per client id and muddy what the test sees.
+      .withMinReconnectDelayMs(60_000)
+      .build();
+    const c = new mqtt5.Mqtt5Client(config);
+    opened.add(c);
+    const messages: mqtt5.MessageReceivedEvent[] = [];
+    c.on('messageReceived', (event) => messages.push(event));
+    c.on('error', () => {}); // without a listener, EventEmitter would throw it
+    const connected = new Promise<mqtt5.ConnectionSuccessEvent>((resolve, reject) => {
+      c.once('connectionSuccess', resolve);
+      c.once('connectionFailure', (event) => reject(event.error));
+    });
+    c.start();
+    expect((await connected).connack.reasonCode).toBe(mqtt5.ConnectReasonCode.Success);
+    expect(await iot.trace.waitFor({ event: 'connect', clientId: 'sdk5-mtls' })).toMatchObject({
+      protocolVersion: 5,
+      transport: 'tls',
+      principal: dev.certificateId,
+      thingName: 'sdk5-thing',
+    });
+
+    const suback = await c.subscribe({ subscriptions: [{ topicFilter: 'cmd/sdk5-thing', qos: mqtt5.QoS.AtLeastOnce }] });
+    expect(suback.reasonCodes).toEqual([mqtt5.SubackReasonCode.GrantedQoS1]);
+    await iot.trace.waitFor({ event: 'subscription-active', clientId: 'sdk5-mtls', topic: 'cmd/sdk5-thing' });
+    iot.publish('cmd/sdk5-thing', 'reboot', { qos: 1 });
+    await iot.trace.waitFor(() => messages.length >= 1);
+    const { message } = messages[0]!;
+    expect([message.topicName, Buffer.from(message.payload as ArrayBuffer).toString(), message.qos]).toEqual(['cmd/sdk5-thing', 'reboot', mqtt5.QoS.AtLeastOnce]);
+
+    const result = await c.publish({ topicName: 'state/sdk5-thing', payload: JSON.stringify({ rebooted: true }), qos: mqtt5.QoS.AtLeastOnce, contentType: 'application/json' });
+    expect((result as mqtt5.PubackPacket).reasonCode).toBe(mqtt5.PubackReasonCode.Success);
+    const report = await iot.trace.waitFor({ direction: 'in', clientId: 'sdk5-mtls', packet: { cmd: 'publish', topic: 'state/sdk5-thing' } });
+    expect(JSON.parse(report.packet.payload.toString())).toEqual({ rebooted: true });
+    expect([report.packet.qos, report.packet.properties?.contentType]).toEqual([1, 'application/json']);
   });
 });

@@ -194,6 +194,18 @@ export function publishesWill(reason: DisconnectReason, options: CloseOptions = 
 }
 
 /** Whether an MQTT 5 message's expiry passed (AWS: expired messages are not delivered, §1.6, §1.11). */
+/**
+ * A client's copy of a message entering the broker: RETAIN cleared, at `qos`, with the MQTT 5 fields that
+ * travel. Built as a literal (not a spread): this runs once per delivery, and one object shape keeps it fast.
+ */
+function copyOf(inbound: Message, qos: 0 | 1): Message {
+  const copy: Message = { topic: inbound.topic, payload: inbound.payload, qos };
+  if (inbound.properties !== undefined) copy.properties = inbound.properties;
+  if (inbound.propertyBytes !== undefined) copy.propertyBytes = inbound.propertyBytes;
+  if (inbound.expiresAt !== undefined) copy.expiresAt = inbound.expiresAt;
+  return copy;
+}
+
 function expired(message: Message, now: number): boolean {
   return message.expiresAt !== undefined && message.expiresAt <= now;
 }
@@ -669,12 +681,12 @@ export class Broker {
       }
     }
     // Each client's copy: RETAIN cleared (AWS sets it only on copies for a new subscription), QoS the lower.
-    const { retain: _publisherFlag, ...base } = inbound;
     for (const [session, granted] of this.index.match(topic)) {
-      this.deliver(session, { ...base, qos: base.qos < granted ? base.qos : granted });
+      this.deliver(session, copyOf(inbound, inbound.qos < granted ? inbound.qos : granted));
     }
     if (this.groups.size > 0) {
       // AWS: every matching group gets a copy (overlapping groups each one), for one of its members.
+      const base = copyOf(inbound, inbound.qos);
       for (const group of this.sharedIndex.match(topic).keys()) this.toGroup(group, base);
     }
   }

@@ -99,10 +99,10 @@ describe('CONNACK reason codes', () => {
     expect(violations).toEqual(['limits.maxClientIdBytes', 'aws.qos2', 'MQTT-3.3.2-2', 'aws.auth-packet']);
   });
 
-  test('0x9F connection rate exceeded for a second CONNECT with one client id within a second; the first stays', async () => {
+  test('0x97 quota exceeded for a second CONNECT with one client id within a second; the first stays', async () => {
     const iot = await endpoint({ profile: 'current', clock: 'virtual' });
     const first = await v5(iot, 'dev-rate');
-    expect((await refused(iot, 'dev-rate')).code).toBe(0x9f);
+    expect((await refused(iot, 'dev-rate')).code).toBe(0x97);
     expect(await iot.trace.waitFor({ event: 'throttled', clientId: 'dev-rate' })).toMatchObject({ limit: 'maxConnectsPerSecondPerClientId', action: 'refused' });
     expect(first.connected).toBe(true);
     iot.clock.advance(1000);

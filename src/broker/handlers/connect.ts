@@ -50,9 +50,10 @@ export function handleConnect(ctx: ConnectContext, packet: ConnectPacket): void 
   ctx.identify(clientId);
   // AWS: one client id may CONNECT limits.maxConnectsPerSecondPerClientId times a second; the excess is
   // throttled (Connect.ClientIDThrottle) and the connection holding the id is not touched (reactions.connectRate).
-  // MQTT 5 has a reason code for it: CONNACK 0x9F "Connection rate exceeded", whatever connectRate says.
+  // MQTT 5 answers with a reason code, whatever connectRate says: 0x97 "Quota exceeded", the one of AWS's listed
+  // CONNACK codes that fits (aws-iot-behaviour.md §1.4; MQTT's 0x9F "Connection rate exceeded" is not in AWS's list).
   if (!ctx.broker.admitConnect(clientId)) {
-    refuse(reactions.connectRate === 'server-unavailable' ? CONNACK.serverUnavailable : undefined, REASON.connectionRateExceeded);
+    refuse(reactions.connectRate === 'server-unavailable' ? CONNACK.serverUnavailable : undefined, REASON.quotaExceeded);
     return ctx.throttle({ limit: 'maxConnectsPerSecondPerClientId', direction: 'in', action: 'refused' });
   }
 

@@ -212,6 +212,16 @@ export function expectReleased(before: Record<string, number>, opened: Record<st
   expect(kinds.filter((k) => count(after, k) > count(before, k)).map((k) => `${k}: ${count(before, k)} before, ${count(after, k)} after`)).toEqual([]);
 }
 
+/** The message of what `fn` throws (a matcher's failure); throws itself when `fn` does not throw. */
+export function failure(fn: () => void): string {
+  try {
+    fn();
+  } catch (error) {
+    return (error as Error).message;
+  }
+  throw new Error('the matcher passed');
+}
+
 /** Closes everything the test opened. Registered for every test file that imports this module. */
 afterEach(async () => {
   const items = open.splice(0);

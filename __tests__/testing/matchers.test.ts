@@ -1,14 +1,6 @@
 import { fakeIotMatchers } from 'fake-aws-iot/jest';
-import { client, endpoint } from '../helpers';
+import { client, endpoint, failure } from '../helpers';
 
-const failure = (fn: () => void): string => {
-  try {
-    fn();
-  } catch (error) {
-    return (error as Error).message;
-  }
-  throw new Error('the matcher passed');
-};
 
 describe('fake-aws-iot/jest matchers (registered in jest.setup.ts)', () => {
   test('toHaveDelivered / toHaveReceivedFrom / toHaveDisconnected / toContainEntry pass on what happened', async () => {

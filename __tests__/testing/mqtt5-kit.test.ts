@@ -8,18 +8,10 @@ import mqtt from 'mqtt';
 import type { IPublishPacket } from 'mqtt-packet';
 import { assertClientSurvives, chaosArbitrary } from 'fake-aws-iot/fast-check';
 import type { FakeIot } from '../../src';
-import { client, endpoint } from '../helpers';
+import { client, endpoint, failure } from '../helpers';
 
 const v5 = (iot: FakeIot, clientId: string) => client(iot, clientId, { protocolVersion: 5 });
 
-const failure = (fn: () => void): string => {
-  try {
-    fn();
-  } catch (error) {
-    return (error as Error).message;
-  }
-  throw new Error('the matcher passed');
-};
 
 describe('fake-aws-iot/jest matchers with MQTT 5 clients', () => {
   test('toHaveDelivered / toHaveReceivedFrom on a v5 connection; toHaveDisconnected with the takeover reason', async () => {

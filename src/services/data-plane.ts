@@ -51,6 +51,19 @@ const MAX_RETAINED_PAGE = 200;
 
 const error = (status: number, message: string, refusal?: TransportFailure): DataPlaneAnswer => (refusal ? { status, message, refusal } : { status, message });
 
+/** A page's size (query `sizeParam`) and where it starts (after the name in `nextToken`), or the 400 to answer. */
+function pageOf(request: DataPlaneRequest, sizeParam: string, byDefault: number, max: number): { size: number; after: string } | DataPlaneAnswer {
+  const sizeText = request.query.get(sizeParam);
+  const size = sizeText === undefined ? byDefault : /^\d{1,3}$/.test(sizeText) ? Number(sizeText) : NaN;
+  if (!(size >= 1 && size <= max)) return error(400, `Invalid ${sizeParam}: it must be from 1 to ${max}`);
+  const token = request.query.get('nextToken');
+  if (token === undefined) return { size, after: '' };
+  // Tokens are base64url("after:<last name of the previous page>"); anything else is refused.
+  const decoded = Buffer.from(token, 'base64url').toString('utf8');
+  if (!decoded.startsWith('after:') || Buffer.from(decoded, 'utf8').toString('base64url') !== token) return error(400, 'Invalid nextToken');
+  return { size, after: decoded.slice('after:'.length) };
+}
+
 /** The data plane's request handler. */
 export function dataPlane(backend: DataPlaneBackend): (request: DataPlaneRequest) => DataPlaneAnswer {
   const buckets = new Map<string, RateBucket>();
@@ -109,16 +122,9 @@ export function dataPlane(backend: DataPlaneBackend): (request: DataPlaneRequest
   const list = (request: DataPlaneRequest, thingName: string): DataPlaneAnswer => {
     if (request.method !== 'GET') return error(405, `${request.method} is not allowed here (GET)`, 'method-not-allowed');
     if (!parseShadowTopic(`$aws/things/${thingName}/shadow/get`) || thingName.includes('/')) return error(400, 'Invalid thing name');
-    const sizeText = request.query.get('pageSize');
-    const pageSize = sizeText === undefined ? DEFAULT_PAGE_SIZE : /^\d{1,3}$/.test(sizeText) ? Number(sizeText) : NaN;
-    if (!(pageSize >= 1 && pageSize <= MAX_PAGE_SIZE)) return error(400, `Invalid pageSize: it must be from 1 to ${MAX_PAGE_SIZE}`);
-    const token = request.query.get('nextToken');
-    let after = '';
-    if (token !== undefined) {
-      const decoded = Buffer.from(token, 'base64url').toString('utf8');
-      if (!decoded.startsWith('after:') || Buffer.from(decoded, 'utf8').toString('base64url') !== token) return error(400, 'Invalid nextToken');
-      after = decoded.slice('after:'.length);
-    }
+    const page = pageOf(request, 'pageSize', DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE);
+    if ('status' in page) return page;
+    const { size: pageSize, after } = page;
     if (throttled(thingName)) return error(429, 'Rate exceeded');
     const names = backend.listShadows().filter((s) => s.thingName === thingName && s.shadowName !== undefined).map((s) => s.shadowName!).sort();
     const rest = names.filter((n) => n > after);
@@ -143,16 +149,9 @@ export function dataPlane(backend: DataPlaneBackend): (request: DataPlaneRequest
         body: { topic: m.topic, payload: m.payload.toString('base64'), qos: m.qos, lastModifiedTime: m.lastModifiedTime, ...(userProperties ? { userProperties: Buffer.from(JSON.stringify(userProperties)).toString('base64') } : {}) },
       };
     }
-    const sizeText = request.query.get('maxResults');
-    const pageSize = sizeText === undefined ? DEFAULT_RETAINED_PAGE : /^\d{1,3}$/.test(sizeText) ? Number(sizeText) : NaN;
-    if (!(pageSize >= 1 && pageSize <= MAX_RETAINED_PAGE)) return error(400, `Invalid maxResults: it must be from 1 to ${MAX_RETAINED_PAGE}`);
-    const token = request.query.get('nextToken');
-    let after = '';
-    if (token !== undefined) {
-      const decoded = Buffer.from(token, 'base64url').toString('utf8');
-      if (!decoded.startsWith('after:') || Buffer.from(decoded, 'utf8').toString('base64url') !== token) return error(400, 'Invalid nextToken');
-      after = decoded.slice('after:'.length);
-    }
+    const page = pageOf(request, 'maxResults', DEFAULT_RETAINED_PAGE, MAX_RETAINED_PAGE);
+    if ('status' in page) return page;
+    const { size: pageSize, after } = page;
     const rest = backend.retainedList().filter((m) => m.topic > after);
     const retainedTopics = rest.slice(0, pageSize);
     const more = rest.length > pageSize;

@@ -380,7 +380,6 @@ export async function startFakeIot(options?: FakeIotOptions): Promise<FakeIot> {
         verifier: verifier!,
         handle: lazy.dataPlane().dataPlane({
           now: () => clock.now(),
-          throttles: resolved.profile.reactions.throttles,
           retain: resolved.profile.reactions.retain,
           checkTopic: (topic) => broker.checkTopic(topic),
           reservedPublishAllowed: (topic) => broker.reservedPublishAllowed(topic),
@@ -388,6 +387,7 @@ export async function startFakeIot(options?: FakeIotOptions): Promise<FakeIot> {
           shadowRequest: (request, payload) => broker.shadowRequest(request, payload),
           publishShadowResponses: (responses) => broker.publishShadowResponses(responses),
           listShadows: () => broker.shadows.list(),
+          admitShadowRequest: (thingName) => broker.admitShadowRequest(thingName),
           retained: (topic) => {
             const m = broker.retained?.get(topic, clock.now());
             return m && { topic: m.topic, payload: m.payload, qos: m.qos, lastModifiedTime: m.lastModifiedTime, ...(m.properties?.userProperties ? { userProperties: m.properties.userProperties } : {}) };

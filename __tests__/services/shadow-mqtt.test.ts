@@ -195,3 +195,19 @@ describe('Device Shadow over MQTT', () => {
   });
 });
 
+
+test('shadow requests for one thing are limited per second, MQTT and the cloud side counted apart from other things (limits.shadowRequestsPerSecondPerThing)', async () => {
+  const iot = await endpoint({ clock: 'virtual', limits: { shadowRequestsPerSecondPerThing: 3 } });
+  const dev = await client(iot, 'rate-dev');
+  await dev.subscribeAsync(['$aws/things/rate-dev/shadow/get/+', '$aws/things/other/shadow/get/+'], { qos: 1 });
+  for (let i = 0; i < 4; i++) dev.publish('$aws/things/rate-dev/shadow/get', JSON.stringify({ clientToken: `r${i}` }), { qos: 1 });
+  dev.publish('$aws/things/other/shadow/get', JSON.stringify({ clientToken: 'o' }), { qos: 1 });
+  const answers = await dev.receivedCount(5);
+  const codes = answers.map((m) => [(JSON.parse(m.payload) as { clientToken: string }).clientToken, (JSON.parse(m.payload) as { code: number }).code]);
+  // Three 404s (no shadow yet) for rate-dev, the fourth over the rate; the other thing has its own allowance.
+  expect(codes).toEqual([['r0', 404], ['r1', 404], ['r2', 404], ['r3', 429], ['o', 404]]);
+  iot.clock.advance(1000);
+  dev.publish('$aws/things/rate-dev/shadow/get', JSON.stringify({ clientToken: 'later' }), { qos: 1 });
+  const [, , , , , later] = await dev.receivedCount(6);
+  expect(JSON.parse(later!.payload)).toMatchObject({ clientToken: 'later', code: 404 });
+});

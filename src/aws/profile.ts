@@ -98,6 +98,11 @@ export interface Limits {
    */
   shadowMaxInFlightRequests: number;
   /**
+   * Device Shadow: requests per second for one thing, over MQTT and HTTP together. AWS: 20 (§2, §4.4); more get
+   * 429. Enforced while reactions.throttles is on.
+   */
+  shadowRequestsPerSecondPerThing: number;
+  /**
    * Bytes the endpoint's shadows may hold together (documents and metadata). Not an AWS number: it keeps the
    * endpoint bounded in memory. An update that would go beyond it is refused with 429, as AWS answers a quota.
    */
@@ -367,6 +372,7 @@ const CLASSIC_LIMITS: Limits = Object.freeze({
   shadowMaxClientTokenBytes: 64,
   shadowVersionKeepSeconds: 48 * 3600,
   shadowMaxInFlightRequests: 10,
+  shadowRequestsPerSecondPerThing: 20,
   shadowMaxStoreBytes: 64 * 1024 * 1024,
 });
 

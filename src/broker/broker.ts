@@ -229,6 +229,8 @@ export class Broker {
   private readonly sessionLimits: SessionLimits;
   /** CONNECTs per client id (limits.maxConnectsPerSecondPerClientId); undefined while throttles are off. */
   private readonly connects: RateBuckets | undefined;
+  /** Shadow requests per thing (limits.shadowRequestsPerSecondPerThing); undefined while throttles are off. */
+  private readonly shadowRates: RateBuckets | undefined;
   /** The Device Shadow service: answers what is published to `$aws/things/{thing}/shadow/.../(get|update|delete)`. */
   readonly shadows: ShadowService;
   /** The chaos engine, once chaos was configured; undefined means no chaos work at all. */
@@ -251,8 +253,16 @@ export class Broker {
     this.sharedIndex = new TopicIndex<ShareGroup>({ hashMatchesParent: profile.reactions.hashMatchesParent });
     if (profile.reactions.retain === 'store') this.retained = new RetainedStore(limits.maxRetainedMessages, limits.maxRetainedBytes);
     this.reservedPublishAllowed = topicMatcher(profile.reserved.publish);
-    if (profile.reactions.throttles) this.connects = new RateBuckets(limits.maxConnectsPerSecondPerClientId);
+    if (profile.reactions.throttles) {
+      this.connects = new RateBuckets(limits.maxConnectsPerSecondPerClientId);
+      this.shadowRates = new RateBuckets(limits.shadowRequestsPerSecondPerThing);
+    }
     this.shadows = new ShadowService(limits, profile.reactions.shadowDeltaOnReportedUpdate);
+  }
+
+  /** AWS: shadow requests for one thing are limited per second (MQTT and HTTP together); false when over. */
+  admitShadowRequest(thingName: string): boolean {
+    return this.shadowRates === undefined || this.shadowRates.take(thingName, this.clock.now());
   }
 
   /** AWS: CONNECTs with one client id are limited per second; false when this one is over the limit. */
@@ -667,7 +677,8 @@ export class Broker {
         const refused = from !== undefined && this.chaos ? this.online.get(from)?.link.chaos?.()?.shadowError(topic) : undefined;
         // AWS: at most limits.shadowMaxInFlightRequests requests per thing wait for their answer; more is 429.
         const inFlight = (this.shadowsInFlight.get(shadow.thingName) ?? 0) + 1;
-        const overLimit = inFlight > this.profile.limits.shadowMaxInFlightRequests;
+        // ... and at most limits.shadowRequestsPerSecondPerThing a second (while throttles are on).
+        const overLimit = inFlight > this.profile.limits.shadowMaxInFlightRequests || !this.admitShadowRequest(shadow.thingName);
         if (!overLimit) this.shadowsInFlight.set(shadow.thingName, inFlight);
         const { payload } = inbound;
         guardedMicrotask(guarded(() => {

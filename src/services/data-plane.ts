@@ -12,13 +12,10 @@
  * `/update/documents`, `/delete/accepted`) as AWS does for REST updates; a rejected one answers only the
  * HTTP caller (AWS sends REST callers no error document on MQTT, aws-iot-behaviour.md §4.1).
  */
-import { RateBucket } from '../broker/throttle';
 import type { TransportFailure } from '../trace/entry';
 import type { DataPlaneAnswer, DataPlaneRequest } from '../transport/http';
 import { type ShadowResponse, type ShadowTopic, parseShadowTopic } from './shadow';
 
-/** AWS: 20 shadow requests per second per thing (aws-iot-behaviour.md §4.4); more get 429 while throttles are on. */
-export const SHADOW_REQUESTS_PER_SECOND_PER_THING = 20;
 /** ListNamedShadowsForThing's page size when none is asked for, and the largest one. */
 const DEFAULT_PAGE_SIZE = 25;
 const MAX_PAGE_SIZE = 100;
@@ -26,8 +23,6 @@ const MAX_PAGE_SIZE = 100;
 /** What the data plane needs of the endpoint. */
 export interface DataPlaneBackend {
   now(): number;
-  /** AWS's rate limits on (options.throttles). */
-  throttles: boolean;
   /** What the profile does with RETAIN: the classic profile has no retained messages; `current` stores them. */
   retain: 'disconnect' | 'ignore' | 'store';
   /** A reason the topic is not a valid topic name, or undefined. */
@@ -39,6 +34,8 @@ export interface DataPlaneBackend {
   shadowRequest(request: ShadowTopic, payload: Buffer): ShadowResponse[];
   publishShadowResponses(responses: ShadowResponse[]): void;
   listShadows(): { thingName: string; shadowName: string | undefined }[];
+  /** Counts a shadow request against its thing's rate; false when it is over (answered 429). */
+  admitShadowRequest(thingName: string): boolean;
   /** The topic's retained message (profile current), with its MQTT 5 user properties; undefined when none. */
   retained(topic: string): { topic: string; payload: Buffer; qos: 0 | 1; lastModifiedTime: number; userProperties?: Record<string, string | string[]> } | undefined;
   /** Every retained message, summarised, sorted by topic. */
@@ -66,19 +63,8 @@ function pageOf(request: DataPlaneRequest, sizeParam: string, byDefault: number,
 
 /** The data plane's request handler. */
 export function dataPlane(backend: DataPlaneBackend): (request: DataPlaneRequest) => DataPlaneAnswer {
-  const buckets = new Map<string, RateBucket>();
-
-  /** AWS's per-thing shadow request rate (only while throttles are on). */
-  const throttled = (thingName: string): boolean => {
-    if (!backend.throttles) return false;
-    const now = backend.now();
-    let bucket = buckets.get(thingName);
-    if (!bucket) {
-      if (buckets.size >= 1000) for (const [k, b] of buckets) if (b.full(now)) buckets.delete(k);
-      buckets.set(thingName, (bucket = new RateBucket(SHADOW_REQUESTS_PER_SECOND_PER_THING, now)));
-    }
-    return !bucket.take(now);
-  };
+  /** AWS's per-thing shadow request rate (limits.shadowRequestsPerSecondPerThing, MQTT and HTTP together). */
+  const throttled = (thingName: string): boolean => !backend.admitShadowRequest(thingName);
 
   const publish = (request: DataPlaneRequest, topic: string): DataPlaneAnswer => {
     const qosText = request.query.get('qos');

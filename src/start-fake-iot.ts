@@ -8,6 +8,7 @@ import type { Message, MessageProperties } from './session/session';
 import { isUtf8 } from 'node:buffer';
 import { parseShadowTopic } from './services/shadow';
 import { ChaosEngine } from './chaos/engine';
+import { streamFor } from './chaos/prng';
 import { resolveChaos } from './chaos/options';
 import type { ChaosDecision, ChaosOptions, ScriptStep } from './chaos/types';
 import { type Clock, createRealClock, guarded, realClock, warnError } from './clock/clock';
@@ -283,7 +284,7 @@ export async function startFakeIot(options?: FakeIotOptions): Promise<FakeIot> {
     connections.add(new Dispatcher(nextConnectionId++, socket, broker, (c) => connections.delete(c), identity));
   };
   const listener = await listenTcp(resolved.host, resolved.port, onSocket);
-  const verifier: SigV4Verifier | undefined = resolved.websockets || resolved.http ? new (lazy.sigv4().SigV4Verifier)(resolved.credentials, () => clock.now()) : undefined;
+  const verifier: SigV4Verifier | undefined = resolved.websockets || resolved.http ? new (lazy.sigv4().SigV4Verifier)(resolved.credentials, () => clock.now(), resolved.profile.limits.sigv4ClockSkewSeconds) : undefined;
   const host = resolved.host;
   const port = listener.port;
   let wsListener: WebSocketListener | undefined;
@@ -367,6 +368,8 @@ export async function startFakeIot(options?: FakeIotOptions): Promise<FakeIot> {
     tlsEndpoint = Object.freeze({ port: tlsListener.port, url: `mqtts://localhost:${tlsListener.port}`, caCertificate, caPath: fixturePath('ca.pem') });
   }
 
+  // The data plane's request ids come from the seed, like every other id the endpoint makes.
+  const requestIds = streamFor(resolved.seed, 'http-request-ids');
   let httpListener: HttpListener | undefined;
   if (resolved.http) {
     try {
@@ -378,6 +381,7 @@ export async function startFakeIot(options?: FakeIotOptions): Promise<FakeIot> {
         maxBodyBytes: resolved.profile.limits.maxPayloadBytes,
         requestTimeoutMs: resolved.profile.limits.connectTimeoutSeconds * 1000,
         verifier: verifier!,
+        requestId: () => requestIds.uuid(),
         handle: lazy.dataPlane().dataPlane({
           now: () => clock.now(),
           retain: resolved.profile.reactions.retain,

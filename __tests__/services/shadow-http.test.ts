@@ -205,6 +205,7 @@ describe('errors reach the SDK as its typed exceptions', () => {
     const listener = await listenHttp({
       host: '127.0.0.1', port: 0, tls: undefined, maxBodyBytes: 1024, requestTimeoutMs: 5000,
       verifier: new SigV4Verifier(undefined, () => Date.now()),
+      requestId: () => 'request-1',
       handle: () => {
         throw new Error('boom');
       },

@@ -211,3 +211,20 @@ test('shadow requests for one thing are limited per second, MQTT and the cloud s
   const [, , , , , later] = await dev.receivedCount(6);
   expect(JSON.parse(later!.payload)).toMatchObject({ clientToken: 'later', code: 404 });
 });
+
+test('deleted shadows keep their version within the byte bound: creating and deleting in a loop is refused (429) once the store is full', async () => {
+  const iot = await endpoint({ limits: { shadowMaxStoreBytes: 1000 } });
+  let refused = 0;
+  for (let i = 0; i < 40 && refused === 0; i++) {
+    try {
+      iot.shadows.update(`churn-${i}`, { state: { reported: { on: true } } });
+      iot.shadows.delete(`churn-${i}`);
+    } catch (error) {
+      expect(error).toMatchObject({ code: 'SHADOW_REJECTED', status: 429 });
+      refused = i;
+    }
+  }
+  // Each tombstone costs about 70 bytes: the 1000-byte store fills within 40 rounds.
+  expect(refused).toBeGreaterThan(5);
+  expect(refused).toBeLessThan(20);
+});

@@ -103,6 +103,11 @@ export interface Limits {
    */
   shadowRequestsPerSecondPerThing: number;
   /**
+   * SigV4 (WebSocket upgrades, the HTTP data plane): how far a request's X-Amz-Date may be from the endpoint's
+   * clock. AWS: 5 minutes (aws-iot-behaviour.md §7); beyond it, HTTP 403.
+   */
+  sigv4ClockSkewSeconds: number;
+  /**
    * Bytes the endpoint's shadows may hold together (documents and metadata). Not an AWS number: it keeps the
    * endpoint bounded in memory. An update that would go beyond it is refused with 429, as AWS answers a quota.
    */
@@ -373,6 +378,7 @@ const CLASSIC_LIMITS: Limits = Object.freeze({
   shadowVersionKeepSeconds: 48 * 3600,
   shadowMaxInFlightRequests: 10,
   shadowRequestsPerSecondPerThing: 20,
+  sigv4ClockSkewSeconds: 300,
   shadowMaxStoreBytes: 64 * 1024 * 1024,
 });
 

@@ -60,6 +60,9 @@ export class ShadowError extends Error {
   }
 }
 
+/** What a deleted shadow's kept version costs besides its key (counted in limits.shadowMaxStoreBytes). */
+const TOMBSTONE_BYTES = 64;
+
 const THING_NAME = /^[a-zA-Z0-9:_-]{1,128}$/;
 const SHADOW_NAME = /^[a-zA-Z0-9:_-]{1,64}$/;
 const REQUEST = /^\$aws\/things\/([^/]+)\/shadow(?:\/name\/([^/]+))?\/(get|update|delete)$/;
@@ -268,8 +271,12 @@ export class ShadowService {
     if (t.operation === 'delete') {
       if (!stored?.exists) throw missing();
       // AWS keeps the version: a shadow recreated within shadowVersionKeepSeconds continues from it.
-      this.bytes -= stored.bytes ?? 0;
-      this.shadows.set(key, { desired: undefined, reported: undefined, metadata: {}, version: stored.version, exists: false, deletedAt: nowMs });
+      // The tombstone that keeps the version counts too (a client that creates and deletes shadows in a loop
+      // must not grow the endpoint without bound); it goes when the version need not be kept any more.
+      this.prune(nowMs);
+      const tombstone = TOMBSTONE_BYTES + key.length;
+      this.bytes += tombstone - (stored.bytes ?? 0);
+      this.shadows.set(key, { bytes: tombstone, desired: undefined, reported: undefined, metadata: {}, version: stored.version, exists: false, deletedAt: nowMs });
       return [{ topic: `${t.prefix}/delete/accepted`, document: clean({ version: stored.version, timestamp, clientToken }) }];
     }
     return this.update(t, parsed.body!, nowMs, clientToken, stored);
@@ -335,6 +342,20 @@ export class ShadowService {
     responses.push({ topic: `${t.prefix}/update/documents`, document: clean({ previous: view(current), current: view(next), timestamp, clientToken }) });
     return responses;
   }
+
+  /** Forgets deleted shadows whose version need not be kept any more (shadowVersionKeepSeconds). */
+  private prune(nowMs: number): void {
+    if (this.tombstoneCheck > nowMs) return;
+    this.tombstoneCheck = nowMs + 60_000; // at most once a minute of the endpoint's clock
+    for (const [key, s] of this.shadows) {
+      if (!s.exists && nowMs - (s.deletedAt ?? 0) >= this.limits.shadowVersionKeepSeconds * 1000) {
+        this.bytes -= s.bytes ?? 0;
+        this.shadows.delete(key);
+      }
+    }
+  }
+
+  private tombstoneCheck = 0;
 
   /** Forgets every shadow (endpoint shutdown). */
   clear(): void {

@@ -6,7 +6,6 @@
  * A request refused before it reached the service (bad signature, too large, unknown path, not HTTP) is a
  * `transport-error` trace event. Nothing a client sends is thrown into the host.
  */
-import { randomUUID } from 'node:crypto';
 import { type IncomingMessage, type Server as HttpServer, type ServerResponse, createServer as createHttpServer } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { Socket } from 'node:net';
@@ -61,6 +60,8 @@ export interface HttpListenerOptions {
   /** Real milliseconds a client has to send its whole request. */
   requestTimeoutMs: number;
   verifier: SigV4Verifier;
+  /** A request id for each answer (`x-amzn-RequestId`): from the endpoint's seeded stream, so a seed replays them. */
+  requestId(): string;
   handle(request: DataPlaneRequest): DataPlaneAnswer;
   refused(refusal: Refusal): void;
   /** handle() threw: a bug of the fake's, answered with 500. */
@@ -96,8 +97,7 @@ function queryOf(raw: string): Map<string, string> | undefined {
 }
 
 /** Writes an answer as AWS's REST-JSON protocol has it. */
-function send(res: ServerResponse, answer: DataPlaneAnswer, close = false): void {
-  const requestId = randomUUID();
+function send(res: ServerResponse, requestId: string, answer: DataPlaneAnswer, close = false): void {
   if (answer.status === 200 && 'body' in answer) {
     const body = JSON.stringify(answer.body);
     res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body), 'x-amzn-RequestId': requestId, ...(close ? { Connection: 'close' } : {}) });
@@ -132,7 +132,7 @@ export async function listenHttp(options: HttpListenerOptions): Promise<HttpList
 
   const refuse = (req: IncomingMessage, res: ServerResponse, status: number, reason: TransportFailure, message: string) => {
     options.refused({ transport, remoteAddress: addressOf(req.socket), reason, message: `HTTP ${status}: ${message}` });
-    send(res, { status, message });
+    send(res, options.requestId(), { status, message });
   };
 
   server.on('request', (req: IncomingMessage, res: ServerResponse) => {
@@ -149,7 +149,7 @@ export async function listenHttp(options: HttpListenerOptions): Promise<HttpList
     const tooLarge = () => {
       res.shouldKeepAlive = false;
       options.refused({ transport, remoteAddress: addressOf(req.socket), reason: 'payload-too-large', message: `HTTP 413: the body is larger than ${options.maxBodyBytes} bytes (limits.maxPayloadBytes)` });
-      send(res, { status: 413, message: 'The payload exceeds the maximum size allowed' }, true);
+      send(res, options.requestId(), { status: 413, message: 'The payload exceeds the maximum size allowed' }, true);
       let dropped = 0;
       req.removeAllListeners('data');
       req.on('data', (chunk: Buffer) => {
@@ -194,11 +194,11 @@ export async function listenHttp(options: HttpListenerOptions): Promise<HttpList
           if ('refusal' in answer && answer.refusal) {
             options.refused({ transport, remoteAddress: addressOf(req.socket), reason: answer.refusal, message: `HTTP ${answer.status}: ${answer.message}` });
           }
-          send(res, answer);
+          send(res, options.requestId(), answer);
         })
         .catch((error: unknown) => {
           options.failed(error);
-          if (!res.headersSent) send(res, { status: 500, message: 'Internal service failure' });
+          if (!res.headersSent) send(res, options.requestId(), { status: 500, message: 'Internal service failure' });
         });
     });
   });

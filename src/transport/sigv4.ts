@@ -23,8 +23,8 @@ function smithy(): typeof import('@smithy/signature-v4') {
 
 export const SIGV4_SERVICE = 'iotdevicegateway';
 export const SIGV4_ALGORITHM = 'AWS4-HMAC-SHA256';
-/** AWS refuses a request whose X-Amz-Date is more than 5 minutes away from its own clock. */
-export const MAX_CLOCK_SKEW_MS = 5 * 60 * 1000;
+/** AWS refuses a request whose X-Amz-Date is more than 5 minutes from its clock (the profile's limits.sigv4ClockSkewSeconds). */
+const DEFAULT_CLOCK_SKEW_SECONDS = 300;
 
 const EMPTY_PAYLOAD_SHA256 = createHash('sha256').update('').digest('hex');
 const MAX_EXPIRES_SECONDS = 7 * 24 * 3600;
@@ -142,8 +142,8 @@ export class SigV4Verifier {
     }
     const now = this.now();
     const skewSeconds = Math.round((signedAt - now) / 1000);
-    if (Math.abs(signedAt - now) > MAX_CLOCK_SKEW_MS) {
-      return fail('clock-skew', `X-Amz-Date ${amzDate} is ${Math.abs(skewSeconds)} s ${skewSeconds > 0 ? 'ahead of' : 'behind'} the endpoint's clock (${formatAmzDate(now)}); AWS allows 5 minutes`);
+    if (Math.abs(signedAt - now) > this.maxSkewSeconds * 1000) {
+      return fail('clock-skew', `X-Amz-Date ${amzDate} is ${Math.abs(skewSeconds)} s ${skewSeconds > 0 ? 'ahead of' : 'behind'} the endpoint's clock (${formatAmzDate(now)}); AWS allows ${this.maxSkewSeconds} s (limits.sigv4ClockSkewSeconds)`);
     }
     return undefined;
   }
@@ -155,6 +155,8 @@ export class SigV4Verifier {
     private readonly credentials: AwsCredentials | undefined,
     /** The endpoint's clock (virtual under `clock: 'virtual'`). */
     private readonly now: () => number,
+    /** How far X-Amz-Date may be from the endpoint's clock (limits.sigv4ClockSkewSeconds). */
+    private readonly maxSkewSeconds = DEFAULT_CLOCK_SKEW_SECONDS,
   ) {
     this.signer = credentials
       ? new (smithy().SignatureV4)({ credentials: { accessKeyId: credentials.accessKeyId, secretAccessKey: credentials.secretAccessKey }, region: 'us-east-1', service: SIGV4_SERVICE, sha256: Sha256 })

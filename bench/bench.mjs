@@ -3,10 +3,16 @@
 import { fork, spawnSync } from 'node:child_process';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
-import mqtt from 'mqtt';
-import { deviceTls, systems, tlsSystems } from './systems.mjs';
+import { cpuMicros, findMosquitto, startCli, startMosquitto } from './processes.mjs';
+import { connect, id, relay, shadowDevice } from './workloads.mjs';
+import { benchLimits, deviceTls, systems, tlsSystems } from './systems.mjs';
 
 const quick = process.argv.includes('--quick');
+/** `--only=a,b`: run only these sections (cycle, relay, fanout, latency, memory, subs, external). */
+const only = process.argv.find((a) => a.startsWith('--only='))?.slice('--only='.length).split(',');
+const runs = (section) => !only || only.includes(section);
+/** `--cli-cpu-prof=DIR`: the CLI process of the external section runs with --cpu-prof, its profile in DIR. */
+const cliProfileDir = process.argv.find((a) => a.startsWith('--cli-cpu-prof='))?.slice('--cli-cpu-prof='.length);
 const REPS = quick ? 3 : 5;
 const here = fileURLToPath(new URL('.', import.meta.url));
 const started = performance.now();
@@ -15,9 +21,6 @@ const median = (xs) => {
   const s = [...xs].sort((a, b) => a - b);
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 };
-const connect = (url, opts = {}) => mqtt.connectAsync(url, { protocolVersion: 4, reconnectPeriod: 0, keepalive: 600, ...opts });
-let idCounter = 0;
-const id = (p) => `${p}-${++idCounter}`;
 
 /** Runs `measure(system)` for each system, interleaved, `reps` times; returns medians. */
 async function compare(names, measure, reps = REPS) {
@@ -36,7 +39,6 @@ async function compare(names, measure, reps = REPS) {
 
 // ---- measurements -------------------------------------------------------------------------
 
-/** ms per test cycle: start, connect, subscribe, QoS 1 publish to itself, receive, close. */
 /** ms per test cycle: start, connect, subscribe, QoS 1 to itself, receive, close (`start` and `extra` pick the system and the connection). */
 async function cycleWith(start, extra, tag) {
   const k = quick ? 6 : 20;
@@ -76,30 +78,14 @@ function coldImport(name) {
   return Number(r.stdout.trim());
 }
 
-/**
- * Messages per second, publisher → `fanout` subscribers, with `others` unrelated subscriptions present;
- * publisher and subscribers speak MQTT `protocolVersion` (4: 3.1.1, 5: MQTT 5).
- */
-async function throughput(name, { qos, fanout = 1, others = 0, count, protocolVersion = 4 }) {
+/** Published messages per second through an in-process system (see relay()). */
+async function throughput(name, opts) {
   const b = await systems[name]();
-  const subs = await Promise.all(Array.from({ length: fanout }, () => connect(b.url, { clientId: id('sub'), protocolVersion })));
-  const pub = await connect(b.url, { clientId: id('pub'), protocolVersion });
-  if (others > 0) {
-    const holder = await connect(b.url, { clientId: id('others') });
-    const filters = Array.from({ length: others }, (_, i) => `other/${i % 97}/${i}`);
-    for (let i = 0; i < filters.length; i += 1000) await holder.subscribeAsync(filters.slice(i, i + 1000), { qos: 0 });
+  try {
+    return (await relay(b.url, opts)).rate;
+  } finally {
+    await b.close();
   }
-  await Promise.all(subs.map((s) => s.subscribeAsync('bench/t', { qos })));
-  let left = count * fanout;
-  const done = new Promise((resolve) => subs.forEach((s) => s.on('message', () => --left === 0 && resolve())));
-  const payload = Buffer.alloc(64, 7);
-  const t0 = performance.now();
-  for (let i = 0; i < count; i++) pub.publish('bench/t', payload, { qos });
-  await done;
-  const rate = count / ((performance.now() - t0) / 1000);
-  await Promise.all([...subs, pub].map((c) => c.endAsync(true)));
-  await b.close();
-  return rate;
 }
 
 /** Median round trip (ms) of one message at a time, publisher → subscriber. */
@@ -151,53 +137,139 @@ function row(metric, unit, better, values) {
   console.log(`${metric.padEnd(38)} ${unit.padEnd(7)} project ${fmt(values.project).padStart(9)}  aedes ${fmt(values.aedes).padStart(9)}  ratio ${ratio === undefined ? '' : ratio.toFixed(2).padStart(5)} (${better} is better) ${extra} [${took.toFixed(1)} s]`);
 }
 
-console.log(`fake-aws-iot vs aedes — ${new Date().toISOString().slice(0, 10)} — node ${process.version}, ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, ${quick ? 'quick' : 'full'} run, medians of ${REPS}\n`);
+console.log(`fake-aws-iot vs aedes and mosquitto — ${new Date().toISOString().slice(0, 10)} — node ${process.version}, ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, ${quick ? 'quick' : 'full'} run, medians of ${REPS}\n`);
 const both = ['project', 'aedes'];
-const n0 = quick ? 6000 : 16000;
+// Messages per relay run (QoS 0, QoS 1): each run ~0.2-0.5 s at steady state.
+const n0 = quick ? 6000 : 20000;
 const n1 = quick ? 3000 : 10000;
+const notes = [];
 
-// One warm-up round, discarded, so the JIT has compiled both systems' hot paths before anything is measured.
-for (const n of ['project', 'project+trace', 'project+chaos0', 'aedes']) {
-  await throughput(n, { qos: 0, count: n0 });
-  if (!quick) await throughput(n, { qos: 1, count: n1 });
+if (runs('relay') || runs('cycle') || runs('fanout') || runs('subs') || runs('latency')) {
+  // One warm-up round, discarded, so the JIT has compiled both systems' hot paths before anything is measured.
+  for (const n of ['project', 'project+trace', 'project+chaos0', 'aedes']) {
+    await throughput(n, { qos: 0, count: n0 });
+    if (!quick) await throughput(n, { qos: 1, count: n1 });
+  }
+  if (!quick) await throughput('project', { qos: 1, count: n1, protocolVersion: 5 }); // the MQTT 5 codec paths too
 }
-if (!quick) await throughput('project', { qos: 1, count: n1, protocolVersion: 5 }); // the MQTT 5 codec paths too
-// The mTLS cycle too: the first TLS endpoint loads the certificate code once per process (cold import's business).
-for (const n of both) await tlsCycle(n);
 
-row('per-test cycle', 'ms', 'lower', await compare(both, cycle));
-row('per-test cycle over mTLS', 'ms', 'lower', await compare(both, tlsCycle));
-row('start + close', 'ms', 'lower', await compare(both, startClose));
-row('cold import (fresh process)', 'ms', 'lower', await compare(both, coldImport));
-const base = await compare(['project', 'project+trace', 'project+chaos0', 'aedes'], (n) => throughput(n, { qos: 0, count: n0 }));
-row('throughput 1→1 QoS 0', 'msg/s', 'higher', base);
-row('throughput 1→1 QoS 1', 'msg/s', 'higher', await compare(['project', 'project+trace', 'aedes'], (n) => throughput(n, { qos: 1, count: n1 })));
-// aedes has no MQTT 5: the project with MQTT 5 clients against aedes with 3.1.1 ones (the row's ratio), and the
-// project with 3.1.1 clients in the same interleaving, so the cost of MQTT 5 itself shows as well.
-const v5q1 = await compare(['project', 'project@3.1.1', 'aedes'], (n) =>
-  n === 'project@3.1.1' ? throughput('project', { qos: 1, count: n1 }) : throughput(n, { qos: 1, count: n1, protocolVersion: n === 'project' ? 5 : 4 }));
-row('throughput 1→1 QoS 1, MQTT 5 clients', 'msg/s', 'higher', v5q1);
-row('fan-out 1→5 QoS 0', 'msg/s', 'higher', await compare(both, (n) => throughput(n, { qos: 0, fanout: 5, count: n0 / 5 })));
-row('fan-out 1→50 QoS 0', 'msg/s', 'higher', await compare(both, (n) => throughput(n, { qos: 0, fanout: 50, count: n0 / 50 })));
-row('p50 latency QoS 0', 'ms', 'lower', await compare(both, (n) => latency(n, 0)));
-row('p50 latency QoS 1', 'ms', 'lower', await compare(both, (n) => latency(n, 1)));
-// Memory varies little between repetitions: 3 (--quick: 1).
-row('memory per idle client', 'bytes', 'lower', await compare(both, memoryPerClient, quick ? 1 : 3));
-// 0, 1k and 10k unrelated subscriptions (quick: 0 and 10k), all combinations interleaved so they compare.
-const counts = quick ? [0, 10000] : [0, 1000, 10000];
-const subsRuns = await compare(counts.flatMap((k) => [`project@${k}`, `aedes@${k}`]), (key) => {
-  const [n, others] = key.split('@');
-  return throughput(n, { qos: 0, count: n0, others: Number(others) });
-}, quick ? 2 : 3); // each run subscribes up to 10k filters first: 3 repetitions (--quick: 2) keep the run short
-const pick = (others) => ({ project: subsRuns[`project@${others}`], aedes: subsRuns[`aedes@${others}`] });
-row('throughput QoS 0, 0 other subs', 'msg/s', 'higher', pick(0));
-if (!quick) row('throughput QoS 0, 1k other subs', 'msg/s', 'higher', pick(1000));
-row('throughput QoS 0, 10k other subs', 'msg/s', 'higher', pick(10000));
-const k10 = pick(10000);
-const none = pick(0);
+if (runs('cycle')) {
+  // The mTLS cycle too: the first TLS endpoint loads the certificate code once per process (cold import's business).
+  for (const n of both) await tlsCycle(n);
+  row('per-test cycle', 'ms', 'lower', await compare(both, cycle));
+  row('per-test cycle over mTLS', 'ms', 'lower', await compare(both, tlsCycle));
+  row('start + close', 'ms', 'lower', await compare(both, startClose));
+  row('cold import (fresh process)', 'ms', 'lower', await compare(both, coldImport));
+}
+
+/** Windowed relay rows and what each costs relative to the plain project (trace off, MQTT 3.1.1). */
+const costs = {};
+if (runs('relay')) {
+  const q0 = await compare(['project', 'project+trace', 'project+chaos0', 'project+shadow', 'aedes'], (n) =>
+    n === 'project+shadow' ? throughput('project', { qos: 0, count: n0, setup: shadowDevice }) : throughput(n, { qos: 0, count: n0 }));
+  row('relay 1→1 QoS 0 (windowed)', 'msg/s', 'higher', q0);
+  const q1 = await compare(['project', 'project+trace', 'project+shadow', 'aedes'], (n) =>
+    n === 'project+shadow' ? throughput('project', { qos: 1, count: n1, setup: shadowDevice }) : throughput(n, { qos: 1, count: n1 }));
+  row('relay 1→1 QoS 1 (windowed)', 'msg/s', 'higher', q1);
+  // aedes has no MQTT 5: the project with MQTT 5 clients against aedes with 3.1.1 ones (the row's ratio), and the
+  // project with 3.1.1 clients in the same interleaving, so the cost of MQTT 5 itself shows as well.
+  const v5q1 = await compare(['project', 'project@3.1.1', 'aedes'], (n) =>
+    n === 'project@3.1.1' ? throughput('project', { qos: 1, count: n1 }) : throughput(n, { qos: 1, count: n1, protocolVersion: n === 'project' ? 5 : 4 }));
+  row('relay 1→1 QoS 1, MQTT 5 clients', 'msg/s', 'higher', v5q1);
+  costs.trace = [q0['project+trace'] / q0.project, q1['project+trace'] / q1.project];
+  costs.shadow = [q0['project+shadow'] / q0.project, q1['project+shadow'] / q1.project];
+  costs.mqtt5 = [undefined, v5q1.project / v5q1['project@3.1.1']];
+  costs.chaos0 = [q0['project+chaos0'] / q0.project, undefined];
+  costs.vsAedes = { q0: q0.project / q0.aedes, q0trace: q0['project+trace'] / q0.aedes, q1: q1.project / q1.aedes, q1trace: q1['project+trace'] / q1.aedes };
+}
+if (runs('fanout')) {
+  row('fan-out 1→5 QoS 0 (windowed)', 'msg/s', 'higher', await compare(both, (n) => throughput(n, { qos: 0, fanout: 5, count: n0 / 5 })));
+  row('fan-out 1→50 QoS 0 (windowed)', 'msg/s', 'higher', await compare(both, (n) => throughput(n, { qos: 0, fanout: 50, count: n0 / 50 })));
+}
+if (runs('latency')) {
+  row('p50 latency QoS 0', 'ms', 'lower', await compare(both, (n) => latency(n, 0)));
+  row('p50 latency QoS 1', 'ms', 'lower', await compare(both, (n) => latency(n, 1)));
+}
+if (runs('memory')) {
+  // Memory varies little between repetitions: 3 (--quick: 1).
+  row('memory per idle client', 'bytes', 'lower', await compare(both, memoryPerClient, quick ? 1 : 3));
+}
+let subsRatio;
+if (runs('subs')) {
+  // 0, 1k and 10k unrelated subscriptions (quick: 0 and 10k), all combinations interleaved so they compare.
+  const counts = quick ? [0, 10000] : [0, 1000, 10000];
+  const subsRuns = await compare(counts.flatMap((k) => [`project@${k}`, `aedes@${k}`]), (key) => {
+    const [n, others] = key.split('@');
+    return throughput(n, { qos: 0, count: n0, others: Number(others) });
+  }, quick ? 2 : 3); // each run subscribes up to 10k filters first: 3 repetitions (--quick: 2) keep the run short
+  const pick = (others) => ({ project: subsRuns[`project@${others}`], aedes: subsRuns[`aedes@${others}`] });
+  row('relay QoS 0, 0 other subs', 'msg/s', 'higher', pick(0));
+  if (!quick) row('relay QoS 0, 1k other subs', 'msg/s', 'higher', pick(1000));
+  row('relay QoS 0, 10k other subs', 'msg/s', 'higher', pick(10000));
+  subsRatio = { project: pick(10000).project / pick(0).project, aedes: pick(10000).aedes / pick(0).aedes };
+}
+
+// ---- the CLI in its own process against mosquitto in its own process --------------------------------
+
+const external = [];
+if (runs('external')) {
+  const mosquitto = findMosquitto();
+  if (!mosquitto) {
+    notes.push('CLI vs mosquitto skipped: no mosquitto binary (Debian: apt-get install mosquitto; it lands in /usr/sbin).');
+  } else if (cpuMicros(process.pid) === undefined) {
+    notes.push('CLI vs mosquitto skipped: no /proc/<pid>/stat to read CPU time from (Linux only).');
+  } else {
+    // The CLI as a load test would run it: its defaults (the trace on) with --no-throttles and the per-connection
+    // limits lifted as above. BENCH_CLI_TRACE=off runs it with the trace off instead (mosquitto records nothing).
+    const cliOptions = { limits: benchLimits, ...(process.env.BENCH_CLI_TRACE === 'off' ? { trace: false } : {}) };
+    const nodeArgs = cliProfileDir ? ['--cpu-prof', `--cpu-prof-dir=${cliProfileDir}`] : [];
+    const procs = { project: await startCli({ options: cliOptions, nodeArgs }), mosquitto: await startMosquitto(mosquitto) };
+    const m0 = quick ? 20000 : 60000;
+    const m1 = quick ? 10000 : 30000;
+    const cases = [
+      { label: '1→1 QoS 0', qos: 0, fanout: 1, count: m0 },
+      { label: '1→1 QoS 1', qos: 1, fanout: 1, count: m1 },
+      { label: '1→5 QoS 0', qos: 0, fanout: 5, count: m0 / 5 },
+      { label: '1→5 QoS 1', qos: 1, fanout: 5, count: m1 / 5 },
+      { label: '1→50 QoS 0', qos: 0, fanout: 50, count: m0 / 50 },
+    ];
+    try {
+      for (const c of cases) {
+        // Warm-up: the CLI's JIT compiles this workload's paths before the measured runs.
+        for (const n of ['project', 'mosquitto']) await relay(procs[n].url, { ...c, pid: procs[n].pid });
+        const results = { project: [], mosquitto: [] };
+        for (let r = 0; r < REPS; r++) {
+          for (const n of ['project', 'mosquitto']) {
+            await new Promise((resolve) => setTimeout(resolve, 20));
+            globalThis.gc?.();
+            results[n].push(await relay(procs[n].url, { ...c, pid: procs[n].pid }));
+          }
+        }
+        if (process.env.BENCH_SAMPLES) console.log(c.label, JSON.stringify(results, (k, v) => (typeof v === 'number' ? Number(v.toFixed(2)) : v)));
+        const med = (n, k) => median(results[n].map((x) => x[k]));
+        const cpu = { project: med('project', 'cpu'), mosquitto: med('mosquitto', 'cpu') };
+        const rate = { project: med('project', 'rate'), mosquitto: med('mosquitto', 'rate') };
+        external.push({ case: c.label, cpu, rate });
+        const took = (performance.now() - lastRow) / 1000;
+        lastRow = performance.now();
+        console.log(`CLI vs mosquitto ${c.label.padEnd(11)} CPU µs/msg  project ${cpu.project.toFixed(2).padStart(6)}  mosquitto ${cpu.mosquitto.toFixed(2).padStart(6)}  ratio ${(cpu.project / cpu.mosquitto).toFixed(2)} (lower is better)   msg/s project ${rate.project.toFixed(0).padStart(6)}  mosquitto ${rate.mosquitto.toFixed(0).padStart(6)}  ratio ${(rate.project / rate.mosquitto).toFixed(2)} [${took.toFixed(1)} s]`);
+      }
+    } finally {
+      await Promise.all(Object.values(procs).map((p) => p.close()));
+    }
+  }
+}
 
 const seconds = (performance.now() - started) / 1000;
-console.log(`\n10k other subscriptions vs none: project ${(k10.project / none.project).toFixed(2)}, aedes ${(k10.aedes / none.aedes).toFixed(2)}; took ${seconds.toFixed(1)} s`);
-console.log(`QoS 1 with MQTT 5 clients (aedes on 3.1.1, it has no MQTT 5): project/aedes ${(v5q1.project / v5q1.aedes).toFixed(2)}; project MQTT 5 vs 3.1.1 ${(v5q1.project / v5q1['project@3.1.1']).toFixed(2)}`);
-console.log(JSON.stringify({ bench: 'fake-aws-iot-vs-aedes', date: new Date().toISOString(), node: process.version, cpus: os.cpus().length, quick, reps: REPS, seconds: Number(seconds.toFixed(1)), rows }));
+console.log('');
+if (costs.vsAedes) {
+  const v = costs.vsAedes;
+  console.log(`relay vs aedes: QoS 0 ${v.q0.toFixed(2)} (trace on ${v.q0trace.toFixed(2)}), QoS 1 ${v.q1.toFixed(2)} (trace on ${v.q1trace.toFixed(2)})`);
+  const pct = (x) => (x === undefined ? '–' : `${((x - 1) * 100).toFixed(0)} %`);
+  console.log(`against the plain project (QoS 0 / QoS 1): trace on ${pct(costs.trace[0])} / ${pct(costs.trace[1])}; chaos configured at 0 ${pct(costs.chaos0[0])}; shadow device ${pct(costs.shadow[0])} / ${pct(costs.shadow[1])}; MQTT 5 clients – / ${pct(costs.mqtt5[1])}; policies: not measured (no policy option yet)`);
+}
+if (subsRatio) console.log(`10k other subscriptions vs none: project ${subsRatio.project.toFixed(2)}, aedes ${subsRatio.aedes.toFixed(2)}`);
+for (const note of notes) console.log(note);
+console.log(`took ${seconds.toFixed(1)} s`);
+console.log(JSON.stringify({ bench: 'fake-aws-iot-vs-aedes-and-mosquitto', date: new Date().toISOString(), node: process.version, cpus: os.cpus().length, quick, reps: REPS, seconds: Number(seconds.toFixed(1)), rows, external, costs, notes }));
 process.exit(0);

@@ -6,7 +6,7 @@ import { Aedes } from 'aedes';
 import { startFakeIot } from '../dist/index.mjs';
 
 // AWS's per-connection limits would stop the "10k other subscriptions" runs; the bench lifts them.
-const benchLimits = { maxSubscriptionsPerConnection: 1_000_000, maxFiltersPerSubscribe: 100_000, maxInflightMessages: 65_535, maxQueuedMessages: 1_000_000 };
+export const benchLimits = { maxSubscriptionsPerConnection: 1_000_000, maxFiltersPerSubscribe: 100_000, maxInflightMessages: 65_535, maxQueuedMessages: 1_000_000 };
 
 export const systems = {
   /** fake-aws-iot as a test suite would use it, with the trace off (the default is on). */

@@ -1,0 +1,85 @@
+// The bench's client-side workloads, shared by bench.mjs and profile.mjs: MQTT.js clients in this process.
+import mqtt from 'mqtt';
+import { cpuMicros } from './processes.mjs';
+
+export const connect = (url, opts = {}) => mqtt.connectAsync(url, { protocolVersion: 4, reconnectPeriod: 0, keepalive: 600, ...opts });
+let idCounter = 0;
+export const id = (p) => `${p}-${++idCounter}`;
+
+/** The issue's workload: a 100-byte payload on a device telemetry topic. */
+const TOPIC = 'dt/things/dev-1/telemetry';
+const PAYLOAD = Buffer.alloc(100, 7);
+/** Messages the publisher may be ahead of its subscribers: a steady state, not one burst that corking flatters. */
+const WINDOW = { 0: 500, 1: 200 };
+
+/**
+ * Windowed steady-state relay on a running broker: one publisher keeps at most WINDOW[qos] messages ahead
+ * of what its `fanout` subscribers received (on average), `count` messages in all; `others` unrelated
+ * subscriptions are present; clients speak MQTT `protocolVersion` (4: 3.1.1, 5: MQTT 5). With `pid`, the
+ * broker process's CPU time over the run is read from /proc/<pid>/stat. `setup(url)` runs before the clock
+ * starts (e.g. a shadow device). Returns { rate: published msg/s, cpu: broker µs per delivered message }.
+ */
+export async function relay(url, { qos, fanout = 1, others = 0, count, protocolVersion = 4, pid, setup }) {
+  const subs = await Promise.all(Array.from({ length: fanout }, () => connect(url, { clientId: id('sub'), protocolVersion })));
+  const pub = await connect(url, { clientId: id('pub'), protocolVersion });
+  const extra = [];
+  if (others > 0) {
+    const holder = await connect(url, { clientId: id('others') });
+    extra.push(holder);
+    const filters = Array.from({ length: others }, (_, i) => `other/${i % 97}/${i}`);
+    for (let i = 0; i < filters.length; i += 1000) await holder.subscribeAsync(filters.slice(i, i + 1000), { qos: 0 });
+  }
+  if (setup) extra.push(...(await setup(url)));
+  await Promise.all(subs.map((s) => s.subscribeAsync(TOPIC, { qos })));
+  const total = count * fanout;
+  const window = WINDOW[qos] * fanout;
+  let sent = 0;
+  let received = 0;
+  const pump = () => {
+    while (sent < count && sent * fanout - received < window) {
+      pub.publish(TOPIC, PAYLOAD, { qos });
+      sent++;
+    }
+  };
+  let stalled;
+  const done = new Promise((resolve, reject) => {
+    const onMessage = () => {
+      if (++received === total) resolve();
+      else pump();
+    };
+    for (const s of subs) s.on('message', onMessage);
+    stalled = reject;
+  });
+  // A lost message would stall the window for good: give up after 10 s without progress.
+  let progress = -1;
+  const watch = setInterval(() => {
+    if (received === progress) stalled(new Error(`relay stalled at ${received}/${total} deliveries (${url})`));
+    progress = received;
+  }, 10_000);
+  const cpu0 = pid ? cpuMicros(pid) : undefined;
+  const t0 = performance.now();
+  pump();
+  try {
+    await done;
+  } finally {
+    clearInterval(watch);
+  }
+  const seconds = (performance.now() - t0) / 1000;
+  const cpu1 = pid ? cpuMicros(pid) : undefined;
+  await Promise.all([...subs, pub, ...extra].map((c) => c.endAsync(true)));
+  return { rate: count / seconds, cpu: cpu0 !== undefined && cpu1 !== undefined ? (cpu1 - cpu0) / total : undefined };
+}
+
+/**
+ * A device using the Device Shadow service beside the relay: subscribed to its shadow's topics, one update
+ * answered (accepted, documents) before the relay starts, the document kept by the service.
+ */
+export async function shadowDevice(url) {
+  const dev = await connect(url, { clientId: 'dev-1' });
+  await dev.subscribeAsync('$aws/things/dev-1/shadow/#', { qos: 1 });
+  const answered = new Promise((resolve) => dev.on('message', (topic) => topic.endsWith('/update/documents') && resolve()));
+  await dev.publishAsync('$aws/things/dev-1/shadow/update', JSON.stringify({ state: { reported: { on: true } } }), { qos: 1 });
+  await answered;
+  return [dev];
+}
+

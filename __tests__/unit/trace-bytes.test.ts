@@ -32,4 +32,14 @@ describe('the trace is bounded in payload bytes', () => {
     trace.record(publish(Buffer.alloc(1000, 4))); // a second 1000 bytes: over 1500, the shared one goes
     expect(trace.entries.map((e) => e.truncated?.payloadBytes)).toEqual([...Array(10).fill(1000), undefined]);
   });
+
+  test('payloads of entries that left the trace (beyond maxEntries) no longer count nor are kept', () => {
+    const trace = new TraceRecorder(true, 10, realClock, realClock, 1, 1 << 30);
+    for (let i = 0; i < 2000; i++) trace.record(publish(Buffer.alloc(1000, i)));
+    const inside = trace as unknown as { payloadBytes: number; whole: unknown[]; wholeHead: number };
+    // At most the kept entries (10, and up to 10 more before the list is trimmed) hold whole payloads.
+    expect(inside.payloadBytes).toBeLessThanOrEqual(20 * 1000);
+    expect(inside.whole.length - inside.wholeHead).toBeLessThanOrEqual(20);
+    expect(trace.entries.every((e) => e.truncated === undefined)).toBe(true);
+  });
 });

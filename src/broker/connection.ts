@@ -1,5 +1,5 @@
 /**
- * One client socket: bytes in through the codec, packets out through the codec, writes corked per tick,
+ * One client socket: bytes in through the codec, packets out through the codec, writes gathered per tick,
  * the trace tapped at the codec on both sides, and the close. It knows nothing of MQTT's rules; what the
  * packets mean is the dispatcher's business.
  */
@@ -9,6 +9,9 @@ import { guarded, guardedMicrotask, realClock, warnError } from '../clock/clock'
 import { type DecodeError, type Decoder, type Packet, createDecoder, encode } from '../codec/codec';
 import type { ByteBudget } from '../session/session';
 import type { TraceRecorder } from '../trace/recorder';
+
+/** Up to this many bytes written in one tick are copied into one buffer for the socket; more go as a writev. */
+const CONCAT_MAX_BYTES = 64 * 1024;
 
 /** How long a closing connection may take to flush what was written to it. */
 const FLUSH_ON_CLOSE_MS = 1000;
@@ -45,11 +48,14 @@ export class Connection {
   chunk = 0;
   private open = true;
   private readonly decoder: Decoder;
-  /** Writes of one tick are corked and leave in one system call at the end of the tick. */
-  private corked = false;
-  private readonly uncork = guarded(() => {
-    this.corked = false;
-    this.socket.uncork();
+  /**
+   * Packets written this tick, not yet handed to the socket: they leave together at the end of the tick, in
+   * one write (concatenated) or, when they are large, one corked writev.
+   */
+  private pending: Buffer[] = [];
+  private pendingBytes = 0;
+  private readonly flush = guarded(() => {
+    this.flushPending();
     this.account();
   }, warnError);
   /** Bytes of this socket's buffer counted in the endpoint's byte budget, as of the last look. */
@@ -110,7 +116,7 @@ export class Connection {
     const trace = this.trace;
     if (trace.active) {
       const clientId = packet.cmd === 'connect' && this.clientId === undefined ? packet.clientId : this.clientId;
-      trace.record({ kind: 'packet', connectionId: this.connectionId, clientId, direction: 'in', packet });
+      trace.recordPacket(this.connectionId, clientId, 'in', packet);
     }
     this.events.packet(packet);
   }
@@ -127,24 +133,44 @@ export class Connection {
 
   /** Bytes written and not yet taken by the peer. */
   get writableLength(): number {
-    return this.socket.writableLength;
+    return this.socket.writableLength + this.pendingBytes;
   }
 
   /** Encodes, traces and writes one packet; returns its trace seq (0 when the trace is off or the socket gone). */
   write(packet: Packet, tag: ChaosTag | undefined): number {
     if (!this.open || this.socket.destroyed) return 0;
-    const bytes = encode(packet, this.decoder.protocolVersion);
-    if (!this.corked) {
-      this.corked = true;
-      this.socket.cork();
-      guardedMicrotask(this.uncork); // not process.nextTick: a test's fake timers may replace that one
-    }
-    this.socket.write(bytes);
+    this.queue(encode(packet, this.decoder.protocolVersion));
     // Recorded after the flush was scheduled: whoever wakes up on this entry finds the bytes on their way.
     const trace = this.trace;
-    return trace.active
-      ? trace.record({ kind: 'packet', connectionId: this.connectionId, clientId: this.clientId, direction: 'out', packet, ...(tag ? { chaos: tag } : {}) })
-      : 0;
+    return trace.active ? trace.recordPacket(this.connectionId, this.clientId, 'out', packet, tag) : 0;
+  }
+
+  private queue(bytes: Buffer): void {
+    // not process.nextTick: a test's fake timers may replace that one
+    if (this.pending.length === 0) guardedMicrotask(this.flush);
+    this.pending.push(bytes);
+    this.pendingBytes += bytes.length;
+  }
+
+  /** Hands what was written this tick to the socket. */
+  private flushPending(): void {
+    const pending = this.pending;
+    const count = pending.length;
+    if (count === 0) return;
+    const bytes = this.pendingBytes;
+    this.pending = [];
+    this.pendingBytes = 0;
+    const socket = this.socket;
+    if (socket.destroyed) return;
+    if (count === 1) socket.write(pending[0]!);
+    else if (bytes <= CONCAT_MAX_BYTES) {
+      // Small packets (the common case) are copied into one buffer: one write, without the per-chunk cost of a writev.
+      socket.write(Buffer.concat(pending, bytes));
+    } else {
+      socket.cork();
+      for (const chunk of pending) socket.write(chunk);
+      socket.uncork();
+    }
   }
 
   /** Brings the budget's count of this socket's buffered bytes up to date. */
@@ -164,6 +190,7 @@ export class Connection {
     this.open = false;
     const socket = this.socket;
     if (socket.destroyed) return;
+    this.flushPending();
     socket.end(() => socket.destroy());
     const giveUp = realClock.setTimeout(() => socket.destroy(), FLUSH_ON_CLOSE_MS);
     socket.once('close', () => giveUp.cancel());
@@ -181,10 +208,7 @@ export class Connection {
   /** Closes at once (endpoint shutdown); what was written this tick (a DISCONNECT) is handed to the socket first. */
   destroy(): void {
     this.open = false;
-    if (this.corked && !this.socket.destroyed) {
-      this.corked = false;
-      this.socket.uncork();
-    }
+    this.flushPending();
     this.socket.destroy();
   }
 }

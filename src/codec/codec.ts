@@ -3,6 +3,8 @@
  * (our own types, see ./packets) and packets into bytes, and reports bad input as a typed DecodeError.
  */
 import * as mqttPacket from 'mqtt-packet';
+import { encodePuback, encodePublish } from './fast-encode';
+import { FastReader, Scan } from './fast-decode';
 import { recogniseFirstBytes } from './first-bytes';
 import type { Packet } from './packets';
 
@@ -44,6 +46,11 @@ export interface DecoderOptions {
   /** Protocol levels a CONNECT may ask for: 4 (MQTT 3.1.1), and 5 (MQTT 5) where the profile speaks it. Default [4]. */
   protocolVersions?: readonly number[];
   onPacket(packet: Packet): void;
+  /**
+   * Whether complete PUBLISH and PUBACK packets are read by the fast path (./fast-decode) rather than by
+   * mqtt-packet. Default true; the codec tests turn it off to compare the two.
+   */
+  fastPath?: boolean;
   /** Called at most once; after an error the decoder ignores further input. */
   onError(error: DecodeError): void;
 }
@@ -70,10 +77,15 @@ export interface Decoder {
  *   announced remaining length; a CONNECT's `protocolVersion` (and `bridgeMode`, the level byte's top bit)
  *   is set as soon as its level byte is read.
  * - `_pos`, while a packet is emitted: how far into the buffered bytes its fields were read.
+ * - `_list.length` and `_stateCounter`: the parser holds no bytes and waits for a packet's first byte when
+ *   they are 0 (and `packet.length` is -1); only then does the fast path (./fast-decode) read the stream.
  */
 interface ParserInternals {
   packet: { cmd: string | null; length: number; protocolVersion?: number; bridgeMode?: boolean };
   _pos: number;
+  /** The bytes it holds and has not read yet (`length`), and which step of a packet it is at (0: the next one's first byte). */
+  _list: { length: number };
+  _stateCounter: number;
 }
 
 /** mqtt-packet's view of a packet, as it emits and accepts them. */
@@ -172,6 +184,9 @@ function classify(error: Error, inProgress: ParserInternals['packet'], allowed: 
   return malformed(error.message, error);
 }
 
+/** An incomplete packet the fast path waits for is kept up to this size; a larger one goes to mqtt-packet. */
+const MAX_CARRIED_BYTES = 16 * 1024;
+
 /** The (shared, empty) first bytes of a connection before any arrived. */
 const NOTHING_YET = Buffer.alloc(0);
 
@@ -194,14 +209,41 @@ export function createDecoder(options: DecoderOptions): Decoder {
     onError(error);
   };
 
-  parser.on('packet', (packet: RawPacket) => {
-    if (failed) return; // the rest of a chunk after an error
-    const problem = check(packet, internals._pos, maxPacketBytes, version, allowed);
+  const emit = (packet: RawPacket, readTo: number): void => {
+    const problem = check(packet, readTo, maxPacketBytes, version, allowed);
     if (problem) return fail(problem);
     if (packet.cmd === 'connect' && packet.protocolVersion === MQTT_5) version = MQTT_5;
     onPacket(packet as Packet);
+  };
+  parser.on('packet', (packet: RawPacket) => {
+    if (failed) return; // the rest of a chunk after an error
+    emit(packet, internals._pos);
   });
   parser.on('error', (error: Error) => fail(classify(error, internals.packet, allowed)));
+
+  const useFastPath = options.fastPath !== false;
+  const fast = new FastReader();
+  /** The start of a packet the fast path reads, waiting for the rest of its bytes. */
+  let carried: Buffer | undefined;
+  const parserIdle = (): boolean => internals._list.length === 0 && internals._stateCounter === 0 && internals.packet.length === -1;
+
+  /** Reads what the fast path covers from the start of `chunk`; returns where mqtt-packet takes over. */
+  const readFast = (chunk: Buffer): number => {
+    let pos = 0;
+    while (pos < chunk.length && !failed) {
+      const packet = fast.read(chunk, pos, version, maxPacketBytes);
+      if (packet === Scan.Parser) return pos;
+      if (packet === Scan.Incomplete) {
+        // Kept until the rest arrives, unless it is large (mqtt-packet's buffer list gathers those without copying).
+        if (chunk.length - pos > MAX_CARRIED_BYTES) return pos;
+        carried = chunk.subarray(pos);
+        return chunk.length;
+      }
+      pos = fast.end;
+      emit(packet as unknown as RawPacket, 0); // the fast path reads only packets whose fields fit
+    }
+    return chunk.length;
+  };
 
   return {
     get protocolVersion() {
@@ -226,8 +268,14 @@ export function createDecoder(options: DecoderOptions): Decoder {
         if (foreign) return fail(new DecodeError(foreign.kind, foreign.message));
         chunk = bytes;
       }
+      if (carried) {
+        chunk = Buffer.concat([carried, chunk]);
+        carried = undefined;
+      }
       try {
-        parser.parse(chunk);
+        const from = useFastPath && parserIdle() ? readFast(chunk) : 0;
+        if (from === chunk.length || failed) return;
+        parser.parse(from === 0 ? chunk : chunk.subarray(from));
       } catch (error) {
         failed = true; // a callback threw: mqtt-packet's state is no longer trustworthy
         throw error;
@@ -244,5 +292,18 @@ export function createDecoder(options: DecoderOptions): Decoder {
  * the caller). MQTT 3.1.1 writes no properties or reason codes, whatever the packet carries.
  */
 export function encode(packet: Packet, protocolVersion: 4 | 5 = MQTT_3_1_1): Buffer {
+  // PUBLISH and PUBACK, which every message costs, take the fast paths (the same bytes, see ./fast-encode).
+  if (packet.cmd === 'publish') {
+    const fast = encodePublish(packet, protocolVersion);
+    if (fast) return fast.bytes;
+  } else if (packet.cmd === 'puback') {
+    const fast = encodePuback(packet, protocolVersion);
+    if (fast) return fast;
+  }
+  return generate(packet, protocolVersion);
+}
+
+/** mqtt-packet's own encoding of the packet (what the fast paths must match byte for byte). */
+export function generate(packet: Packet, protocolVersion: 4 | 5 = MQTT_3_1_1): Buffer {
   return mqttPacket.generate(packet as mqttPacket.Packet, { protocolVersion });
 }

@@ -1,5 +1,7 @@
 import { type Clock, type TimerHandle, microtask } from '../clock/clock';
 import { FakeIotError } from '../errors';
+import type { ChaosTag } from '../chaos/types';
+import type { Packet } from '../codec/codec';
 import type { NewEntry, TraceEntry } from './entry';
 import { entryToJSON, formatEntry } from './format';
 import { type EntryFor, type TraceMatch, describeMatch, matches } from './query';
@@ -98,15 +100,14 @@ export class TraceRecorder implements Trace {
   }
 
   /** Entries whose payload is still whole, oldest first (from `wholeHead` on), and those payloads' bytes. */
-  private whole: TraceEntry[] = [];
+  private whole: (TraceEntry | undefined)[] = [];
   private wholeHead = 0;
   private payloadBytes = 0;
   /** Whole payloads in the trace, and how many kept entries hold each. */
   private holders = new Map<Buffer, number>();
 
   /** Keeps the trace's payloads within maxBytes: the oldest whole payloads are cut first. */
-  private holdPayload(entry: TraceEntry): void {
-    const payload = payloadOf(entry)!;
+  private holdPayload(entry: TraceEntry, payload: Buffer): void {
     if (payload.length <= TRUNCATED_PAYLOAD_BYTES) return;
     this.whole.push(entry);
     // A payload delivered to many subscribers is one buffer: its bytes count once, while any entry holds it.
@@ -114,19 +115,40 @@ export class TraceRecorder implements Trace {
     this.holders.set(payload, holders + 1);
     if (holders === 0) this.payloadBytes += payload.length;
     while (this.payloadBytes > this.maxBytes && this.wholeHead < this.whole.length) {
-      const oldest = this.whole[this.wholeHead++]!;
-      const held = payloadOf(oldest)!;
-      const left = this.holders.get(held)! - 1;
-      if (left === 0) {
-        this.holders.delete(held);
-        this.payloadBytes -= held.length;
-      } else this.holders.set(held, left);
+      const oldest = this.takeOldestWhole();
+      this.letGo(payloadOf(oldest)!);
       truncatePayload(oldest);
     }
+    this.compactWhole();
+  }
+
+  /** One entry fewer holds this whole payload. */
+  private letGo(payload: Buffer): void {
+    const left = this.holders.get(payload)! - 1;
+    if (left === 0) {
+      this.holders.delete(payload);
+      this.payloadBytes -= payload.length;
+    } else this.holders.set(payload, left);
+  }
+
+  private compactWhole(): void {
     if (this.wholeHead > 1024 && this.wholeHead * 2 > this.whole.length) {
       this.whole = this.whole.slice(this.wholeHead);
       this.wholeHead = 0;
     }
+  }
+
+  /** Entries before `seq` left the trace (beyond maxEntries): their payloads no longer count, nor are they kept. */
+  private forgetBefore(seq: number): void {
+    while (this.wholeHead < this.whole.length && this.whole[this.wholeHead]!.seq < seq) this.letGo(payloadOf(this.takeOldestWhole())!);
+    this.compactWhole();
+  }
+
+  /** The oldest entry with a whole payload, taken off the list (its slot cleared: the entry is not kept by it). */
+  private takeOldestWhole(): TraceEntry {
+    const oldest = this.whole[this.wholeHead]!;
+    this.whole[this.wholeHead++] = undefined;
+    return oldest;
   }
 
   /** Whether recording does anything: callers skip building entries when it does not. */
@@ -140,11 +162,30 @@ export class TraceRecorder implements Trace {
     const entry = partial as TraceEntry; // the caller's fresh object becomes the entry: no copy on the hot path
     entry.seq = ++this.seq;
     entry.at = this.clock.now();
+    return this.add(entry);
+  }
+
+  /**
+   * Records a packet in or out (the entry every packet costs), built as one object literal with its `seq`
+   * and `at`: record() adds them to the caller's object afterwards, which costs a second allocation.
+   */
+  recordPacket(connectionId: number, clientId: string | undefined, direction: 'in' | 'out', packet: Packet, chaos?: ChaosTag): number {
+    if (!this.active) return 0;
+    const seq = ++this.seq;
+    const at = this.clock.now();
+    return this.add(chaos === undefined
+      ? { kind: 'packet', connectionId, clientId, direction, packet, seq, at }
+      : { kind: 'packet', connectionId, clientId, direction, packet, chaos, seq, at });
+  }
+
+  private add(entry: TraceEntry): number {
     if (this.enabled) {
       this.items.push(entry);
-      if (entry.kind === 'packet' ? entry.packet.cmd === 'publish' : entry.event === 'publish' || entry.event === 'rule') this.holdPayload(entry);
+      const payload = payloadOf(entry);
+      if (payload) this.holdPayload(entry, payload);
       if (this.items.length >= this.maxEntries + Math.min(this.maxEntries, 1024)) {
         this.items = this.items.slice(this.items.length - this.maxEntries);
+        this.forgetBefore(this.items[0]!.seq);
       }
     }
     for (const listener of this.listeners) {

@@ -33,13 +33,33 @@ describe('the trace is bounded in payload bytes', () => {
     expect(trace.entries.map((e) => e.truncated?.payloadBytes)).toEqual([...Array(10).fill(1000), undefined]);
   });
 
+  test('a payload that comes back after others counts again (kept whole as long as its newest entry)', () => {
+    const trace = new TraceRecorder(true, 1000, realClock, realClock, 1, 2500);
+    const a = Buffer.alloc(1000, 1);
+    trace.record(publish(a));
+    trace.record(publish(Buffer.alloc(1000, 2)));
+    trace.record(publish(a)); // 3000 counted: the oldest whole payload (the first entry's) is cut
+    expect(trace.entries.map((e) => e.truncated?.payloadBytes)).toEqual([1000, undefined, undefined]);
+  });
+
+  test('beyond maxEntries the oldest entries go, in order, however the ring grew', () => {
+    const trace = new TraceRecorder(true, 3000, realClock, realClock, 1, 1 << 30);
+    for (let i = 0; i < 7000; i++) trace.record(publish(Buffer.from([i % 256, i >> 8])));
+    expect(trace.entries.map((e) => e.seq)).toEqual(Array.from({ length: 3000 }, (_, i) => 4001 + i));
+    trace.clear();
+    expect(trace.entries).toEqual([]);
+    trace.record(publish(Buffer.alloc(1)));
+    expect(trace.entries.map((e) => e.seq)).toEqual([7001]);
+  });
+
   test('payloads of entries that left the trace (beyond maxEntries) no longer count nor are kept', () => {
     const trace = new TraceRecorder(true, 10, realClock, realClock, 1, 1 << 30);
     for (let i = 0; i < 2000; i++) trace.record(publish(Buffer.alloc(1000, i)));
-    const inside = trace as unknown as { payloadBytes: number; whole: unknown[]; wholeHead: number };
-    // At most the kept entries (10, and up to 10 more before the list is trimmed) hold whole payloads.
-    expect(inside.payloadBytes).toBeLessThanOrEqual(20 * 1000);
-    expect(inside.whole.length - inside.wholeHead).toBeLessThanOrEqual(20);
+    const ring = (trace as unknown as { items: { heldBytes: number; size: number } }).items;
+    // Only the 10 kept entries hold whole payloads, and none had to be cut.
+    expect(ring.size).toBe(10);
+    expect(ring.heldBytes).toBe(10 * 1000);
+    expect(trace.entries.map((e) => (e.kind === 'packet' && e.packet.cmd === 'publish' ? (e.packet.payload as Buffer)[0] : -1))).toEqual(Array.from({ length: 10 }, (_, i) => (1990 + i) % 256));
     expect(trace.entries.every((e) => e.truncated === undefined)).toBe(true);
   });
 });

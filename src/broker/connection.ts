@@ -6,12 +6,9 @@
 import type { Duplex } from 'node:stream';
 import type { ChaosTag } from '../chaos/types';
 import { guarded, guardedMicrotask, realClock, warnError } from '../clock/clock';
-import { type DecodeError, type Decoder, type Packet, createDecoder, encode } from '../codec/codec';
+import { type DecodeError, type Decoder, OutputBytes, type Packet, createDecoder, encodeInto } from '../codec/codec';
 import type { ByteBudget } from '../session/session';
 import type { TraceRecorder } from '../trace/recorder';
-
-/** Up to this many bytes written in one tick are copied into one buffer for the socket; more go as a writev. */
-const CONCAT_MAX_BYTES = 64 * 1024;
 
 /** How long a closing connection may take to flush what was written to it. */
 const FLUSH_ON_CLOSE_MS = 1000;
@@ -48,13 +45,11 @@ export class Connection {
   chunk = 0;
   private open = true;
   private readonly decoder: Decoder;
-  /**
-   * Packets written this tick, not yet handed to the socket: they leave together at the end of the tick, in
-   * one write (concatenated) or, when they are large, one corked writev.
-   */
-  private pending: Buffer[] = [];
-  private pendingBytes = 0;
+  /** Packets written this tick, encoded one after another: they leave together in one write at the end of the tick. */
+  private readonly out = new OutputBytes();
+  private flushQueued = false;
   private readonly flush = guarded(() => {
+    this.flushQueued = false;
     this.flushPending();
     this.account();
   }, warnError);
@@ -133,44 +128,26 @@ export class Connection {
 
   /** Bytes written and not yet taken by the peer. */
   get writableLength(): number {
-    return this.socket.writableLength + this.pendingBytes;
+    return this.socket.writableLength + this.out.used;
   }
 
   /** Encodes, traces and writes one packet; returns its trace seq (0 when the trace is off or the socket gone). */
   write(packet: Packet, tag: ChaosTag | undefined): number {
     if (!this.open || this.socket.destroyed) return 0;
-    this.queue(encode(packet, this.decoder.protocolVersion));
+    if (!this.flushQueued) {
+      this.flushQueued = true;
+      guardedMicrotask(this.flush); // not process.nextTick: a test's fake timers may replace that one
+    }
+    encodeInto(packet, this.decoder.protocolVersion, this.out);
     // Recorded after the flush was scheduled: whoever wakes up on this entry finds the bytes on their way.
     const trace = this.trace;
     return trace.active ? trace.recordPacket(this.connectionId, this.clientId, 'out', packet, tag) : 0;
   }
 
-  private queue(bytes: Buffer): void {
-    // not process.nextTick: a test's fake timers may replace that one
-    if (this.pending.length === 0) guardedMicrotask(this.flush);
-    this.pending.push(bytes);
-    this.pendingBytes += bytes.length;
-  }
-
   /** Hands what was written this tick to the socket. */
   private flushPending(): void {
-    const pending = this.pending;
-    const count = pending.length;
-    if (count === 0) return;
-    const bytes = this.pendingBytes;
-    this.pending = [];
-    this.pendingBytes = 0;
-    const socket = this.socket;
-    if (socket.destroyed) return;
-    if (count === 1) socket.write(pending[0]!);
-    else if (bytes <= CONCAT_MAX_BYTES) {
-      // Small packets (the common case) are copied into one buffer: one write, without the per-chunk cost of a writev.
-      socket.write(Buffer.concat(pending, bytes));
-    } else {
-      socket.cork();
-      for (const chunk of pending) socket.write(chunk);
-      socket.uncork();
-    }
+    const bytes = this.out.take();
+    if (bytes !== undefined && !this.socket.destroyed) this.socket.write(bytes);
   }
 
   /** Brings the budget's count of this socket's buffered bytes up to date. */

@@ -75,6 +75,8 @@ export class Dispatcher implements ClientLink, ConnectContext, ConnectionEvents 
   private hasWill = false;
   private keepAliveMs = 0;
   private lastActivity = 0;
+  /** The socket read whose arrival `lastActivity` is. */
+  private activityChunk = -1;
   private keepAliveTimer: TimerHandle | undefined;
   private connectChunk = -1;
   /** Chaos state and outbound pipeline, made when chaos is on for this connection. */
@@ -193,7 +195,11 @@ export class Dispatcher implements ClientLink, ConnectContext, ConnectionEvents 
         return void this.early.push(packet);
       }
     }
-    this.lastActivity = this.broker.clock.now();
+    // Keep-alive activity: one clock reading per socket read is enough (its packets arrived together).
+    if (this.activityChunk !== this.io.chunk) {
+      this.activityChunk = this.io.chunk;
+      this.lastActivity = this.broker.clock.now();
+    }
     const handler = HANDLERS[packet.cmd];
     if (handler) handler(this, packet as never);
     else if (packet.cmd === 'connect') this.violation({ rule: 'MQTT-3.1.0-2', message: 'a second CONNECT on the same connection' });
@@ -361,8 +367,10 @@ export class Dispatcher implements ClientLink, ConnectContext, ConnectionEvents 
 
   sendPublish(message: Message, messageId: number | undefined, repeat = false): void {
     // RETAIN only on the copy a new subscription caused (AWS, aws-iot-behaviour.md §1.7); live forwards clear it.
-    const packet: PublishPacket = { cmd: 'publish', topic: message.topic, payload: message.payload, qos: message.qos, dup: false, retain: message.retain === true };
-    if (messageId !== undefined) packet.messageId = messageId;
+    // One literal per shape (with or without a packet id): no property added after the object is made.
+    const packet: PublishPacket = messageId === undefined
+      ? { cmd: 'publish', topic: message.topic, payload: message.payload, qos: message.qos, dup: false, retain: message.retain === true }
+      : { cmd: 'publish', topic: message.topic, payload: message.payload, qos: message.qos, dup: false, retain: message.retain === true, messageId };
     // MQTT 5 subscribers get the publisher's properties, and the Message Expiry left (AWS: rounded down to whole
     // seconds, 0 once less than a second remains, §1.11); MQTT 3.1.1 subscribers get none of them.
     if (this.mqtt5) {

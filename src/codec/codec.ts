@@ -3,7 +3,7 @@
  * (our own types, see ./packets) and packets into bytes, and reports bad input as a typed DecodeError.
  */
 import * as mqttPacket from 'mqtt-packet';
-import { encodePuback, encodePublish } from './fast-encode';
+import { fastSize, writeFast } from './fast-encode';
 import { FastReader, Scan } from './fast-decode';
 import { recogniseFirstBytes } from './first-bytes';
 import type { Packet } from './packets';
@@ -293,15 +293,53 @@ export function createDecoder(options: DecoderOptions): Decoder {
  */
 export function encode(packet: Packet, protocolVersion: 4 | 5 = MQTT_3_1_1): Buffer {
   // PUBLISH and PUBACK, which every message costs, take the fast paths (the same bytes, see ./fast-encode).
-  if (packet.cmd === 'publish') {
-    const fast = encodePublish(packet, protocolVersion);
-    if (fast) return fast.bytes;
-  } else if (packet.cmd === 'puback') {
-    const fast = encodePuback(packet, protocolVersion);
-    if (fast) return fast;
-  }
-  return generate(packet, protocolVersion);
+  const size = fastSize(packet, protocolVersion);
+  if (size < 0) return generate(packet, protocolVersion);
+  const bytes = Buffer.allocUnsafe(size);
+  writeFast(packet, protocolVersion, size, bytes, 0);
+  return bytes;
 }
+
+/** Appends a packet to `out` (a connection's bytes of one tick): no buffer of its own for a fast-path packet. */
+export function encodeInto(packet: Packet, protocolVersion: 4 | 5, out: OutputBytes): void {
+  const size = fastSize(packet, protocolVersion);
+  if (size >= 0) {
+    const buf = out.room(size);
+    out.used = writeFast(packet, protocolVersion, size, buf, out.used);
+    return;
+  }
+  const bytes = generate(packet, protocolVersion);
+  bytes.copy(out.room(bytes.length), out.used);
+  out.used += bytes.length;
+}
+
+/** Bytes being gathered for one write: `buffer` holds `used` of them. */
+export class OutputBytes {
+  buffer: Buffer | undefined;
+  used = 0;
+
+  /** The buffer, with room for `n` more bytes after `used`. */
+  room(n: number): Buffer {
+    const buffer = this.buffer;
+    if (buffer !== undefined && buffer.length - this.used >= n) return buffer;
+    // Small first buffers come from Node's shared pool; each growth at least doubles.
+    const next = Buffer.allocUnsafe(Math.max(FIRST_OUTPUT_BYTES, this.used + n, buffer ? buffer.length * 2 : 0));
+    if (buffer !== undefined) buffer.copy(next, 0, 0, this.used);
+    return (this.buffer = next);
+  }
+
+  /** What was gathered (undefined when nothing), and a fresh start: the bytes now belong to the caller. */
+  take(): Buffer | undefined {
+    const { buffer, used } = this;
+    this.buffer = undefined;
+    this.used = 0;
+    if (buffer === undefined || used === 0) return undefined;
+    return used === buffer.length ? buffer : buffer.subarray(0, used);
+  }
+}
+
+/** The first buffer of a tick's output: a few small packets fit without growing it. */
+const FIRST_OUTPUT_BYTES = 1024;
 
 /** mqtt-packet's own encoding of the packet (what the fast paths must match byte for byte). */
 export function generate(packet: Packet, protocolVersion: 4 | 5 = MQTT_3_1_1): Buffer {

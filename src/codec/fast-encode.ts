@@ -5,7 +5,7 @@
  * stream, the per-field buffers and the final concatenation. Anything else (properties, other packets,
  * odd field types) returns undefined and goes to mqtt-packet.
  */
-import type { Packet, PublishPacket } from './packets';
+import type { Packet, PubackPacket, PublishPacket } from './packets';
 
 /** The largest remaining length a four-byte Variable Byte Integer can say (MQTT §1.5.5). */
 const MAX_REMAINING_LENGTH = 268_435_455;
@@ -31,67 +31,95 @@ function isPacketId(id: unknown): id is number {
   return typeof id === 'number' && Number.isInteger(id) && id >= 0 && id <= 0xffff;
 }
 
-/**
- * An encoded PUBLISH and where its packet id sits (-1 at QoS 0): the same message to several subscribers
- * differs only there, so one encoding serves them all (see PublishTemplate).
- */
-export interface EncodedPublish {
-  bytes: Buffer;
-  idOffset: number;
-}
-
-/** The bytes of a PUBLISH with this id: the template itself at QoS 0, a copy with the id written in otherwise. */
-export function withPacketId(encoded: EncodedPublish, messageId: number | undefined): Buffer {
-  if (encoded.idOffset < 0) return encoded.bytes;
-  const copy = Buffer.allocUnsafe(encoded.bytes.length);
-  encoded.bytes.copy(copy);
-  copy.writeUInt16BE(messageId!, encoded.idOffset);
-  return copy;
-}
-
-/** Encodes a PUBLISH the fast path covers; undefined for one it does not (mqtt-packet writes that one). */
-export function encodePublish(packet: PublishPacket, protocolVersion: 4 | 5): EncodedPublish | undefined {
+/** Bytes of a PUBLISH as the fast path writes it; -1 for one it does not cover (mqtt-packet writes that one). */
+export function publishSize(packet: PublishPacket, protocolVersion: 4 | 5): number {
   const { topic, payload } = packet;
-  if (typeof topic !== 'string' || !Buffer.isBuffer(payload)) return undefined;
-  if (protocolVersion === 5 && packet.properties !== undefined) return undefined;
+  if (typeof topic !== 'string' || !Buffer.isBuffer(payload)) return -1;
+  if (protocolVersion === 5 && packet.properties !== undefined) return -1;
   const qos = packet.qos || 0;
-  if (qos !== 0 && qos !== 1 && qos !== 2) return undefined;
-  if (qos > 0 && !isPacketId(packet.messageId)) return undefined;
-  const topicBytes = Buffer.byteLength(topic);
+  if (qos !== 0 && qos !== 1 && qos !== 2) return -1;
+  if (qos > 0 && !isPacketId(packet.messageId)) return -1;
   // Topic (length + bytes), packet id at QoS 1 and 2, MQTT 5's empty property length, payload.
+  const remaining = 2 + byteLength(topic) + (qos > 0 ? 2 : 0) + (protocolVersion === 5 ? 1 : 0) + payload.length;
+  if (remaining > MAX_REMAINING_LENGTH) return -1;
+  return 1 + varIntBytes(remaining) + remaining;
+}
+
+/** Writes a PUBLISH that publishSize() covers into `buf` at `pos`; returns the position after it. */
+export function writePublish(packet: PublishPacket, protocolVersion: 4 | 5, buf: Buffer, pos: number): number {
+  const { topic } = packet;
+  const payload = packet.payload as Buffer;
+  const qos = packet.qos || 0;
+  const topicBytes = byteLength(topic);
   const remaining = 2 + topicBytes + (qos > 0 ? 2 : 0) + (protocolVersion === 5 ? 1 : 0) + payload.length;
-  if (remaining > MAX_REMAINING_LENGTH) return undefined;
-  const bytes = Buffer.allocUnsafe(1 + varIntBytes(remaining) + remaining);
-  bytes[0] = 0x30 | (qos << 1) | (packet.dup ? 0x08 : 0) | (packet.retain ? 0x01 : 0);
-  let pos = writeVarInt(bytes, 1, remaining);
-  bytes[pos++] = topicBytes >> 8;
-  bytes[pos++] = topicBytes & 0xff;
+  buf[pos++] = 0x30 | (qos << 1) | (packet.dup ? 0x08 : 0) | (packet.retain ? 0x01 : 0);
+  pos = writeVarInt(buf, pos, remaining);
+  buf[pos++] = topicBytes >> 8;
+  buf[pos++] = topicBytes & 0xff;
   if (topicBytes === topic.length && topicBytes <= SHORT_TOPIC) {
     // ASCII (as many bytes as characters): byte by byte, cheaper than a call into the string encoder.
-    for (let i = 0; i < topicBytes; i++) bytes[pos + i] = topic.charCodeAt(i);
+    for (let i = 0; i < topicBytes; i++) buf[pos + i] = topic.charCodeAt(i);
     pos += topicBytes;
-  } else pos += bytes.write(topic, pos, 'utf8');
-  let idOffset = -1;
+  } else pos += buf.write(topic, pos, 'utf8');
   if (qos > 0) {
-    idOffset = pos;
-    bytes[pos++] = packet.messageId! >> 8;
-    bytes[pos++] = packet.messageId! & 0xff;
+    buf[pos++] = packet.messageId! >> 8;
+    buf[pos++] = packet.messageId! & 0xff;
   }
-  if (protocolVersion === 5) bytes[pos++] = 0;
-  payload.copy(bytes, pos);
-  return { bytes, idOffset };
+  if (protocolVersion === 5) buf[pos++] = 0;
+  return pos + payload.copy(buf, pos);
 }
 
-/** Encodes a PUBACK (MQTT 5: without properties); undefined for one the fast path does not cover. */
-export function encodePuback(packet: Packet & { cmd: 'puback' }, protocolVersion: 4 | 5): Buffer | undefined {
-  const id = packet.messageId;
-  if (!isPacketId(id)) return undefined;
-  if (protocolVersion === 4) return Buffer.from([0x40, 2, id >> 8, id & 0xff]);
-  if (packet.properties !== undefined) return undefined;
+/** UTF-8 bytes of a topic; ASCII ones (nearly all) counted without a call into the string encoder. */
+function byteLength(topic: string): number {
+  const n = topic.length;
+  if (n <= SHORT_TOPIC) {
+    let ascii = true;
+    for (let i = 0; i < n; i++) {
+      if (topic.charCodeAt(i) > 0x7f) {
+        ascii = false;
+        break;
+      }
+    }
+    if (ascii) return n;
+  }
+  return Buffer.byteLength(topic);
+}
+
+/** Bytes of a PUBACK as the fast path writes it (MQTT 5: without properties); -1 for one it does not cover. */
+export function pubackSize(packet: PubackPacket, protocolVersion: 4 | 5): number {
+  if (!isPacketId(packet.messageId)) return -1;
+  if (protocolVersion === 4) return 4;
+  if (packet.properties !== undefined) return -1;
   const reasonCode = packet.reasonCode;
   // MQTT 5 [MQTT-3.4.2-1]: reason code 0 without properties may be left out (mqtt-packet does); another is
   // written with an empty property length after it.
-  if (reasonCode === 0) return Buffer.from([0x40, 2, id >> 8, id & 0xff]);
-  if (typeof reasonCode !== 'number' || !Number.isInteger(reasonCode) || reasonCode < 0 || reasonCode > 0xff) return undefined;
-  return Buffer.from([0x40, 4, id >> 8, id & 0xff, reasonCode, 0]);
+  if (reasonCode === 0) return 4;
+  if (typeof reasonCode !== 'number' || !Number.isInteger(reasonCode) || reasonCode < 0 || reasonCode > 0xff) return -1;
+  return 6;
+}
+
+/** Writes a PUBACK that pubackSize() covers, `size` bytes, into `buf` at `pos`; returns the position after it. */
+export function writePuback(packet: PubackPacket, size: number, buf: Buffer, pos: number): number {
+  const id = packet.messageId!;
+  buf[pos] = 0x40;
+  buf[pos + 1] = size - 2;
+  buf[pos + 2] = id >> 8;
+  buf[pos + 3] = id & 0xff;
+  if (size === 6) {
+    buf[pos + 4] = packet.reasonCode!;
+    buf[pos + 5] = 0;
+  }
+  return pos + size;
+}
+
+/** Bytes of a packet the fast paths cover, -1 for others. */
+export function fastSize(packet: Packet, protocolVersion: 4 | 5): number {
+  if (packet.cmd === 'publish') return publishSize(packet, protocolVersion);
+  if (packet.cmd === 'puback') return pubackSize(packet, protocolVersion);
+  return -1;
+}
+
+/** Writes a packet fastSize() covers (`size` its answer) into `buf` at `pos`; returns the position after it. */
+export function writeFast(packet: Packet, protocolVersion: 4 | 5, size: number, buf: Buffer, pos: number): number {
+  return packet.cmd === 'publish' ? writePublish(packet, protocolVersion, buf, pos) : writePuback(packet as PubackPacket, size, buf, pos);
 }

@@ -4,6 +4,7 @@ import type { ChaosTag } from '../chaos/types';
 import type { Packet } from '../codec/codec';
 import type { NewEntry, TraceEntry } from './entry';
 import { entryToJSON, formatEntry } from './format';
+import { EntryRing } from './ring';
 import { type EntryFor, type TraceMatch, describeMatch, matches } from './query';
 
 export interface WaitForOptions {
@@ -15,26 +16,6 @@ export const DEFAULT_WAIT_TIMEOUT_MS = 3000;
 
 /** Payload bytes a trace keeps whole by default (8 MiB); see TraceOptions.maxBytes. */
 export const DEFAULT_TRACE_MAX_BYTES = 8 * 1024 * 1024;
-
-/** How much of a payload a trace keeps once it is over its byte budget. */
-const TRUNCATED_PAYLOAD_BYTES = 64;
-
-function payloadOf(entry: TraceEntry): Buffer | undefined {
-  if (entry.kind === 'packet') return entry.packet.cmd === 'publish' ? (entry.packet.payload as Buffer) : undefined;
-  return entry.event === 'publish' || entry.event === 'rule' ? entry.payload : undefined;
-}
-
-
-/** Cuts an entry's payload to its first bytes (a copy, so the whole one can be freed) and notes its length. */
-function truncatePayload(entry: TraceEntry): void {
-  const payload = payloadOf(entry);
-  if (!payload || entry.truncated) return;
-  const kept = Buffer.from(payload.subarray(0, TRUNCATED_PAYLOAD_BYTES));
-  entry.truncated = { payloadBytes: payload.length };
-  // A new packet object: the original may still be in use (a chaos re-send holds it).
-  if (entry.kind === 'packet') entry.packet = { ...entry.packet, payload: kept } as typeof entry.packet;
-  else if (entry.event === 'publish' || entry.event === 'rule') entry.payload = kept;
-}
 
 /** How failure messages tell the reader to replay a run. */
 export function seedHint(seed: number): string {
@@ -77,7 +58,7 @@ interface Waiter {
 }
 
 export class TraceRecorder implements Trace {
-  private items: TraceEntry[] = [];
+  private items: EntryRing;
   private seq = 0;
   private readonly waiters = new Set<Waiter>();
   private readonly listeners = new Set<(entry: TraceEntry) => void>();
@@ -97,58 +78,7 @@ export class TraceRecorder implements Trace {
     private readonly maxBytes = DEFAULT_TRACE_MAX_BYTES,
   ) {
     this.t0 = clock.now();
-  }
-
-  /** Entries whose payload is still whole, oldest first (from `wholeHead` on), and those payloads' bytes. */
-  private whole: (TraceEntry | undefined)[] = [];
-  private wholeHead = 0;
-  private payloadBytes = 0;
-  /** Whole payloads in the trace, and how many kept entries hold each. */
-  private holders = new Map<Buffer, number>();
-
-  /** Keeps the trace's payloads within maxBytes: the oldest whole payloads are cut first. */
-  private holdPayload(entry: TraceEntry, payload: Buffer): void {
-    if (payload.length <= TRUNCATED_PAYLOAD_BYTES) return;
-    this.whole.push(entry);
-    // A payload delivered to many subscribers is one buffer: its bytes count once, while any entry holds it.
-    const holders = this.holders.get(payload) ?? 0;
-    this.holders.set(payload, holders + 1);
-    if (holders === 0) this.payloadBytes += payload.length;
-    while (this.payloadBytes > this.maxBytes && this.wholeHead < this.whole.length) {
-      const oldest = this.takeOldestWhole();
-      this.letGo(payloadOf(oldest)!);
-      truncatePayload(oldest);
-    }
-    this.compactWhole();
-  }
-
-  /** One entry fewer holds this whole payload. */
-  private letGo(payload: Buffer): void {
-    const left = this.holders.get(payload)! - 1;
-    if (left === 0) {
-      this.holders.delete(payload);
-      this.payloadBytes -= payload.length;
-    } else this.holders.set(payload, left);
-  }
-
-  private compactWhole(): void {
-    if (this.wholeHead > 1024 && this.wholeHead * 2 > this.whole.length) {
-      this.whole = this.whole.slice(this.wholeHead);
-      this.wholeHead = 0;
-    }
-  }
-
-  /** Entries before `seq` left the trace (beyond maxEntries): their payloads no longer count, nor are they kept. */
-  private forgetBefore(seq: number): void {
-    while (this.wholeHead < this.whole.length && this.whole[this.wholeHead]!.seq < seq) this.letGo(payloadOf(this.takeOldestWhole())!);
-    this.compactWhole();
-  }
-
-  /** The oldest entry with a whole payload, taken off the list (its slot cleared: the entry is not kept by it). */
-  private takeOldestWhole(): TraceEntry {
-    const oldest = this.whole[this.wholeHead]!;
-    this.whole[this.wholeHead++] = undefined;
-    return oldest;
+    this.items = new EntryRing(maxEntries, maxBytes);
   }
 
   /** Whether recording does anything: callers skip building entries when it does not. */
@@ -179,15 +109,7 @@ export class TraceRecorder implements Trace {
   }
 
   private add(entry: TraceEntry): number {
-    if (this.enabled) {
-      this.items.push(entry);
-      const payload = payloadOf(entry);
-      if (payload) this.holdPayload(entry, payload);
-      if (this.items.length >= this.maxEntries + Math.min(this.maxEntries, 1024)) {
-        this.items = this.items.slice(this.items.length - this.maxEntries);
-        this.forgetBefore(this.items[0]!.seq);
-      }
-    }
+    if (this.enabled) this.items.add(entry);
     for (const listener of this.listeners) {
       try {
         listener(entry);
@@ -251,7 +173,7 @@ export class TraceRecorder implements Trace {
   }
 
   get entries(): TraceEntry[] {
-    return this.items.length > this.maxEntries ? this.items.slice(this.items.length - this.maxEntries) : this.items.slice();
+    return this.items.toArray();
   }
 
   filter<const M extends TraceMatch>(match: M): EntryFor<M>[] {
@@ -304,11 +226,7 @@ export class TraceRecorder implements Trace {
   }
 
   clear(): void {
-    this.items = [];
-    this.whole = [];
-    this.wholeHead = 0;
-    this.payloadBytes = 0;
-    this.holders = new Map();
+    this.items = new EntryRing(this.maxEntries, this.maxBytes);
   }
 
   subscribe(listener: (entry: TraceEntry) => void): () => void {

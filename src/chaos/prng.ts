@@ -74,7 +74,17 @@ class Xoroshiro128PlusStream implements RandomStream {
   }
 }
 
-/** The stream for `key` under `seed`: the same pair always gives the same numbers. */
+/**
+ * The stream for `key` under `seed`: the same pair always gives the same numbers. Its starting state (a
+ * SHA-256) is worked out at the first draw: an endpoint makes streams it may never draw from.
+ */
 export function streamFor(seed: number, key: string): RandomStream {
-  return new Xoroshiro128PlusStream(xoroshiro128plusFromState(stateFor(seed, key)));
+  let stream: RandomStream | undefined;
+  const s = (): RandomStream => (stream ??= new Xoroshiro128PlusStream(xoroshiro128plusFromState(stateFor(seed, key))));
+  return {
+    next: () => s().next(),
+    int: (min, max) => s().int(min, max),
+    uuid: () => s().uuid(),
+    jumped: (n) => s().jumped(n),
+  };
 }

@@ -114,9 +114,26 @@ function collect<S>(n: Node<S>, out: Map<S, 0 | 1>): void {
   }
 }
 
-/** A fixed set of filters, asked whether a topic matches any of them, by the index's own rules. */
+/** Matchers already built, by their filter list (a profile's lists are shared by every endpoint on it). */
+const matchers = new WeakMap<readonly string[], [(topic: string) => boolean, (topic: string) => boolean]>();
+
+/**
+ * A fixed set of filters, asked whether a topic matches any of them, by the index's own rules. The list must
+ * not change afterwards: the matcher is built once per list and shared.
+ */
 export function topicMatcher(filters: readonly string[], rules: MatchRules = {}): (topic: string) => boolean {
-  const index = new TopicIndex<true>(rules);
-  for (const f of filters) index.add(f, true, 0);
-  return (topic) => index.match(topic).size > 0;
+  let built = matchers.get(filters);
+  if (!built) matchers.set(filters, (built = [buildMatcher(filters, false), buildMatcher(filters, true)]));
+  return built[rules.hashMatchesParent === true ? 1 : 0];
+}
+
+function buildMatcher(filters: readonly string[], hashMatchesParent: boolean): (topic: string) => boolean {
+  let index: TopicIndex<true> | undefined;
+  return (topic) => {
+    if (!index) {
+      index = new TopicIndex<true>({ hashMatchesParent });
+      for (const f of filters) index.add(f, true, 0);
+    }
+    return index.match(topic).size > 0;
+  };
 }

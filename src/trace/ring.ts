@@ -9,8 +9,10 @@ import type { TraceEntry } from './entry';
 /** How much of a payload a trace keeps once it is over its byte budget. */
 export const TRUNCATED_PAYLOAD_BYTES = 64;
 
-/** Slots a ring starts with (it doubles up to maxEntries as entries come). */
-const FIRST_SLOTS = 1024;
+/** Slots a ring starts with at its first entry (it doubles up to maxEntries as entries come). */
+const FIRST_SLOTS = 64;
+
+const NO_SLOTS = new Int32Array(0);
 
 /** The payload an entry carries (a publish packet's, or a publish or rule event's). */
 export function payloadOf(entry: TraceEntry): Buffer | undefined {
@@ -50,9 +52,9 @@ export class EntryRing {
     private readonly maxEntries: number,
     private readonly maxBytes: number,
   ) {
-    const slots = Math.min(maxEntries, FIRST_SLOTS);
-    this.slots = new Array<TraceEntry | undefined>(slots).fill(undefined);
-    this.weights = new Int32Array(slots);
+    // Nothing allocated until the first entry: an endpoint with its trace off never has one.
+    this.slots = [];
+    this.weights = NO_SLOTS;
   }
 
   get size(): number {
@@ -120,7 +122,7 @@ export class EntryRing {
   }
 
   private grow(): number {
-    const capacity = Math.min(this.maxEntries, this.slots.length * 2);
+    const capacity = Math.min(this.maxEntries, Math.max(FIRST_SLOTS, this.slots.length * 2));
     const slots = new Array<TraceEntry | undefined>(capacity).fill(undefined);
     const weights = new Int32Array(capacity);
     const old = this.slots.length;
@@ -129,7 +131,7 @@ export class EntryRing {
       slots[i] = this.slots[from];
       weights[i] = this.weights[from]!;
     }
-    this.newestSlot = (this.newestSlot - this.head + old) % old;
+    if (old > 0) this.newestSlot = (this.newestSlot - this.head + old) % old;
     this.slots = slots;
     this.weights = weights;
     this.head = 0;

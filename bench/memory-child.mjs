@@ -9,6 +9,6 @@ process.on('message', async (msg) => {
   global.gc();
   global.gc();
   const m = process.memoryUsage();
-  process.send(m.heapUsed + m.external + m.arrayBuffers);
+  process.send(m.heapUsed + m.external); // external includes arrayBuffers
 });
 process.send({ url: broker.url });

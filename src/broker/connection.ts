@@ -5,7 +5,7 @@
  */
 import type { Duplex } from 'node:stream';
 import type { ChaosTag } from '../chaos/types';
-import { guarded, guardedMicrotask, realClock, warnError } from '../clock/clock';
+import { guardedMicrotask, realClock, warnError } from '../clock/clock';
 import { type DecodeError, type Decoder, OutputBytes, type Packet, createDecoder, encodeInto } from '../codec/codec';
 import type { ByteBudget } from '../session/session';
 import type { TraceRecorder } from '../trace/recorder';
@@ -35,6 +35,37 @@ export type ByteStream = Duplex & {
   setNoDelay?(noDelay?: boolean): unknown;
 };
 
+/** The connection a socket belongs to: the socket's listeners are shared functions, not closures per connection. */
+const OWNER = Symbol('fake-aws-iot connection');
+type OwnedStream = ByteStream & { [OWNER]: Connection };
+
+function onData(this: OwnedStream, chunk: Buffer): void {
+  this[OWNER].data(chunk);
+}
+function onError(this: OwnedStream): void {
+  this[OWNER].lost();
+}
+function onDrain(this: OwnedStream): void {
+  this[OWNER].account();
+}
+function onClose(this: OwnedStream): void {
+  this[OWNER].closed();
+}
+
+/** Connections written to in this turn, flushed together by one microtask at its end. */
+let toFlush: Connection[] = [];
+function flushAll(): void {
+  const connections = toFlush;
+  toFlush = [];
+  for (const connection of connections) {
+    try {
+      connection.flush();
+    } catch (error) {
+      warnError(error);
+    }
+  }
+}
+
 export class Connection {
   /** Set by the dispatcher once known; stamps the trace entries. */
   clientId: string | undefined;
@@ -45,14 +76,9 @@ export class Connection {
   chunk = 0;
   private open = true;
   private readonly decoder: Decoder;
-  /** Packets written this tick, encoded one after another: they leave together in one write at the end of the tick. */
+  /** Packets written this turn, encoded one after another: they leave together in one write at its end. */
   private readonly out = new OutputBytes();
   private flushQueued = false;
-  private readonly flush = guarded(() => {
-    this.flushQueued = false;
-    this.flushPending();
-    this.account();
-  }, warnError);
   /** Bytes of this socket's buffer counted in the endpoint's byte budget, as of the last look. */
   private accounted = 0;
 
@@ -69,41 +95,60 @@ export class Connection {
   ) {
     this.remoteAddress = (socket.remoteAddress ?? '').replace(/^::ffff:/, '');
     this.localPort = socket.localPort ?? 0;
-    this.decoder = createDecoder({
-      maxPacketBytes,
-      protocolVersions,
-      onPacket: (packet) => this.open && this.received(packet),
-      onError: (error) => this.open && this.events.decodeError(error),
-    });
+    this.decoder = createDecoder({ maxPacketBytes, protocolVersions }, this);
     socket.setNoDelay?.(true);
-    socket.on('data', (chunk: Buffer) => {
-      if (!this.open) return;
-      this.chunk++;
-      this.guard(() => {
-        this.decoder.push(chunk);
-        this.events.bytesIn(chunk.length);
-      });
-    });
-    socket.on('error', () => this.guard(() => this.events.lost()));
+    (socket as OwnedStream)[OWNER] = this;
+    socket.on('data', onData);
+    socket.on('error', onError);
     // What waits in the socket counts toward the endpoint's byte budget: looked at after each flush.
-    socket.on('drain', () => this.account());
-    socket.on('close', () => {
-      this.budget.used -= this.accounted;
-      this.accounted = 0;
-      this.guard(() => this.events.lost());
-    });
+    socket.on('drain', onDrain);
+    socket.on('close', onClose);
   }
 
-  /** Runs input handling; an unexpected failure is reported once, and the socket goes if even that fails. */
-  private guard(fn: () => void): void {
+  /** The decoder's packets (DecoderSink). */
+  onPacket(packet: Packet): void {
+    if (this.open) this.received(packet);
+  }
+
+  /** The decoder's error (DecoderSink). */
+  onError(error: DecodeError): void {
+    if (this.open) this.events.decodeError(error);
+  }
+
+  /** A read from the socket: its packets handled, its bytes counted. */
+  data(chunk: Buffer): void {
+    if (!this.open) return;
+    this.chunk++;
     try {
-      fn();
+      this.decoder.push(chunk);
+      this.events.bytesIn(chunk.length);
     } catch (error) {
-      try {
-        this.events.failed(error);
-      } catch {
-        this.destroy();
-      }
+      this.failed(error);
+    }
+  }
+
+  /** The socket failed under us. */
+  lost(): void {
+    try {
+      this.events.lost();
+    } catch (error) {
+      this.failed(error);
+    }
+  }
+
+  /** The socket closed: what it held no longer counts toward the budget. */
+  closed(): void {
+    this.budget.used -= this.accounted;
+    this.accounted = 0;
+    this.lost();
+  }
+
+  /** An unexpected failure while handling input is reported once, and the socket goes if even that fails. */
+  private failed(error: unknown): void {
+    try {
+      this.events.failed(error);
+    } catch {
+      this.destroy();
     }
   }
 
@@ -136,7 +181,9 @@ export class Connection {
     if (!this.open || this.socket.destroyed) return 0;
     if (!this.flushQueued) {
       this.flushQueued = true;
-      guardedMicrotask(this.flush); // not process.nextTick: a test's fake timers may replace that one
+      // not process.nextTick: a test's fake timers may replace that one
+      if (toFlush.length === 0) guardedMicrotask(flushAll);
+      toFlush.push(this);
     }
     encodeInto(packet, this.decoder.protocolVersion, this.out);
     // Recorded after the flush was scheduled: whoever wakes up on this entry finds the bytes on their way.
@@ -144,14 +191,21 @@ export class Connection {
     return trace.active ? trace.recordPacket(this.connectionId, this.clientId, 'out', packet, tag) : 0;
   }
 
-  /** Hands what was written this tick to the socket. */
+  /** End of the turn: what was written goes to the socket in one write. */
+  flush(): void {
+    this.flushQueued = false;
+    this.flushPending();
+    this.account();
+  }
+
+  /** Hands what was written this turn to the socket. */
   private flushPending(): void {
     const bytes = this.out.take();
     if (bytes !== undefined && !this.socket.destroyed) this.socket.write(bytes);
   }
 
   /** Brings the budget's count of this socket's buffered bytes up to date. */
-  private account(): void {
+  account(): void {
     if (this.socket.destroyed) return; // the close handler gives back what was counted
     const now = this.socket.writableLength;
     this.budget.used += now - this.accounted;

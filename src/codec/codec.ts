@@ -39,21 +39,27 @@ export class DecodeError extends Error {
   }
 }
 
-export interface DecoderOptions {
+export interface DecoderSettings {
   /** Largest remaining length accepted; a packet announcing more is refused as soon as its header is read,
    *  before its body is buffered. */
   maxPacketBytes: number;
   /** Protocol levels a CONNECT may ask for: 4 (MQTT 3.1.1), and 5 (MQTT 5) where the profile speaks it. Default [4]. */
   protocolVersions?: readonly number[];
-  onPacket(packet: Packet): void;
   /**
    * Whether complete PUBLISH and PUBACK packets are read by the fast path (./fast-decode) rather than by
    * mqtt-packet. Default true; the codec tests turn it off to compare the two.
    */
   fastPath?: boolean;
+}
+
+/** Where a decoder reports (called as methods). */
+export interface DecoderSink {
+  onPacket(packet: Packet): void;
   /** Called at most once; after an error the decoder ignores further input. */
   onError(error: DecodeError): void;
 }
+
+export type DecoderOptions = DecoderSettings & DecoderSink;
 
 export interface Decoder {
   /** 4 until a CONNECT asked for MQTT 5 (and was let through); 5 from then on. */
@@ -190,101 +196,167 @@ const MAX_CARRIED_BYTES = 16 * 1024;
 /** The (shared, empty) first bytes of a connection before any arrived. */
 const NOTHING_YET = Buffer.alloc(0);
 
-export function createDecoder(options: DecoderOptions): Decoder {
-  const { onPacket, onError } = options;
-  let { maxPacketBytes } = options;
-  const allowed = options.protocolVersions ?? [MQTT_3_1_1];
-  // Protocol level 4 (MQTT 3.1.1) until a CONNECT says 5: mqtt-packet's parser then takes its settings from
-  // that CONNECT (protocolVersion 5), and reads every later packet with MQTT 5 properties and reason codes.
-  const parser = mqttPacket.parser({ protocolVersion: MQTT_3_1_1 });
-  const internals = parser as unknown as ParserInternals;
-  let version: 4 | 5 = MQTT_3_1_1;
-  let failed = false;
+/** An mqtt-packet parser and the decoder it is reading for (none while it waits in the pool). */
+interface LentParser {
+  parser: mqttPacket.Parser;
+  internals: ParserInternals;
+  reader: StreamDecoder | undefined;
+}
+
+/**
+ * mqtt-packet parsers holding no bytes, ready for any connection. A connection borrows one for the packets the
+ * fast path does not read (CONNECT, SUBSCRIBE, ...) and gives it back once it holds no partial packet: an
+ * idle connection keeps no parser (each is an event emitter with a stream of its own), and reading a SUBSCRIBE
+ * makes none.
+ */
+const idleParsers: LentParser[] = [];
+const MAX_IDLE_PARSERS = 16;
+
+function borrowParser(reader: StreamDecoder, protocolVersion: 4 | 5): LentParser {
+  let lent = idleParsers.pop();
+  if (!lent) {
+    const parser = mqttPacket.parser({ protocolVersion });
+    const made: LentParser = { parser, internals: parser as unknown as ParserInternals, reader: undefined };
+    parser.on('packet', (packet: RawPacket) => made.reader?.parsed(packet, made.internals._pos));
+    parser.on('error', (error: Error) => made.reader?.parserFailed(error, made.internals.packet));
+    lent = made;
+  } else {
+    // mqtt-packet reads with the settings of the last CONNECT it read: this connection's version.
+    (lent.parser as unknown as { settings: object }).settings = { protocolVersion };
+  }
+  lent.reader = reader;
+  return lent;
+}
+
+function parserIdle(internals: ParserInternals): boolean {
+  return internals._list.length === 0 && internals._stateCounter === 0 && internals.packet.length === -1;
+}
+
+/** One connection's decoder: the fast path for PUBLISH and PUBACK, a borrowed mqtt-packet parser for the rest. */
+class StreamDecoder extends FastReader implements Decoder {
+  protocolVersion: 4 | 5 = MQTT_3_1_1;
+  private failed = false;
   /** The connection's first bytes while they may still be TLS or HTTP; undefined once they are known not to be. */
-  let head: Buffer | undefined = NOTHING_YET;
-
-  const fail = (error: DecodeError): void => {
-    if (failed) return;
-    failed = true;
-    onError(error);
-  };
-
-  const emit = (packet: RawPacket, readTo: number): void => {
-    const problem = check(packet, readTo, maxPacketBytes, version, allowed);
-    if (problem) return fail(problem);
-    if (packet.cmd === 'connect' && packet.protocolVersion === MQTT_5) version = MQTT_5;
-    onPacket(packet as Packet);
-  };
-  parser.on('packet', (packet: RawPacket) => {
-    if (failed) return; // the rest of a chunk after an error
-    emit(packet, internals._pos);
-  });
-  parser.on('error', (error: Error) => fail(classify(error, internals.packet, allowed)));
-
-  const useFastPath = options.fastPath !== false;
-  const fast = new FastReader();
+  private head: Buffer | undefined = NOTHING_YET;
   /** The start of a packet the fast path reads, waiting for the rest of its bytes. */
-  let carried: Buffer | undefined;
-  const parserIdle = (): boolean => internals._list.length === 0 && internals._stateCounter === 0 && internals.packet.length === -1;
+  private carried: Buffer | undefined;
+  /** The parser holding this connection's partial packet, or reading for it now. */
+  private lent: LentParser | undefined;
+
+  constructor(
+    private maxPacketBytes: number,
+    private readonly allowed: readonly number[],
+    private readonly sink: DecoderSink,
+    private readonly fastPath: boolean,
+  ) {
+    super();
+  }
+
+  limitPacketBytes(max: number): void {
+    // The whole packet: type byte, length bytes and remaining length together.
+    let remaining = max - 2;
+    while (remaining > 0 && wholePacketBytes(remaining) > max) remaining--;
+    this.maxPacketBytes = Math.min(this.maxPacketBytes, Math.max(0, remaining));
+  }
+
+  push(chunk: Buffer): void {
+    if (this.failed) return;
+    if (this.head !== undefined) {
+      const bytes = this.head.length === 0 ? chunk : Buffer.concat([this.head, chunk]);
+      const foreign = recogniseFirstBytes(bytes);
+      if (foreign === 'undecided') {
+        this.head = bytes;
+        return;
+      }
+      this.head = undefined;
+      if (foreign) return this.fail(new DecodeError(foreign.kind, foreign.message));
+      chunk = bytes;
+    }
+    if (this.carried) {
+      chunk = Buffer.concat([this.carried, chunk]);
+      this.carried = undefined;
+    }
+    let lent = this.lent;
+    try {
+      const from = this.fastPath && lent === undefined ? this.readFast(chunk) : 0;
+      if (from === chunk.length || this.failed) return;
+      lent ??= this.lent = borrowParser(this, this.protocolVersion);
+      lent.parser.parse(from === 0 ? chunk : chunk.subarray(from));
+    } catch (error) {
+      this.failed = true; // a callback threw: mqtt-packet's state is no longer trustworthy
+      this.drop();
+      throw error;
+    }
+    if (this.failed || lent === undefined) return;
+    // The packet being read announces more than is accepted: refuse it now rather than buffer its body.
+    const announced = lent.internals.packet.length;
+    if (announced > this.maxPacketBytes) return this.fail(tooLarge(announced, this.maxPacketBytes));
+    if (parserIdle(lent.internals)) {
+      // Nothing left half-read: the parser goes back to the pool.
+      lent.reader = undefined;
+      this.lent = undefined;
+      if (idleParsers.length < MAX_IDLE_PARSERS) idleParsers.push(lent);
+    }
+  }
+
+  /** A packet mqtt-packet read for this connection (`readTo`: where its fields ended). */
+  parsed(packet: RawPacket, readTo: number): void {
+    if (this.failed) return; // the rest of a chunk after an error
+    this.emit(packet, readTo);
+  }
+
+  parserFailed(error: Error, inProgress: ParserInternals['packet']): void {
+    this.fail(classify(error, inProgress, this.allowed));
+  }
 
   /** Reads what the fast path covers from the start of `chunk`; returns where mqtt-packet takes over. */
-  const readFast = (chunk: Buffer): number => {
+  private readFast(chunk: Buffer): number {
     let pos = 0;
-    while (pos < chunk.length && !failed) {
-      const packet = fast.read(chunk, pos, version, maxPacketBytes);
+    while (pos < chunk.length && !this.failed) {
+      const packet = this.read(chunk, pos, this.protocolVersion, this.maxPacketBytes);
       if (packet === Scan.Parser) return pos;
       if (packet === Scan.Incomplete) {
         // Kept until the rest arrives, unless it is large (mqtt-packet's buffer list gathers those without copying).
         if (chunk.length - pos > MAX_CARRIED_BYTES) return pos;
-        carried = chunk.subarray(pos);
+        this.carried = chunk.subarray(pos);
         return chunk.length;
       }
-      pos = fast.end;
-      emit(packet as unknown as RawPacket, 0); // the fast path reads only packets whose fields fit
+      pos = this.end;
+      this.emit(packet as unknown as RawPacket, 0); // the fast path reads only packets whose fields fit
     }
     return chunk.length;
-  };
+  }
 
-  return {
-    get protocolVersion() {
-      return version;
-    },
-    limitPacketBytes(max) {
-      // The whole packet: type byte, length bytes and remaining length together.
-      let remaining = max - 2;
-      while (remaining > 0 && wholePacketBytes(remaining) > max) remaining--;
-      maxPacketBytes = Math.min(maxPacketBytes, Math.max(0, remaining));
-    },
-    push(chunk) {
-      if (failed) return;
-      if (head !== undefined) {
-        const bytes = head.length === 0 ? chunk : Buffer.concat([head, chunk]);
-        const foreign = recogniseFirstBytes(bytes);
-        if (foreign === 'undecided') {
-          head = bytes;
-          return;
-        }
-        head = undefined;
-        if (foreign) return fail(new DecodeError(foreign.kind, foreign.message));
-        chunk = bytes;
-      }
-      if (carried) {
-        chunk = Buffer.concat([carried, chunk]);
-        carried = undefined;
-      }
-      try {
-        const from = useFastPath && parserIdle() ? readFast(chunk) : 0;
-        if (from === chunk.length || failed) return;
-        parser.parse(from === 0 ? chunk : chunk.subarray(from));
-      } catch (error) {
-        failed = true; // a callback threw: mqtt-packet's state is no longer trustworthy
-        throw error;
-      }
-      // The packet being read announces more than is accepted: refuse it now rather than buffer its body.
-      const announced = internals.packet.length;
-      if (announced > maxPacketBytes) fail(tooLarge(announced, maxPacketBytes));
-    },
-  };
+  private emit(packet: RawPacket, readTo: number): void {
+    const problem = check(packet, readTo, this.maxPacketBytes, this.protocolVersion, this.allowed);
+    if (problem) return this.fail(problem);
+    // Protocol level 4 (MQTT 3.1.1) until a CONNECT says 5: every later packet is read as MQTT 5.
+    if (packet.cmd === 'connect' && packet.protocolVersion === MQTT_5) this.protocolVersion = MQTT_5;
+    this.sink.onPacket(packet as Packet);
+  }
+
+  private fail(error: DecodeError): void {
+    if (this.failed) return;
+    this.failed = true;
+    this.drop();
+    this.sink.onError(error);
+  }
+
+  /** After an error the parser is not given back: its state is mqtt-packet's error state. */
+  private drop(): void {
+    if (this.lent) this.lent.reader = undefined;
+    this.lent = undefined;
+  }
+}
+
+/**
+ * A decoder for one connection. Its packets and its error go to `sink` (default: the options), called as
+ * methods: a connection passes itself rather than closures.
+ */
+export function createDecoder(options: DecoderOptions): Decoder;
+export function createDecoder(settings: DecoderSettings, sink: DecoderSink): Decoder;
+export function createDecoder(settings: DecoderSettings & Partial<DecoderSink>, sink: DecoderSink = settings as DecoderOptions): Decoder {
+  return new StreamDecoder(settings.maxPacketBytes, settings.protocolVersions ?? [MQTT_3_1_1], sink, settings.fastPath !== false);
 }
 
 /**

@@ -12,6 +12,7 @@
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const MqttPacket = require('mqtt-packet/packet') as new () => Record<string, unknown>;
 
+const NO_BYTES = Buffer.alloc(0);
 const PUBLISH = 3;
 const PUBACK = 4;
 
@@ -33,7 +34,7 @@ export class FastReader {
   end = 0;
   /** The last topic read, and its bytes: a device publishes to the same topic over and over, one string serves. */
   private lastTopic = '';
-  private lastTopicBytes: Buffer = Buffer.alloc(0);
+  private lastTopicBytes: Buffer = NO_BYTES;
 
   read(chunk: Buffer, pos: number, protocolVersion: 4 | 5, maxPacketBytes: number): Record<string, unknown> | Scan {
     const first = chunk[pos]!;

@@ -80,14 +80,16 @@ export function messageBytes(message: Message): number {
   return message.payload.length + message.topic.length + (message.propertyBytes ?? 0);
 }
 
+const NONE_IN_FLIGHT: ReadonlyMap<number, Message> = new Map();
+
 /** The last packet id MQTT can carry; ids wrap around to 1 after it. */
 const MAX_PACKET_ID = 65535;
 
 export class Session {
   /** Filter → granted QoS. */
   readonly subscriptions = new Map<string, 0 | 1>();
-  /** Sent QoS 1 messages not yet acknowledged, by packet id, in sending order. */
-  readonly inflight = new Map<number, Message>();
+  /** Sent QoS 1 messages not yet acknowledged, by packet id, in sending order (made with the first). */
+  private unacked: Map<number, Message> | undefined;
   /** QoS 1 messages waiting for the client: while it is offline, or while `inflight` is full. */
   pending: Message[] = [];
   /**
@@ -112,6 +114,11 @@ export class Session {
   protocolVersion: 4 | 5 = 4;
   /** How long the session outlives its connection, in seconds (0: it ends with the connection). */
   expirySeconds = 0;
+
+  /** Sent QoS 1 messages not yet acknowledged, by packet id, in sending order. */
+  get inflight(): ReadonlyMap<number, Message> {
+    return this.unacked ?? NONE_IN_FLIGHT;
+  }
 
   constructor(
     readonly clientId: string,
@@ -151,9 +158,9 @@ export class Session {
 
   /** The client acknowledged `messageId`. False when no message (or lent id) waited for it. */
   ack(messageId: number): boolean {
-    const message = this.inflight.get(messageId);
+    const message = this.unacked?.get(messageId);
     if (message) {
-      this.inflight.delete(messageId);
+      this.unacked!.delete(messageId);
       this.hold(-messageBytes(message));
       return true;
     }
@@ -162,7 +169,7 @@ export class Session {
 
   /** The session ends: what it held is given back to the endpoint's budget. */
   release(): void {
-    this.inflight.clear();
+    this.unacked = undefined;
     this.pending = [];
     this.stored = [];
     this.hold(-this.bytes);
@@ -236,7 +243,7 @@ export class Session {
 
   private assign(message: Message, newBytes: number): number {
     const id = this.freeId(); // never 0 here: maxInflightMessages is at most 65535 and lent ids give way
-    this.inflight.set(id, message);
+    (this.unacked ??= new Map()).set(id, message);
     if (newBytes > 0) this.hold(newBytes);
     return id;
   }

@@ -8,13 +8,14 @@
  * - a filter starting with `+` or `#` does not match topics starting with `$` [MQTT-4.7.2-1].
  */
 interface Node<S> {
-  children: Map<string, Node<S>>;
-  /** Subscribers whose filter ends at this node, with their granted QoS. */
-  subs: Map<S, 0 | 1>;
+  /** Made with the first child: most nodes (a subscription's last level) have none. */
+  children: Map<string, Node<S>> | undefined;
+  /** Subscribers whose filter ends at this node, with their granted QoS; made with the first. */
+  subs: Map<S, 0 | 1> | undefined;
 }
 
 function node<S>(): Node<S> {
-  return { children: new Map(), subs: new Map() };
+  return { children: undefined, subs: undefined };
 }
 
 /** Topics whose match results are remembered; the memory is dropped on any subscription change. */
@@ -45,12 +46,14 @@ export class TopicIndex<S> {
     this.cache.clear();
     let n = this.root;
     for (const level of filter.split('/')) {
-      let next = n.children.get(level);
-      if (!next) n.children.set(level, (next = node()));
+      const children = (n.children ??= new Map());
+      let next = children.get(level);
+      if (!next) children.set(level, (next = node()));
       n = next;
     }
-    if (!n.subs.has(subscriber)) this.count++;
-    n.subs.set(subscriber, qos);
+    const subs = (n.subs ??= new Map());
+    if (!subs.has(subscriber)) this.count++;
+    subs.set(subscriber, qos);
   }
 
   remove(filter: string, subscriber: S): void {
@@ -59,17 +62,20 @@ export class TopicIndex<S> {
     const levels = filter.split('/');
     let n = this.root;
     for (const level of levels) {
-      const next = n.children.get(level);
+      const next = n.children?.get(level);
       if (!next) return;
       path.push(next);
       n = next;
     }
-    if (n.subs.delete(subscriber)) this.count--;
+    if (n.subs?.delete(subscriber)) this.count--;
+    if (n.subs?.size === 0) n.subs = undefined;
     // Prune empty branches.
     for (let i = levels.length; i > 0; i--) {
       const child = path[i]!;
-      if (child.subs.size > 0 || child.children.size > 0) break;
-      path[i - 1]!.children.delete(levels[i - 1]!);
+      if (child.subs !== undefined || (child.children !== undefined && child.children.size > 0)) break;
+      const parent = path[i - 1]!;
+      parent.children!.delete(levels[i - 1]!);
+      if (parent.children!.size === 0) parent.children = undefined;
     }
   }
 
@@ -89,25 +95,28 @@ export class TopicIndex<S> {
       collect(n, out);
       // MQTT's rule, switched off for AWS: `a/#` also matches its parent `a`.
       if (this.hashMatchesParent && i > 0) {
-        const hash = n.children.get('#');
+        const hash = n.children?.get('#');
         if (hash) collect(hash, out);
       }
       return;
     }
+    const children = n.children;
+    if (children === undefined) return;
     const wildOk = !(dollar && i === 0);
     if (wildOk) {
       // `#` here covers one more level or more (possibly empty); its parent is handled above.
-      const hash = n.children.get('#');
+      const hash = children.get('#');
       if (hash) collect(hash, out);
-      const plus = n.children.get('+');
+      const plus = children.get('+');
       if (plus) this.walk(plus, levels, i + 1, dollar, out);
     }
-    const exact = n.children.get(levels[i]!);
+    const exact = children.get(levels[i]!);
     if (exact) this.walk(exact, levels, i + 1, dollar, out);
   }
 }
 
 function collect<S>(n: Node<S>, out: Map<S, 0 | 1>): void {
+  if (n.subs === undefined) return;
   for (const [s, qos] of n.subs) {
     const had = out.get(s);
     if (had === undefined || qos > had) out.set(s, qos);

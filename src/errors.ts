@@ -25,6 +25,8 @@ export type FakeIotErrorCode =
   | 'CALLBACK_FAILED'
   /** iot.shadows.update(): the Device Shadow service refused the update (`status` holds AWS's code: 400, 409, 413, ...). */
   | 'SHADOW_REJECTED'
+  /** iot.jobs.*: AWS IoT Jobs refuses it (`awsError` holds the exception AWS names: ResourceNotFoundException, InvalidStateTransitionException, ...). */
+  | 'JOB_REJECTED'
   /** assertClientSurvives(): the scenario failed for some drawn chaos. */
   | 'CLIENT_DID_NOT_SURVIVE'
   /** assertClientSurvives(): the time limit ended the property before any run finished (or, with failOnTimeLimit, before every run finished). */

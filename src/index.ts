@@ -1,5 +1,7 @@
 export { startFakeIot } from './start-fake-iot';
 export type { FakeIot, PublishOptions, DisconnectOptions, SettledOptions, ChaosControl, FakeIotClock, FakeIotWebSockets, FakeIotRetained, FakeIotHttp, ShadowControl, ShadowOptions, CloudPublishProperties } from './start-fake-iot';
+export type { JobsControl, CreateJobSpec, JobDescription, JobExecutionInfo, CancelJobOptions, CancelExecutionOptions, DeleteExecutionOptions } from './services/jobs-control';
+export type { JobExecutionStatus, JobsErrorCode, JobOperation } from './services/jobs';
 export { presignWebSocketUrl } from './transport/sigv4';
 export type { AwsCredentials, PresignOptions } from './transport/sigv4';
 export type { Clock, TimerHandle } from './clock/clock';
@@ -19,6 +21,9 @@ export type {
   DropConnectionOptions,
   TakeoverOptions,
   ConnackDelayOptions,
+  ShadowErrorsOptions,
+  JobsErrorsOptions,
+  JobsErrorsCode,
 } from './chaos/types';
 export { FAULTS } from './chaos/types';
 export type { FakeIotOptions, TraceOptions, WebSocketOptions, HttpOptions } from './options';
@@ -54,6 +59,8 @@ export type {
   RetainedStoredEvent,
   RetainedDeletedEvent,
   ThrottledEvent,
+  ShadowEvent,
+  JobEvent,
   RuleEvent,
   InternalErrorEvent,
   TransportErrorEvent,

@@ -275,7 +275,7 @@ export function resolveOptions(options: FakeIotOptions | undefined): ResolvedOpt
       // 0 retained messages (or bytes): every non-empty RETAIN publish is throttled.
       const min = key === 'sessionExpirySeconds' || key === 'maxRetainedMessages' || key === 'maxRetainedBytes' || key === 'maxTopicAliases' || key === 'maxSessionExpiryIntervalSeconds' ? 0 : 1;
       // A limit in seconds becomes a timer: Node's timers take at most 2^31 - 1 ms (longer ones fire at once).
-      const max = key.endsWith('Seconds') ? Math.floor((2 ** 31 - 1) / 1000) : 2 ** 31 - 1;
+      const max = key.endsWith('Seconds') ? Math.floor((2 ** 31 - 1) / 1000) : key.endsWith('Minutes') ? Math.floor((2 ** 31 - 1) / 60_000) : 2 ** 31 - 1;
       limits[key as keyof Limits] = checkInteger(value, `options.limits.${key}`, min, max);
     }
     if (limits.minKeepAliveSeconds > limits.maxKeepAliveSeconds) {

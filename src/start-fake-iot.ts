@@ -7,6 +7,7 @@ import { propertiesBytes } from './broker/mqtt5';
 import type { Message, MessageProperties } from './session/session';
 import { isUtf8 } from 'node:buffer';
 import { parseShadowTopic } from './services/shadow';
+import { type JobsControl, jobsControl } from './services/jobs-control';
 import { ChaosEngine } from './chaos/engine';
 import { streamFor } from './chaos/prng';
 import { resolveChaos } from './chaos/options';
@@ -22,7 +23,7 @@ import { DEFAULT_WAIT_TIMEOUT_MS, type Trace, TraceRecorder, seedHint } from './
 const SETTLE_POLL_MS = 2;
 import type { SigV4Verifier } from './transport/sigv4';
 import { type Listener, listenTcp } from './transport/tcp';
-import type { HttpListener } from './transport/http';
+import type { DataPlaneAnswer, DataPlaneRequest, HttpListener } from './transport/http';
 import type { WebSocketListener } from './transport/websocket';
 
 /**
@@ -36,6 +37,7 @@ const lazy = {
   tls: () => require('./transport/tls') as typeof import('./transport/tls'),
   http: () => require('./transport/http') as typeof import('./transport/http'),
   dataPlane: () => require('./services/data-plane') as typeof import('./services/data-plane'),
+  jobsDataPlane: () => require('./services/jobs-data-plane') as typeof import('./services/jobs-data-plane'),
 };
 /* eslint-enable @typescript-eslint/no-require-imports */
 import { fixturePath } from './identity/fixtures';
@@ -182,6 +184,8 @@ export interface FakeIot extends AsyncDisposable {
   readonly clock: FakeIotClock;
   /** The Device Shadow service's state, and updates from the cloud side. */
   readonly shadows: ShadowControl;
+  /** AWS IoT Jobs from the cloud side: create and cancel jobs, delete executions, read their state. */
+  readonly jobs: JobsControl;
   /**
    * Retained messages: `get(topic)` and `list()`. Empty (and nothing is ever stored) unless the profile stores
    * retained messages (`retain: 'store'`, profile `current`).
@@ -381,8 +385,10 @@ export async function startFakeIot(options?: FakeIotOptions): Promise<FakeIot> {
         maxBodyBytes: resolved.profile.limits.maxPayloadBytes,
         requestTimeoutMs: resolved.profile.limits.connectTimeoutSeconds * 1000,
         verifier: verifier!,
+        // The jobs data plane (`/things/{thing}/jobs...`) is signed for its own service name.
+        service: (rawPath) => (lazy.jobsDataPlane().isJobsDataPath(rawPath) ? lazy.jobsDataPlane().SIGV4_JOBS_DATA_SERVICE : undefined),
         requestId: () => requestIds.uuid(),
-        handle: lazy.dataPlane().dataPlane({
+        handle: withJobs(lazy.jobsDataPlane().jobsDataPlane(broker.jobs), lazy.dataPlane().dataPlane({
           now: () => clock.now(),
           retain: resolved.profile.reactions.retain,
           checkTopic: (topic) => broker.checkTopic(topic),
@@ -397,7 +403,7 @@ export async function startFakeIot(options?: FakeIotOptions): Promise<FakeIot> {
             return m && { topic: m.topic, payload: m.payload, qos: m.qos, lastModifiedTime: m.lastModifiedTime, ...(m.properties?.userProperties ? { userProperties: m.properties.userProperties } : {}) };
           },
           retainedList: () => [...(broker.retained?.list(clock.now()) ?? [])].sort((a, b) => (a.topic < b.topic ? -1 : a.topic > b.topic ? 1 : 0)),
-        }),
+        })),
         refused: (refusal) => {
           if (trace.active) trace.record({ kind: 'event', event: 'transport-error', ...refusal });
         },
@@ -603,6 +609,7 @@ export async function startFakeIot(options?: FakeIotOptions): Promise<FakeIot> {
       },
       list: (thingName) => broker.shadows.list().filter((s) => thingName === undefined || s.thingName === thingName),
     },
+    jobs: jobsControl(broker.jobs, assertOpen),
     clients() {
       const identities = new Map<number, ConnectionIdentity>();
       for (const c of connections) identities.set(c.connectionId, c.identity);
@@ -665,6 +672,11 @@ export async function startFakeIot(options?: FakeIotOptions): Promise<FakeIot> {
     close,
     [asyncDispose]: close,
   };
+}
+
+/** The jobs data plane first (its own paths), then the IoT data plane. */
+function withJobs(jobs: (request: DataPlaneRequest) => DataPlaneAnswer | undefined, data: (request: DataPlaneRequest) => DataPlaneAnswer): (request: DataPlaneRequest) => DataPlaneAnswer {
+  return (request) => jobs(request) ?? data(request);
 }
 
 /** The transport-error fields for a certificate that is not ACTIVE. */

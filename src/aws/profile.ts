@@ -158,6 +158,23 @@ export interface Limits {
   maxMessageExpirySeconds: number;
   /** MQTT 5 Message Expiry Interval: a smaller value (0) from a publisher is raised to this. AWS: 1 s (§1.11). */
   minMessageExpirySeconds: number;
+  /** Jobs: longest job id, in characters (`[a-zA-Z0-9_-]`). AWS: 64 (aws-iot-behaviour.md §5); longer is InvalidRequest. */
+  jobsMaxJobIdChars: number;
+  /** Jobs: largest job document, in UTF-8 bytes of its JSON. AWS: 32 KB (§5); `iot.jobs.create()` refuses a larger one. */
+  jobsMaxDocumentBytes: number;
+  /** Jobs: longest clientToken a device may send, in characters. AWS: 64 (the Jobs API's clientToken); longer is InvalidRequest. */
+  jobsMaxClientTokenChars: number;
+  /** Jobs: longest statusDetails name, in characters (`[a-zA-Z0-9:_-]`). AWS: 128 (JobExecutionState); longer is InvalidRequest. */
+  jobsMaxStatusDetailsKeyChars: number;
+  /** Jobs: longest statusDetails value, in characters. AWS: 1,024 (JobExecutionState); longer is InvalidRequest. */
+  jobsMaxStatusDetailsValueChars: number;
+  /**
+   * Jobs: the longest step timeout (`stepTimeoutInMinutes`) and job in-progress timeout
+   * (`timeoutConfig.inProgressTimeoutInMinutes`), in minutes. AWS: 1 minute to 7 days, 10,080 (§5, the Jobs API).
+   */
+  jobsMaxTimeoutMinutes: number;
+  /** Jobs: executions a `/jobs/notify` message lists, IN_PROGRESS first. AWS: at most 10 (§5). */
+  jobsMaxNotifyExecutions: number;
 }
 
 /** How the broker reacts to things AWS does not support. */
@@ -318,7 +335,8 @@ const RESERVED_TOPICS: ReservedTopics = Object.freeze({
     '$aws/rules/+', '$aws/rules/+/#', // basic ingest: to the rule, not to subscribers
     '$aws/things/+/shadow/get', '$aws/things/+/shadow/update', '$aws/things/+/shadow/delete',
     '$aws/things/+/shadow/name/+/get', '$aws/things/+/shadow/name/+/update', '$aws/things/+/shadow/name/+/delete',
-    '$aws/things/+/jobs/get', '$aws/things/+/jobs/start-next', '$aws/things/+/jobs/+/get', '$aws/things/+/jobs/+/update',
+    // Jobs: the whole namespace goes to the Jobs service, which answers a topic that is no API with InvalidTopic (§5).
+    '$aws/things/+/jobs/#',
     '$aws/certificates/create/+', '$aws/certificates/create-from-csr/+', '$aws/provisioning-templates/+/provision/+',
     '$aws/things/+/defender/metrics/+', '$aws/things/+/streams/+/get/+', '$aws/things/+/streams/+/describe/+',
   ]),
@@ -380,6 +398,13 @@ const CLASSIC_LIMITS: Limits = Object.freeze({
   shadowRequestsPerSecondPerThing: 20,
   sigv4ClockSkewSeconds: 300,
   shadowMaxStoreBytes: 64 * 1024 * 1024,
+  jobsMaxJobIdChars: 64,
+  jobsMaxDocumentBytes: 32 * 1024,
+  jobsMaxClientTokenChars: 64,
+  jobsMaxStatusDetailsKeyChars: 128,
+  jobsMaxStatusDetailsValueChars: 1024,
+  jobsMaxTimeoutMinutes: 10_080,
+  jobsMaxNotifyExecutions: 10,
 });
 
 const CLASSIC_REACTIONS: Reactions = Object.freeze({

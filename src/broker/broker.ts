@@ -24,6 +24,9 @@ import { isShared } from '../topics/shared';
 import { type RetainOutcome, RetainedStore } from './retained';
 import { RateBuckets } from './throttle';
 import { type ShadowResponse, ShadowService, type ShadowTopic, parseShadowTopic } from '../services/shadow';
+import { type JobsTopic, parseJobsTopic } from '../services/jobs';
+import { JobsRuntime } from '../services/jobs-runtime';
+import { JOBS_ERROR_CODES } from '../chaos/types';
 import { guarded, guardedMicrotask } from '../clock/clock';
 import { basicIngest } from '../topics/reserved';
 import { type TopicProblem, checkTopicName } from '../topics/validate';
@@ -233,6 +236,8 @@ export class Broker {
   private readonly shadowRates: RateBuckets | undefined;
   /** The Device Shadow service: answers what is published to `$aws/things/{thing}/shadow/.../(get|update|delete)`. */
   readonly shadows: ShadowService;
+  /** AWS IoT Jobs: answers what clients publish under `$aws/things/{thing}/jobs/`, and `iot.jobs` / the data plane. */
+  readonly jobs: JobsRuntime;
   /** The chaos engine, once chaos was configured; undefined means no chaos work at all. */
   chaos: ChaosEngine | undefined;
   private closed = false;
@@ -258,6 +263,8 @@ export class Broker {
       this.shadowRates = new RateBuckets(limits.shadowRequestsPerSecondPerThing);
     }
     this.shadows = new ShadowService(limits, profile.reactions.shadowDeltaOnReportedUpdate);
+    // AWS does not say at which QoS Jobs notifications go out [UNVERIFIED]: 1, so a subscriber's grant decides.
+    this.jobs = new JobsRuntime(limits, { clock, trace, publish: (topic, payload) => this.publishFromBroker('jobs', topic, payload, 1) });
   }
 
   /** AWS: shadow requests for one thing are limited per second (MQTT and HTTP together); false when over. */
@@ -669,6 +676,17 @@ export class Broker {
     if (topic.charCodeAt(0) === 36 /* $ */) {
       const ingest = basicIngest(topic);
       if (ingest) return this.toRule({ ...ingest, payload: inbound.payload, qos: inbound.qos, ...(from !== undefined ? { clientId: from } : {}) });
+      // AWS (§5): what a client publishes under `$aws/things/{thing}/jobs/` goes to the Jobs service only, and
+      // its answer goes to the requesting connection only, once the request's own handling is done.
+      const jobs = from !== undefined ? parseJobsTopic(topic) : undefined;
+      if (jobs) {
+        const requester = this.online.get(from!)?.link;
+        // Chaos (jobsErrors) decides now, in the order requests arrive, whether the service refuses this one.
+        const refused = requester && this.chaos ? requester.chaos?.()?.jobsError(topic) : undefined;
+        const { payload, qos } = inbound;
+        guardedMicrotask(guarded(() => this.answerJobs(jobs, payload, qos, requester, refused), (error) => this.trace.internalError('timer', error)));
+        return;
+      }
       const shadow = parseShadowTopic(topic);
       // The request goes to its subscribers like any message, and to the shadow service, which answers
       // once the request's own handling is done (its PUBACK out first).
@@ -750,6 +768,24 @@ export class Broker {
     return responses;
   }
 
+  /**
+   * Runs a Jobs request; its answer goes to the requesting connection only, whether or not it subscribed, at
+   * the request's QoS [UNVERIFIED], through the same outbound path as any delivery (chaos included) — never to
+   * other subscribers (AWS, §5). A requester that left meanwhile gets nothing.
+   */
+  private answerJobs(request: JobsTopic, payload: Buffer, qos: 0 | 1, requester: ClientLink | undefined, refused: Decided | undefined): void {
+    if (this.closed) return;
+    const client = requester && this.clientOf(requester);
+    const who = client ? { clientId: client.session.clientId, connectionId: client.link.connectionId } : undefined;
+    const code = refused ? { code: JOBS_ERROR_CODES[refused.value]!, tag: refused.tag } : undefined;
+    this.jobs.mqtt(request, payload, who, code, ({ topic, document }) => {
+      if (!client) return;
+      const answer = Buffer.from(JSON.stringify(document));
+      if (this.trace.active) this.trace.record({ kind: 'event', event: 'publish', origin: 'jobs', topic, qos, payload: answer, ...who! });
+      this.deliver(client.session, { topic, payload: answer, qos });
+    });
+  }
+
   /** Whether the client takes this message (its MQTT 5 Maximum Packet Size). */
   private fits(client: Online, message: Message): boolean {
     return client.link.fits?.(message) ?? true;
@@ -782,7 +818,7 @@ export class Broker {
 
   /** A message that no client sent (API, will, lifecycle): traced, then routed. */
   publishFromBroker(
-    origin: 'api' | 'will' | 'lifecycle' | 'shadow', topic: string, payload: Buffer, qos: 0 | 1, clientId?: string,
+    origin: 'api' | 'will' | 'lifecycle' | 'shadow' | 'jobs', topic: string, payload: Buffer, qos: 0 | 1, clientId?: string,
     /** MQTT 5 fields the message carries (a will's properties and expiry). */
     extra: Pick<Message, 'properties' | 'propertyBytes' | 'expiresAt'> = {},
   ): void {
@@ -971,6 +1007,7 @@ export class Broker {
   /** Endpoint shutdown: forgets every session and cancels every session timer; nothing is routed any more. */
   close(): void {
     this.closed = true;
+    this.jobs.close();
     for (const session of [...this.sessions.values()]) this.dropSession(session);
     for (const group of this.groups.values()) group.drain?.cancel();
     this.groups.clear();

@@ -1,6 +1,7 @@
 import type { Packet } from '../codec/codec';
 import type { Limits } from '../aws/profile';
 import type { ChaosTag } from '../chaos/types';
+import type { JobExecutionStatus, JobOperation, JobsErrorCode } from '../services/jobs';
 import type { SigV4Failure } from '../transport/sigv4';
 
 /** AWS's lifecycle `disconnectReason` values that the fake produces. */
@@ -142,8 +143,8 @@ export interface IgnoredEvent extends EntryBase {
 export interface PublishEvent extends EntryBase {
   kind: 'event';
   event: 'publish';
-  /** `shadow`: a response of the Device Shadow service. */
-  origin: 'api' | 'will' | 'lifecycle' | 'shadow';
+  /** `shadow`: a response of the Device Shadow service. `jobs`: a Jobs notification, or a Jobs answer (sent to the requester only, `clientId`). */
+  origin: 'api' | 'will' | 'lifecycle' | 'shadow' | 'jobs';
   topic: string;
   qos: 0 | 1;
   payload: Buffer;
@@ -241,6 +242,36 @@ export interface ShadowEvent extends EntryBase {
   /** AWS's error code (rejected requests): 400, 404, 409, 413, 415; 429 or 500 from chaos (shadowErrors). */
   code?: number;
   /** Set when chaos (shadowErrors) refused the request. */
+  chaos?: ChaosTag;
+}
+
+/**
+ * AWS IoT Jobs: an execution changed (created, started, updated, canceled, deleted, removed, timed out), or
+ * the service rejected a device's request (over MQTT or the jobs data plane).
+ */
+export interface JobEvent extends EntryBase {
+  kind: 'event';
+  event: 'job';
+  thingName: string;
+  /** Absent for a rejected request that names no job (`jobs/get`, `jobs/start-next`, an invalid topic). */
+  jobId?: string;
+  operation: JobOperation;
+  outcome: 'accepted' | 'rejected';
+  /** Who asked: a client over MQTT, the jobs data plane (HTTP), `iot.jobs` (cloud), or a timeout (timer). */
+  via: 'mqtt' | 'http' | 'cloud' | 'timer';
+  /** The execution's status after the change (accepted). */
+  status?: JobExecutionStatus;
+  /** Its status before (absent when the execution was created). */
+  previousStatus?: JobExecutionStatus;
+  versionNumber?: number;
+  executionNumber?: number;
+  /** deleteExecution: the execution is gone. */
+  deleted?: true;
+  /** A timeout: the step timer or the job's in-progress timer. */
+  timer?: 'step' | 'in-progress';
+  /** AWS's error code (rejected): InvalidJson, InvalidRequest, VersionMismatch, ...; RequestThrottled or InternalError from chaos (jobsErrors). */
+  code?: JobsErrorCode;
+  /** Set when chaos (jobsErrors) refused the request. */
   chaos?: ChaosTag;
 }
 
@@ -356,6 +387,7 @@ export type EventEntry =
   | RuleEvent
   | ThrottledEvent
   | ShadowEvent
+  | JobEvent
   | InternalErrorEvent
   | TransportErrorEvent;
 export type TraceEntry = PacketEntry | EventEntry;

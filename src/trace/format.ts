@@ -77,6 +77,8 @@ export function formatEntry(e: TraceEntry, t0: number): string {
       return `${head} *** retained deleted ${e.topic} (${e.origin}; ${e.count} stored, ${e.bytes} B)`;
     case 'shadow':
       return `${head} *** shadow ${e.thingName}${e.shadowName !== undefined ? `/${e.shadowName}` : ''} ${e.operation} ${e.outcome}${e.code !== undefined ? ` ${e.code}` : ''}${e.version !== undefined ? ` v${e.version}` : ''}${formatTag(e.chaos)}`;
+    case 'job':
+      return `${head} *** job ${e.thingName}${e.jobId !== undefined ? ` ${e.jobId}` : ''} ${e.operation} (${e.via}) ${e.outcome === 'rejected' ? `rejected ${e.code}` : `${e.previousStatus !== undefined ? `${e.previousStatus} → ` : ''}${e.status}${e.deleted ? ' deleted' : ''} v${e.versionNumber}`}${formatTag(e.chaos)}`;
     case 'throttled':
       return `${head} *** throttled ${e.limit} ${e.direction} ${e.action}${e.topic !== undefined ? ` ${e.topic}` : ''}${e.delayedMs ? ` ${e.delayedMs}ms` : ''}`;
     case 'rule':

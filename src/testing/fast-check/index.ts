@@ -74,6 +74,7 @@ export function chaosArbitrary(constraints: ChaosArbitraryConstraints = {}): fc.
     takeover: probability(Math.min(s.maxProbability, 0.2)).map((p) => ({ probability: p })),
     connackDelay: delayRange.map((d) => ({ minMs: d.min, maxMs: d.max })),
     shadowErrors: fc.record({ probability: probability(s.maxProbability), codes: fc.subarray([429, 500] as const, { minLength: 1 }) }),
+    jobsErrors: fc.record({ probability: probability(s.maxProbability), codes: fc.subarray(['RequestThrottled', 'InternalError'] as const, { minLength: 1 }) }),
   };
   const chosen: Record<string, fc.Arbitrary<object>> = {};
   for (const f of s.faults) {
@@ -122,6 +123,8 @@ export function chaosScriptArbitrary(constraints: ChaosScriptArbitraryConstraint
     if (fault === 'resendWithNewPacketId' || fault === 'subscriptionDelay' || fault === 'connackDelay') s.delayMs = fault === 'resendWithNewPacketId' ? delayMs : Math.max(1, delayMs);
     if (fault === 'reorder') s.holdMs = holdMs;
     if (fault === 'shadowErrors') s.code = code;
+    // The same draw as shadowErrors' (no new draw, so existing seeds keep their scripts): 429 throttles, 500 fails.
+    if (fault === 'jobsErrors') s.code = code === 429 ? 'RequestThrottled' : 'InternalError';
     return s;
   });
   return fc.array(step, { maxLength: constraints.maxSteps ?? 5 });

@@ -7,6 +7,7 @@
  *   expect(iot).toHaveDisconnected('dev-1', { reason: 'MQTT_KEEP_ALIVE_TIMEOUT' });
  *   expect(iot.trace).toContainEntry({ event: 'violation', rule: 'aws.retain' });
  *   expect(iot).toHaveShadow('dev-1', { reported: { on: true } });
+ *   expect(iot).toHaveJobExecution('dev-1', 'fw-1', { status: 'SUCCEEDED' });
  *
  * On failure the message shows the relevant part of the trace and the seed that replays the run.
  */
@@ -16,6 +17,7 @@
 import type {} from 'expect';
 import { FakeIotError } from '../../errors';
 import type { FakeIot } from '../../start-fake-iot';
+import type { JobExecutionStatus } from '../../services/jobs';
 import type { DisconnectReason, TraceEntry } from '../../trace/entry';
 import { formatEntry } from '../../trace/format';
 import { describeMatch, type TraceMatch } from '../../trace/query';
@@ -53,6 +55,13 @@ export interface ShadowExpectation {
   shadowName?: string;
 }
 
+/** What a job execution should be: its status, statusDetails holding these names and values (others may be there too), its version. */
+export interface JobExecutionExpectation {
+  status?: JobExecutionStatus;
+  statusDetails?: Record<string, string>;
+  versionNumber?: number;
+}
+
 type Subject = FakeIot | Trace;
 
 /** The matchers `import 'fake-aws-iot/jest'` registers, as types. */
@@ -67,6 +76,8 @@ export interface FakeIotMatchers<R> {
   toContainEntry(match: TraceMatch): R;
   /** The thing's Device Shadow exists and its desired / reported hold these fields (and has that version). Needs the endpoint, not its trace. */
   toHaveShadow(thingName: string, expected?: ShadowExpectation): R;
+  /** The thing has an execution of the job (not deleted), with that status / statusDetails / version. Needs the endpoint, not its trace. */
+  toHaveJobExecution(thingName: string, jobId: string, expected?: JobExecutionExpectation): R;
 }
 
 // Two homes for matcher types: the global `expect` (@types/jest) reads `jest.Matchers`; the `expect` from
@@ -197,6 +208,22 @@ export const fakeIotMatchers = {
 ${has}
 
 ${excerpt(traceOf(received))}` };
+  },
+
+  toHaveJobExecution(this: MatcherContext, received: Subject, thingName: string, jobId: string, expected: JobExecutionExpectation = {}): MatcherResult {
+    const jobs = (received as Partial<FakeIot> | null)?.jobs;
+    if (!jobs) throw new FakeIotError('INVALID_ARGUMENT', "toHaveJobExecution() takes the endpoint from startFakeIot() (not its trace): expect(iot).toHaveJobExecution(thingName, jobId, { status: 'SUCCEEDED' }).");
+    const execution = jobs.execution(thingName, jobId);
+    const pass =
+      execution !== undefined &&
+      (expected.status === undefined || execution.status === expected.status) &&
+      (expected.statusDetails === undefined || contains(execution.statusDetails ?? {}, expected.statusDetails)) &&
+      (expected.versionNumber === undefined || execution.versionNumber === expected.versionNumber);
+    const call = `expect(iot).${this.isNot ? 'not.' : ''}toHaveJobExecution(${JSON.stringify(thingName)}, ${JSON.stringify(jobId)}, ${JSON.stringify(expected)})`;
+    const has = execution === undefined ? `${thingName} has no execution of job ${jobId}.` : `${thingName}'s execution of ${jobId}: ${JSON.stringify({ status: execution.status, statusDetails: execution.statusDetails, versionNumber: execution.versionNumber })}`;
+    const trace = traceOf(received);
+    const history = trace.enabled ? trace.filter({ event: 'job', thingName }).map((e) => `  ${formatEntry(e, trace.entries[0]?.at ?? 0)}`) : [];
+    return { pass, message: () => `${call}\n\n${has}\n\n${history.length ? `job events of ${thingName}:\n${history.join('\n')}\n\n` : ''}${excerpt(trace)}` };
   },
 
   toContainEntry(this: MatcherContext, received: Subject, match: TraceMatch): MatcherResult {

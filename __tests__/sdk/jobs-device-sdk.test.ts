@@ -5,23 +5,9 @@
  * the cloud side creates. aws-crt reports on its own threads, after the endpoint's last trace entry: the test
  * waits for what the client saw by polling it, not through a trace predicate.
  */
-import { io, iotjobs, mqtt } from 'aws-iot-device-sdk-v2';
-import type { FakeIot } from '../../src';
+import { iotjobs, mqtt } from 'aws-iot-device-sdk-v2';
 import { endpoint } from '../helpers';
-
-const connections = new Set<mqtt.MqttClientConnection>();
-afterEach(async () => {
-  for (const c of [...connections]) await c.disconnect().catch(() => {});
-  connections.clear();
-});
-
-async function v2Plain(iot: FakeIot, clientId: string): Promise<mqtt.MqttClientConnection> {
-  const connection = new mqtt.MqttClient().new_connection({ client_id: clientId, host_name: '127.0.0.1', port: iot.port, clean_session: true, keep_alive: 30, socket_options: new io.SocketOptions() });
-  connections.add(connection);
-  connection.on('error', () => {});
-  await connection.connect();
-  return connection;
-}
+import { v2Plain } from './crt';
 
 /** Waits (up to 5 s) until `done()`: for what aws-crt hands the test on its own threads. */
 async function until(done: () => boolean, what: string): Promise<void> {

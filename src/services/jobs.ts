@@ -7,18 +7,14 @@
  * keeps one timer for the next deadline (`nextDeadline()` / `expire()`).
  */
 
+import type { Limits } from '../aws/profile';
 import type { JobsErrorsCode } from '../chaos/types';
 
-/** The Jobs service's numbers (part of the profile's limits). */
-export interface JobsLimits {
-  jobsMaxJobIdChars: number;
-  jobsMaxDocumentBytes: number;
-  jobsMaxClientTokenChars: number;
-  jobsMaxStatusDetailsKeyChars: number;
-  jobsMaxStatusDetailsValueChars: number;
-  jobsMaxTimeoutMinutes: number;
-  jobsMaxNotifyExecutions: number;
-}
+/** The Jobs service's numbers (part of the profile's limits, cited to aws-iot-behaviour.md §5 there). */
+export type JobsLimits = Pick<
+  Limits,
+  'jobsMaxJobIdChars' | 'jobsMaxDocumentBytes' | 'jobsMaxClientTokenChars' | 'jobsMaxStatusDetailsKeyChars' | 'jobsMaxStatusDetailsValueChars' | 'jobsMaxTimeoutMinutes' | 'jobsMaxNotifyExecutions'
+>;
 
 export const EXECUTION_STATUSES = ['QUEUED', 'IN_PROGRESS', 'SUCCEEDED', 'FAILED', 'TIMED_OUT', 'REJECTED', 'REMOVED', 'CANCELED'] as const;
 export type JobExecutionStatus = (typeof EXECUTION_STATUSES)[number];
@@ -178,18 +174,12 @@ interface Job {
   executions: Map<string, Execution>;
 }
 
-interface Execution {
+/** An execution as the service keeps it: what the cloud sees, but its times in endpoint ms, and its timers. */
+interface Execution extends Pick<JobExecutionInfo, 'thingName' | 'status' | 'statusDetails' | 'versionNumber' | 'executionNumber' | 'forceCanceled'> {
   job: Job;
-  thingName: string;
-  status: JobExecutionStatus;
-  statusDetails?: Record<string, string>;
-  /** Endpoint times in ms. */
   queuedAt: number;
   startedAt?: number;
   lastUpdatedAt: number;
-  versionNumber: number;
-  executionNumber: number;
-  forceCanceled?: boolean;
   /** When the step timer / the job's in-progress timer runs out (endpoint ms), while they run. */
   stepDeadline?: number;
   inProgressDeadline?: number;

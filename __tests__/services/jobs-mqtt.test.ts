@@ -135,6 +135,26 @@ describe('Jobs over MQTT: the device API', () => {
     expect((pending.doc.queuedJobs as Doc[]).length).toBe(13); // GetPendingJobExecutions lists them all
   });
 
+  test('an MQTT 5 client gets its answers the same way', async () => {
+    const iot = await endpoint();
+    iot.jobs.create({ jobId: 'v5', targets: ['dev-1'], document: { five: true } });
+    const dev = await client(iot, 'dev-1', { protocolVersion: 5 });
+    const started = await ask(dev, `${JOBS}/start-next`, { clientToken: 'v5' });
+    expect(started).toEqual({ topic: `${JOBS}/start-next/accepted`, doc: expect.objectContaining({ clientToken: 'v5', execution: expect.objectContaining({ jobId: 'v5', jobDocument: { five: true } }) }) });
+    expect((await ask(dev, `${JOBS}/v5/update`, { status: 'BOGUS' })).doc).toMatchObject({ code: 'InvalidRequest' });
+  });
+
+  test('options are checked up front: the jobsErrors knob, script codes, jobs limits', async () => {
+    await expect(endpoint({ chaos: { jobsErrors: { probability: 1, codes: ['Nope' as never] } } })).rejects.toMatchObject({
+      code: 'INVALID_OPTION', message: expect.stringContaining('options.chaos.jobsErrors.codes must be a non-empty array of AWS\'s transient Jobs errors'),
+    });
+    await expect(endpoint({ chaos: { script: [{ fault: 'jobsErrors', nth: 1, code: 429 }] } })).rejects.toMatchObject({ message: expect.stringContaining('code must be "RequestThrottled" or "InternalError" for jobsErrors') });
+    await expect(endpoint({ chaos: { script: [{ fault: 'shadowErrors', nth: 1, code: 'InternalError' }] } })).rejects.toMatchObject({ message: expect.stringContaining('code must be 429 or 500') });
+    await expect(endpoint({ limits: { jobsMaxTimeoutMinutes: 40_000 } })).rejects.toMatchObject({ message: expect.stringContaining('options.limits.jobsMaxTimeoutMinutes must be an integer from 1 to 35791') });
+    const small = await endpoint({ limits: { jobsMaxJobIdChars: 4, jobsMaxNotifyExecutions: 1 } });
+    expect(() => small.jobs.create({ jobId: 'abcde', targets: ['dev-1'], document: {} })).toThrow(expect.objectContaining({ message: expect.stringContaining('1 to 4 characters') }));
+  });
+
   test('$next: describe and start-next take the head; with nothing pending start-next answers without execution', async () => {
     const iot = await endpoint();
     const dev = await client(iot, 'dev-1');

@@ -11,7 +11,7 @@ import { ChaosEngine } from './chaos/engine';
 import { streamFor } from './chaos/prng';
 import { resolveChaos } from './chaos/options';
 import type { ChaosDecision, ChaosOptions, ScriptStep } from './chaos/types';
-import { type Clock, createRealClock, guarded, realClock, warnError } from './clock/clock';
+import { type Clock, type TimerHandle, createRealClock, guarded, realClock, warnError } from './clock/clock';
 import { VirtualClock } from './clock/virtual';
 import { asyncDispose } from './dispose';
 import { FakeIotError } from './errors';
@@ -111,6 +111,8 @@ export interface ShadowControl {
 export interface SettledOptions {
   /** How long to wait, in real milliseconds. Default 3000. */
   timeoutMs?: number;
+  /** Gives the wait up early: once it aborts, settled() rejects with the signal's reason and stops looking. */
+  signal?: AbortSignal;
 }
 
 export interface DisconnectOptions {
@@ -644,22 +646,38 @@ export async function startFakeIot(options?: FakeIotOptions): Promise<FakeIot> {
       if (typeof timeoutMs !== 'number' || !(timeoutMs >= 0)) {
         return Promise.reject(new FakeIotError('INVALID_ARGUMENT', `iot.settled(): options.timeoutMs must be a number of milliseconds >= 0 (got ${String(timeoutMs)}).`));
       }
+      const { signal } = opts;
+      if (signal !== undefined && !(signal instanceof AbortSignal)) {
+        return Promise.reject(new FakeIotError('INVALID_ARGUMENT', `iot.settled(): options.signal must be an AbortSignal (got ${String(signal)}).`));
+      }
+      if (signal?.aborted) return Promise.reject(signal.reason);
       // Under the virtual clock, nothing still to come fires without advance(): only real timers are waited for.
       const countTimers = !virtual;
       const pending = () => [...broker.pendingWork(countTimers), ...[...connections].flatMap((c) => c.pendingWork(countTimers))];
       const deadline = realClock.now() + timeoutMs;
       return new Promise<void>((resolve, reject) => {
+        let timer: TimerHandle;
+        const abort = () => {
+          timer.cancel();
+          reject(signal!.reason);
+        };
+        const done = (error?: FakeIotError) => {
+          signal?.removeEventListener('abort', abort);
+          if (error) reject(error);
+          else resolve();
+        };
         const check = () => {
-          if (closing) return reject(new FakeIotError('ENDPOINT_CLOSED', 'iot.settled(): the endpoint was closed while waiting.'));
+          if (closing) return done(new FakeIotError('ENDPOINT_CLOSED', 'iot.settled(): the endpoint was closed while waiting.'));
           const work = pending();
-          if (work.length === 0) return resolve();
+          if (work.length === 0) return done();
           if (realClock.now() >= deadline) {
-            return reject(new FakeIotError('SETTLE_TIMEOUT', `iot.settled(): still busy after ${timeoutMs} ms:\n${work.map((w) => `  - ${w}`).join('\n')}\n  ${seedHint(resolved.seed)}\n  last entries:\n${trace.excerpt()}`));
+            return done(new FakeIotError('SETTLE_TIMEOUT', `iot.settled(): still busy after ${timeoutMs} ms:\n${work.map((w) => `  - ${w}`).join('\n')}\n  ${seedHint(resolved.seed)}\n  last entries:\n${trace.excerpt()}`));
           }
-          realClock.setTimeout(check, SETTLE_POLL_MS);
+          timer = realClock.setTimeout(check, SETTLE_POLL_MS);
         };
         // First look after this turn's writes were flushed (they are corked until the next tick).
-        realClock.setTimeout(check, 0);
+        timer = realClock.setTimeout(check, 0);
+        signal?.addEventListener('abort', abort, { once: true });
       });
     },
     close,

@@ -7,6 +7,11 @@ import { type EntryFor, type TraceMatch, describeMatch, matches } from './query'
 export interface WaitForOptions {
   /** How long to wait, in real milliseconds. Default 3000 (below Jest's default test timeout). */
   timeoutMs?: number;
+  /**
+   * Gives the wait up early: once it aborts, the wait rejects with the signal's reason and its timer is
+   * cancelled. For callers that stop waiting before the timeout (a long poll whose client went away).
+   */
+  signal?: AbortSignal;
 }
 
 export const DEFAULT_WAIT_TIMEOUT_MS = 3000;
@@ -72,6 +77,8 @@ interface Waiter {
   resolve(entry: TraceEntry): void;
   reject(error: Error): void;
   timer: TimerHandle;
+  /** Stops listening to the caller's AbortSignal. */
+  unlisten?: () => void;
 }
 
 export class TraceRecorder implements Trace {
@@ -229,6 +236,10 @@ export class TraceRecorder implements Trace {
     if (typeof timeoutMs !== 'number' || !(timeoutMs >= 0)) {
       return Promise.reject(new FakeIotError('INVALID_ARGUMENT', `trace.waitFor(): options.timeoutMs must be a number of milliseconds >= 0 (got ${String(timeoutMs)}).`));
     }
+    const { signal } = options;
+    if (signal !== undefined && !(signal instanceof AbortSignal)) {
+      return Promise.reject(new FakeIotError('INVALID_ARGUMENT', `trace.waitFor(): options.signal must be an AbortSignal (got ${String(signal)}).`));
+    }
     if (!this.enabled) {
       return Promise.reject(new FakeIotError('TRACE_DISABLED', 'trace.waitFor() needs the trace, but this endpoint was started with trace: false. Remove that option to use it.'));
     }
@@ -240,6 +251,7 @@ export class TraceRecorder implements Trace {
     }
     if (found) return Promise.resolve(found as EntryFor<M>);
     if (this.closedReason) return Promise.reject(this.failure('ENDPOINT_CLOSED', match, this.closedReason));
+    if (signal?.aborted) return Promise.reject(signal.reason);
     return new Promise<EntryFor<M>>((resolve, reject) => {
       const waiter: Waiter = {
         match,
@@ -247,9 +259,18 @@ export class TraceRecorder implements Trace {
         reject,
         timer: this.timers.setTimeout(() => {
           this.waiters.delete(waiter);
+          waiter.unlisten?.();
           reject(this.failure('TRACE_TIMEOUT', match, `no trace entry matched within ${timeoutMs} ms`));
         }, timeoutMs),
       };
+      if (signal) {
+        const abort = () => {
+          this.settle(waiter);
+          reject(signal.reason);
+        };
+        signal.addEventListener('abort', abort, { once: true });
+        waiter.unlisten = () => signal.removeEventListener('abort', abort);
+      }
       this.waiters.add(waiter);
     });
   }
@@ -290,6 +311,7 @@ export class TraceRecorder implements Trace {
 
   private settle(w: Waiter): void {
     w.timer.cancel();
+    w.unlisten?.();
     this.waiters.delete(w);
   }
 

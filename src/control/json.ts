@@ -87,7 +87,8 @@ function patternValue(value: unknown, field: string): unknown {
   const op = operator(value, field);
   if (op) return op;
   const out: Record<string, unknown> = {};
-  for (const [key, v] of Object.entries(value)) out[key] = patternValue(v, `${field}.${key}`);
+  // defineProperty: a "__proto__" key is a field like any other, not the object's prototype.
+  for (const [key, v] of Object.entries(value)) Object.defineProperty(out, key, { value: patternValue(v, `${field}.${key}`), enumerable: true });
   return out;
 }
 
@@ -95,17 +96,17 @@ function patternValue(value: unknown, field: string): unknown {
 export function matchFromJson(value: unknown, field: string): TracePattern {
   if (!isObject(value)) throw new BadRequest(field, `${field} must be an object: a pattern such as { "event": "connect", "clientId": "dev-1" } (got ${JSON.stringify(value)?.slice(0, 100)})`);
   for (const key of Object.keys(value)) {
-    if (!(key in ENTRY_FIELDS)) throw new BadRequest(`${field}.${key}`, `${field}.${key}: no trace entry has this field, so nothing would ever match (fields: ${Object.keys(ENTRY_FIELDS).join(', ')})`);
+    if (!Object.hasOwn(ENTRY_FIELDS, key)) throw new BadRequest(`${field}.${key}`, `${field}.${key}: no trace entry has this field, so nothing would ever match (fields: ${Object.keys(ENTRY_FIELDS).join(', ')})`);
   }
   const oneOf = (key: string, known: object, actual: unknown) => {
-    if (typeof actual === 'string' && !(actual in known)) throw new BadRequest(`${field}.${key}`, `${field}.${key}: ${JSON.stringify(actual)} is none of ${Object.keys(known).join(', ')}`);
+    if (typeof actual === 'string' && !Object.hasOwn(known, actual)) throw new BadRequest(`${field}.${key}`, `${field}.${key}: ${JSON.stringify(actual)} is none of ${Object.keys(known).join(', ')}`);
   };
   oneOf('event', EVENTS, value.event);
   oneOf('kind', { packet: true, event: true }, value.kind);
   oneOf('direction', { in: true, out: true }, value.direction);
   if (isObject(value.packet)) {
     const cmd = value.packet.cmd;
-    if (typeof cmd === 'string' && !(cmd in COMMANDS)) throw new BadRequest(`${field}.packet.cmd`, `${field}.packet.cmd: ${JSON.stringify(cmd)} is none of ${Object.keys(COMMANDS).join(', ')}`);
+    if (typeof cmd === 'string' && !Object.hasOwn(COMMANDS, cmd)) throw new BadRequest(`${field}.packet.cmd`, `${field}.packet.cmd: ${JSON.stringify(cmd)} is none of ${Object.keys(COMMANDS).join(', ')}`);
   }
   return patternValue(value, field) as TracePattern;
 }

@@ -123,6 +123,26 @@ describe('the trace', () => {
     expect(json.entry.seq).toBe(iot.trace.find({ direction: 'in', packet: { cmd: 'publish' } })!.seq);
   });
 
+  test('POST /trace/wait with after waits for what comes next, not for what happened; GET /control counts the open polls', async () => {
+    const iot = await endpoint({ throttles: false }); // dev-11 connects twice within a second
+    const ctl = await control(iot);
+    const first = await client(iot, 'dev-11');
+    first.end(true);
+    const { json: gone } = await call(ctl, 'POST', '/trace/wait', { match: { event: 'disconnect', clientId: 'dev-11' } });
+    expect(await call(ctl, 'GET', '/control')).toMatchObject({ json: { openPolls: 0, maxOpenPolls: 100, maxWaitMs: 300_000, maxBodyBytes: 1024 * 1024 } });
+    const next = call(ctl, 'POST', '/trace/wait', { match: { event: 'disconnect', clientId: 'dev-11' }, after: gone.entry.seq, timeoutMs: 20_000 });
+    while ((await call(ctl, 'GET', '/control')).json.openPolls !== 1);
+    const again = await client(iot, 'dev-11');
+    again.end(true);
+    const { json } = await next;
+    expect(json.entry.seq).toBeGreaterThan(gone.entry.seq);
+    expect(json.entry.connectionId).toBe(2);
+    const timedOut = await call(ctl, 'POST', '/trace/wait', { match: { event: 'connect' }, after: json.entry.seq, timeoutMs: 0 });
+    expect(timedOut.json.message).toMatch(/wanted: \{"event":"connect","seq":"\[predicate after \d+\]"\}/);
+    expect(await call(ctl, 'POST', '/trace/wait', { match: { event: 'connect' }, after: -1 })).toMatchObject({ status: 400, json: { field: 'after' } });
+    expect(await call(ctl, 'POST', '/trace/wait', { match: { seq: 3 }, after: 1 })).toMatchObject({ status: 400, json: { field: 'after' } });
+  });
+
   test('the JSON match language: nested fields, $regex, $base64 payloads, arrays; POST /trace/filter', async () => {
     const iot = await endpoint();
     const ctl = await control(iot);
@@ -132,6 +152,9 @@ describe('the trace', () => {
     await iot.trace.waitFor({ direction: 'out', clientId: 'Dev-7', packet: { cmd: 'puback' } });
     const wait = async (match: unknown) => (await call(ctl, 'POST', '/trace/wait', { match, timeoutMs: 0 })).json.entry;
     expect(await wait({ clientId: { $regex: '^dev-', $flags: 'i' }, event: 'connect' })).toMatchObject({ clientId: 'Dev-7' });
+    // A g flag would make the RegExp remember where it stopped: it is dropped, so every try matches.
+    const filter = async (match: unknown) => (await call(ctl, 'POST', '/trace/filter', { match })).json.entries;
+    expect(await filter({ clientId: { $regex: 'Dev', $flags: 'g' }, direction: 'in' })).toHaveLength(3);
     expect(await wait({ packet: { cmd: 'subscribe', subscriptions: [{ topic: 'a/+' }, { topic: { $regex: '^b/' } }] } })).toMatchObject({ direction: 'in' });
     expect(await wait({ packet: { cmd: 'publish', payload: { $base64: '//4=' } } })).toMatchObject({ packet: { payload: { base64: '//4=' } } });
     const filtered = await call(ctl, 'POST', '/trace/filter', { match: { direction: 'out', clientId: 'Dev-7' } });

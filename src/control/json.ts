@@ -61,7 +61,8 @@ export function regexFromJson(value: Record<string, unknown>, field: string): Re
   if (typeof source !== 'string') throw new BadRequest(`${field}.$regex`, `${field}.$regex must be a string (a JavaScript regular expression's source)`);
   if (typeof flags !== 'string') throw new BadRequest(`${field}.$flags`, `${field}.$flags must be a string such as "i"`);
   try {
-    return new RegExp(source, flags);
+    // Without g and y: a RegExp with them remembers where it stopped, and would match only every other time.
+    return new RegExp(source, flags.replace(/[gy]/g, ''));
   } catch (error) {
     throw new BadRequest(field, `${field}: ${(error as Error).message}`);
   }

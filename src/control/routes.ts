@@ -16,6 +16,12 @@ import openapi from './openapi.json';
 /** The longest a long poll (`/trace/wait`, `/settled`) may be asked to wait: 5 minutes. */
 export const MAX_WAIT_MS = 300_000;
 
+/** Long polls open at once; more are answered 429. */
+export const MAX_OPEN_POLLS = 100;
+
+/** The largest request body read (a publish of AWS's largest payload as base64 fits several times over). */
+export const MAX_BODY_BYTES = 1024 * 1024;
+
 export type Method = 'GET' | 'POST' | 'PUT' | 'DELETE';
 
 export interface ControlRequest {
@@ -28,6 +34,8 @@ export interface ControlRequest {
   signal: AbortSignal;
   /** The control server's own URL. */
   url: string;
+  /** Long polls open now (waiting on the endpoint). */
+  openPolls: number;
 }
 
 /** A JSON answer (status 200 unless given), or text. */
@@ -172,6 +180,11 @@ export const ROUTES: readonly Route[] = [
     }),
   },
   {
+    method: 'GET',
+    path: '/control',
+    handle: (_iot, request) => ({ json: { openPolls: request.openPolls, maxOpenPolls: MAX_OPEN_POLLS, maxWaitMs: MAX_WAIT_MS, maxBodyBytes: MAX_BODY_BYTES } }),
+  },
+  {
     method: 'POST',
     path: '/publish',
     handle(iot, request) {
@@ -255,8 +268,15 @@ export const ROUTES: readonly Route[] = [
     path: '/trace/wait',
     longPoll: true,
     async handle(iot, request) {
-      const body = bodyOf(request, ['match', 'timeoutMs']);
+      const body = bodyOf(request, ['match', 'after', 'timeoutMs']);
       const match = matchFromJson(body.match, 'match');
+      if (body.after !== undefined) {
+        const after = body.after;
+        if (typeof after !== 'number' || !Number.isInteger(after) || after < 0) throw new BadRequest('after', `after must be a trace entry's seq, a whole number >= 0 (got ${JSON.stringify(after)})`);
+        if ('seq' in match) throw new BadRequest('after', 'give either after or match.seq, not both');
+        // Only entries after that one: what happens next, not what happened before.
+        Object.assign(match, { seq: Object.defineProperty((seq: number) => seq > after, 'name', { value: `after ${after}` }) });
+      }
       const timeoutMs = timeoutOf(body.timeoutMs);
       const entry = await trace(iot).waitFor(match, { timeoutMs, signal: request.signal });
       return { json: { entry: entryToJSON(entry) } };

@@ -5,7 +5,7 @@
  * any Jest test; the routes are in routes.ts and documented in openapi.json (served at `/openapi.json`).
  *
  * It never holds MQTT up: every route answers at once except the long polls (`/trace/wait`, `/settled`),
- * which wait on promises, are bounded in time (MAX_WAIT_MS) and in number (MAX_PENDING), and are answered
+ * which wait on promises, are bounded in time (MAX_WAIT_MS) and in number (MAX_OPEN_POLLS), and are answered
  * 503 when the endpoint or this server closes. Bodies are bounded (MAX_BODY_BYTES), requests must arrive
  * within REQUEST_TIMEOUT_MS, and nothing a client sends is thrown into the host.
  */
@@ -16,7 +16,7 @@ import type { FakeIot } from '../start-fake-iot';
 import { DATA_PLANE_ERRORS } from '../transport/http';
 import { listenOn } from '../transport/tcp';
 import { BadRequest } from './json';
-import { type Answer, type ControlRequest, HttpError, ROUTES, type Route } from './routes';
+import { type Answer, type ControlRequest, HttpError, MAX_BODY_BYTES, MAX_OPEN_POLLS, ROUTES, type Route } from './routes';
 
 export interface ControlServer {
   /** `http://127.0.0.1:<port>` */
@@ -26,12 +26,8 @@ export interface ControlServer {
   close(): Promise<void>;
 }
 
-/** The largest request body read (a publish of AWS's largest payload as base64 fits several times over). */
-const MAX_BODY_BYTES = 1024 * 1024;
 /** Real milliseconds a client has to send its whole request. */
 const REQUEST_TIMEOUT_MS = 10_000;
-/** Long polls open at once; more are answered 429. */
-const MAX_PENDING = 100;
 
 /** Status and code of each FakeIotError the handle may throw at a route. */
 const STATUS: Partial<Record<FakeIotError['code'], number>> = {
@@ -100,7 +96,7 @@ export async function startControlServer(iot: FakeIot, options: { port?: number;
   /** Requests received and not answered yet. */
   const unanswered = new Set<ServerResponse>();
   const sockets = new Set<Socket>();
-  let pending = 0;
+  let openPolls = 0;
   let url = '';
 
   const send = (res: ServerResponse, status: number, body: string, contentType: string, headers: Record<string, string> = {}) => {
@@ -145,16 +141,16 @@ export async function startControlServer(iot: FakeIot, options: { port?: number;
           throw new BadRequest('body', `the body is not JSON: ${(error as Error).message}`);
         }
       }
-      return route.handle(iot, { params, query: target.searchParams, body: parsed, signal: closing.signal, url });
+      return route.handle(iot, { params, query: target.searchParams, body: parsed, signal: closing.signal, url, openPolls });
     };
     const long = route.longPoll === true;
-    if (long && pending >= MAX_PENDING) return sendError(res, new HttpError(429, 'TOO_MANY_WAITS', `${MAX_PENDING} long polls are open already; let one finish first`));
-    if (long) pending++;
+    if (long && openPolls >= MAX_OPEN_POLLS) return sendError(res, new HttpError(429, 'TOO_MANY_WAITS', `${MAX_OPEN_POLLS} long polls are open already; let one finish first`));
+    if (long) openPolls++;
     run()
       .then((answer) => sendAnswer(res, answer), (error: unknown) => sendError(res, errorAnswer(error), route.aws))
       .catch(() => res.destroy())
       .finally(() => {
-        if (long) pending--;
+        if (long) openPolls--;
       });
   };
 

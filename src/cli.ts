@@ -176,7 +176,8 @@ async function main(argv: string[]): Promise<void> {
       control = await (require('./control/server') as typeof import('./control/server')).startControlServer(iot, { port });
     } catch (error) {
       await iot.close().catch(() => {});
-      fail(`--control-port: ${(error as Error).message.replace(/^\[fake-aws-iot\] /, '').replaceAll('options.port', '--control-port')}`, (error as FakeIotError).code === 'INVALID_ARGUMENT' ? 2 : 1);
+      const message = (error as Error).message.replace('startControlServer(): ', '').replace('options.port: 0 (the default)', '--control-port 0').replace('options.port', '--control-port');
+      fail(message, (error as FakeIotError).code === 'INVALID_ARGUMENT' ? 2 : 1);
     }
   }
 

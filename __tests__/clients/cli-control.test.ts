@@ -90,19 +90,21 @@ except urllib.error.HTTPError as error:
   expect(poll.stdout()).toBe('503 ENDPOINT_CLOSED\n');
 });
 
-test('--control-port refuses what is not a port (exit 2) and a port in use (exit 1), naming the flag', async () => {
-  const bad = await run(process.execPath, [CLI, '--port', '0', '--control-port', 'http']);
-  expect(bad.code).toBe(2);
-  expect(bad.stderr).toMatch(/--control-port needs a whole number/);
-  const high = await run(process.execPath, [CLI, '--port', '0', '--control-port', '70000']);
-  expect(high.code).toBe(2);
-  expect(high.stderr).toMatch(/--control-port: startControlServer\(\): --control-port must be a whole number from 0 to 65535/);
+test.each([
+  ['http', /^\[fake-aws-iot\] --control-port needs a whole number \(got "http"\)/],
+  ['70000', /^\[fake-aws-iot\] --control-port must be a whole number from 0 to 65535 \(got 70000\)/],
+])('--control-port %s exits 2 naming the flag', async (port, message) => {
+  const result = await run(process.execPath, [CLI, '--port', '0', '--control-port', port]);
+  expect([result.code, result.stderr]).toEqual([2, expect.stringMatching(message)]);
+});
+
+test('--control-port on a port in use exits 1 naming the flag', async () => {
   const holder = net.createServer();
   await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve));
   try {
     const taken = await run(process.execPath, [CLI, '--port', '0', '--control-port', String((holder.address() as net.AddressInfo).port)]);
     expect(taken.code).toBe(1);
-    expect(taken.stderr).toMatch(/--control-port: cannot listen for the control API on 127\.0\.0\.1:\d+: EADDRINUSE\. .*--control-port: 0/);
+    expect(taken.stderr).toMatch(/^\[fake-aws-iot\] cannot listen for the control API on 127\.0\.0\.1:\d+: EADDRINUSE\. Another process uses that port; use --control-port 0 for a free one\./);
     expect(taken.stdout).toBe('');
   } finally {
     holder.close();

@@ -40,7 +40,7 @@ const useIt = `
 
 test('the tarball holds compiled JS, declarations and the bin, and no sources or tests', () => {
   const files = sh('tar', ['-tzf', tarball]).trim().split('\n');
-  expect(files).toEqual(expect.arrayContaining(['package/dist/index.js', 'package/dist/index.mjs', 'package/dist/index.d.ts', 'package/dist/cli.js', 'package/README.md', 'package/package.json']));
+  expect(files).toEqual(expect.arrayContaining(['package/dist/index.js', 'package/dist/index.mjs', 'package/dist/index.d.ts', 'package/dist/cli.js', 'package/dist/control/openapi.json', 'package/README.md', 'package/package.json']));
   expect(files.filter((f) => /\/(src|__tests__)\/|\.map$/.test(f))).toEqual([]);
 });
 

@@ -288,6 +288,17 @@ describe('bad requests and the host', () => {
     expect(await call(ctl, 'POST', '/publish', '{"topic":')).toMatchObject({ status: 400, json: { code: 'INVALID_ARGUMENT', field: 'body' } });
     expect(await call(ctl, 'POST', '/publish', { topic: 't', payload: 'x'.repeat(1024 * 1024) })).toMatchObject({ status: 413, json: { code: 'PAYLOAD_TOO_LARGE' } });
     expect(await call(ctl, 'POST', '/clients/%E0%A4%A/disconnect')).toMatchObject({ status: 400, json: { field: 'clientId' } });
+    // Bytes no HTTP client library would send, on a socket of their own.
+    for (const request of ['GET http://[ HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n', 'NOT HTTP AT ALL\r\n\r\n', 'POST /publish HTTP/1.1\r\nContent-Length: x\r\n\r\n']) {
+      const socket = net.connect(ctl.port, '127.0.0.1');
+      socket.on('error', () => {});
+      let heard = '';
+      socket.on('data', (d: Buffer) => (heard += d.toString()));
+      socket.write(request);
+      await new Promise((resolve) => socket.once('close', resolve));
+      expect(heard).toMatch(/^HTTP\/1\.1 400 [\s\S]*\r\n\r\n\{"code":"INVALID_ARGUMENT","message":"(the request target|not an HTTP request)/);
+    }
+    expect(await call(ctl, 'GET', '/endpoint')).toMatchObject({ status: 200 });
   });
 
   test('only loopback: another host is refused up front; a taken port is LISTEN_FAILED', async () => {

@@ -11,6 +11,7 @@
  */
 import { type IncomingMessage, type ServerResponse, createServer } from 'node:http';
 import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { FakeIotError } from '../errors';
 import type { FakeIot } from '../start-fake-iot';
 import { DATA_PLANE_ERRORS } from '../transport/http';
@@ -115,7 +116,12 @@ export async function startControlServer(iot: FakeIot, options: { port?: number;
   };
 
   const dispatch = (req: IncomingMessage, res: ServerResponse, body: Buffer) => {
-    const target = new URL(req.url ?? '/', 'http://control');
+    let target: URL;
+    try {
+      target = new URL(req.url ?? '/', 'http://control');
+    } catch {
+      return sendError(res, new HttpError(400, 'INVALID_ARGUMENT', `the request target ${JSON.stringify(req.url?.slice(0, 200))} is not a path`));
+    }
     const matching = routes.map((r) => ({ r, m: r.pattern.exec(target.pathname) })).filter((x) => x.m);
     if (matching.length === 0) return sendError(res, new HttpError(404, 'NO_SUCH_ROUTE', `no route ${target.pathname}; GET /openapi.json lists them`));
     const found = matching.find((x) => x.r.route.method === req.method);
@@ -147,7 +153,8 @@ export async function startControlServer(iot: FakeIot, options: { port?: number;
     if (long && openPolls >= MAX_OPEN_POLLS) return sendError(res, new HttpError(429, 'TOO_MANY_WAITS', `${MAX_OPEN_POLLS} long polls are open already; let one finish first`));
     if (long) openPolls++;
     run()
-      .then((answer) => sendAnswer(res, answer), (error: unknown) => sendError(res, errorAnswer(error), route.aws))
+      .then((answer) => sendAnswer(res, answer))
+      .catch((error: unknown) => sendError(res, errorAnswer(error), route.aws))
       .catch(() => res.destroy())
       .finally(() => {
         if (long) openPolls--;
@@ -190,6 +197,15 @@ export async function startControlServer(iot: FakeIot, options: { port?: number;
       if (size > MAX_BODY_BYTES || res.headersSent) return;
       dispatch(req, res, Buffer.concat(chunks, size));
     });
+  });
+
+  // Bytes that are not HTTP, or a request not sent in time: answered in JSON too, then the connection ends.
+  server.on('clientError', (error: NodeJS.ErrnoException, socket: Duplex) => {
+    if (error.code === 'ECONNRESET' || error.code === 'EPIPE' || !socket.writable) return void socket.destroy();
+    const timeout = error.code === 'ERR_HTTP_REQUEST_TIMEOUT';
+    const [status, reason] = timeout ? [408, 'Request Timeout'] : error.code === 'HPE_HEADER_OVERFLOW' ? [431, 'Request Header Fields Too Large'] : [400, 'Bad Request'];
+    const body = `${JSON.stringify(timeout ? { code: 'REQUEST_TIMEOUT', message: `no complete request within ${REQUEST_TIMEOUT_MS} ms` } : { code: 'INVALID_ARGUMENT', message: `not an HTTP request (${error.code ?? error.message})` })}\n`;
+    socket.end(`HTTP/1.1 ${status} ${reason}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
   });
 
   const bound = await listenOn(server, host, port, 'for the control API ', 'options.port');

@@ -8,7 +8,9 @@ import type { FakeIot, PublishOptions } from '../start-fake-iot';
 import type { ChaosOptions } from '../chaos/types';
 import { FAULTS } from '../chaos/types';
 import { FakeIotError } from '../errors';
-import { entryToJSON } from '../trace/format';
+import { nextTurn } from '../clock/clock';
+import type { TraceEntry } from '../trace/entry';
+import { entryJSONText, entryToJSON } from '../trace/format';
 import { DEFAULT_WAIT_TIMEOUT_MS } from '../trace/recorder';
 import { BadRequest, matchFromJson, payloadFromJson, regexFromJson } from './json';
 import openapi from './openapi.json';
@@ -38,8 +40,22 @@ export interface ControlRequest {
   openPolls: number;
 }
 
-/** A JSON answer (status 200 unless given), or text. */
-export type Answer = { status?: number; json: unknown } | { status?: number; text: string };
+/** A JSON answer (status 200 unless given), JSON already written as text, or plain text. */
+export type Answer = { status?: number; json: unknown } | { status?: number; jsonText: string } | { status?: number; text: string };
+
+/** Entries written a chunk at a time, with a turn of the event loop between chunks (MQTT goes on meanwhile). */
+const CHUNK_ENTRIES = 250;
+
+/** The entries as JSON text (an array), or as `format()`'s lines; a long trace never holds MQTT up for long. */
+async function entriesText(iot: FakeIot, entries: readonly TraceEntry[], as: 'json' | 'text'): Promise<string> {
+  const parts: string[] = [];
+  for (let i = 0; i < entries.length; i += CHUNK_ENTRIES) {
+    if (i > 0) await nextTurn();
+    const chunk = entries.slice(i, i + CHUNK_ENTRIES);
+    parts.push(as === 'json' ? chunk.map(entryJSONText).join(',') : `${iot.trace.format(chunk)}\n`);
+  }
+  return as === 'json' ? `[${parts.join(',')}]` : parts.join('');
+}
 
 /** An error answer with its status and stable code (the body is `{ code, message, field? }`). */
 export class HttpError extends Error {
@@ -236,14 +252,15 @@ export const ROUTES: readonly Route[] = [
   {
     method: 'GET',
     path: '/trace',
-    handle(iot, request) {
+    async handle(iot, request) {
       const after = wholeQuery(request, 'after') ?? 0;
       const limit = wholeQuery(request, 'limit');
       const format = request.query.get('format') ?? 'json';
       if (format !== 'json' && format !== 'text') throw new BadRequest('format', `format must be json or text (got ${JSON.stringify(format)})`);
       let entries = trace(iot).entries.filter((e) => e.seq > after);
       if (limit !== undefined) entries = entries.slice(0, limit);
-      return format === 'text' ? { text: entries.length ? `${iot.trace.format(entries)}\n` : '' } : { json: { seed: iot.seed, entries: entries.map(entryToJSON) } };
+      if (format === 'text') return { text: await entriesText(iot, entries, 'text') };
+      return { jsonText: `{"seed":${iot.seed},"entries":${await entriesText(iot, entries, 'json')}}` };
     },
   },
   {
@@ -257,10 +274,10 @@ export const ROUTES: readonly Route[] = [
   {
     method: 'POST',
     path: '/trace/filter',
-    handle(iot, request) {
+    async handle(iot, request) {
       const body = bodyOf(request, ['match']);
       const match = matchFromJson(body.match, 'match');
-      return { json: { entries: trace(iot).filter(match).map(entryToJSON) } };
+      return { jsonText: `{"entries":${await entriesText(iot, trace(iot).filter(match), 'json')}}` };
     },
   },
   {

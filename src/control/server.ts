@@ -112,7 +112,7 @@ export async function startControlServer(iot: FakeIot, options: { port?: number;
   };
   const sendAnswer = (res: ServerResponse, answer: Answer) => {
     if ('text' in answer) send(res, answer.status ?? 200, answer.text, 'text/plain; charset=utf-8');
-    else send(res, answer.status ?? 200, `${JSON.stringify(answer.json)}\n`, 'application/json');
+    else send(res, answer.status ?? 200, `${'jsonText' in answer ? answer.jsonText : JSON.stringify(answer.json)}\n`, 'application/json');
   };
 
   const dispatch = (req: IncomingMessage, res: ServerResponse, body: Buffer) => {

@@ -88,19 +88,22 @@ export function formatEntry(e: TraceEntry, t0: number): string {
   }
 }
 
+/** The JSON text of an entry's plain-JSON form (see entryToJSON). */
+export function entryJSONText(e: TraceEntry): string {
+  const { seq, at, ...rest } = e;
+  return JSON.stringify({ seq, at, ...rest }, function (this: Record<string, unknown>, key, value: unknown) {
+    const raw = this[key];
+    if (key === 'password' && raw !== undefined) return `<${Buffer.byteLength(raw as Buffer)} bytes redacted>`;
+    if (raw instanceof Uint8Array) {
+      const buf = Buffer.from(raw);
+      const text = buf.toString('utf8');
+      return Buffer.from(text, 'utf8').equals(buf) ? text : { base64: buf.toString('base64') };
+    }
+    return value;
+  });
+}
+
 /** Plain-JSON form of an entry: payloads as UTF-8 text (or `{ base64 }`), passwords redacted. */
 export function entryToJSON(e: TraceEntry): Record<string, unknown> {
-  const { seq, at, ...rest } = e;
-  return JSON.parse(
-    JSON.stringify({ seq, at, ...rest }, function (this: Record<string, unknown>, key, value: unknown) {
-      const raw = this[key];
-      if (key === 'password' && raw !== undefined) return `<${Buffer.byteLength(raw as Buffer)} bytes redacted>`;
-      if (raw instanceof Uint8Array) {
-        const buf = Buffer.from(raw);
-        const text = buf.toString('utf8');
-        return Buffer.from(text, 'utf8').equals(buf) ? text : { base64: buf.toString('base64') };
-      }
-      return value;
-    }),
-  ) as Record<string, unknown>;
+  return JSON.parse(entryJSONText(e)) as Record<string, unknown>;
 }

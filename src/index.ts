@@ -55,6 +55,7 @@ export type {
   RetainedDeletedEvent,
   ThrottledEvent,
   RuleEvent,
+  AuthorizationEvent,
   InternalErrorEvent,
   TransportErrorEvent,
   TransportFailure,
@@ -63,3 +64,4 @@ export type {
   DisconnectReason,
 } from './trace/entry';
 export type { Packet } from './codec/codec';
+export type { PolicyDocument, PolicyStatement } from './auth/policy';

@@ -81,6 +81,8 @@ export function formatEntry(e: TraceEntry, t0: number): string {
       return `${head} *** throttled ${e.limit} ${e.direction} ${e.action}${e.topic !== undefined ? ` ${e.topic}` : ''}${e.delayedMs ? ` ${e.delayedMs}ms` : ''}`;
     case 'rule':
       return `${head} *** rule ${e.ruleName} ${e.topic} q${e.qos} ${preview(e.payload)}`;
+    case 'authorization':
+      return `${head} *** denied (${e.reaction}) ${e.reason}`;
     case 'internal-error':
       return `${head} *** internal error (${e.source}): ${e.message}`;
     case 'transport-error':

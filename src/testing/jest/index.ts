@@ -7,6 +7,7 @@
  *   expect(iot).toHaveDisconnected('dev-1', { reason: 'MQTT_KEEP_ALIVE_TIMEOUT' });
  *   expect(iot.trace).toContainEntry({ event: 'violation', rule: 'aws.retain' });
  *   expect(iot).toHaveShadow('dev-1', { reported: { on: true } });
+ *   expect(iot).toHaveDenied('dev-1', { action: 'iot:Subscribe', resource: /shadow/ });
  *
  * On failure the message shows the relevant part of the trace and the seed that replays the run.
  */
@@ -16,7 +17,7 @@
 import type {} from 'expect';
 import { FakeIotError } from '../../errors';
 import type { FakeIot } from '../../start-fake-iot';
-import type { DisconnectReason, TraceEntry } from '../../trace/entry';
+import type { AuthorizationEvent, DisconnectReason, TraceEntry } from '../../trace/entry';
 import { formatEntry } from '../../trace/format';
 import { describeMatch, type TraceMatch } from '../../trace/query';
 import { type Trace, seedHint } from '../../trace/recorder';
@@ -53,6 +54,13 @@ export interface ShadowExpectation {
   shadowName?: string;
 }
 
+/** What a denial should be: the action, the resource ARN (exact, or a RegExp over it), and what the broker did. */
+export interface DeniedExpectation {
+  action?: AuthorizationEvent['action'];
+  resource?: string | RegExp;
+  reaction?: AuthorizationEvent['reaction'];
+}
+
 type Subject = FakeIot | Trace;
 
 /** The matchers `import 'fake-aws-iot/jest'` registers, as types. */
@@ -67,6 +75,8 @@ export interface FakeIotMatchers<R> {
   toContainEntry(match: TraceMatch): R;
   /** The thing's Device Shadow exists and its desired / reported hold these fields (and has that version). Needs the endpoint, not its trace. */
   toHaveShadow(thingName: string, expected?: ShadowExpectation): R;
+  /** An IoT policy denied `clientId` something (this action, on a resource like this); the failure lists every denial. */
+  toHaveDenied(clientId: string, expected?: DeniedExpectation): R;
 }
 
 // Two homes for matcher types: the global `expect` (@types/jest) reads `jest.Matchers`; the `expect` from
@@ -197,6 +207,23 @@ export const fakeIotMatchers = {
 ${has}
 
 ${excerpt(traceOf(received))}` };
+  },
+
+  toHaveDenied(this: MatcherContext, received: Subject, clientId: string, expected: DeniedExpectation = {}): MatcherResult {
+    const trace = traceOf(received);
+    const all = trace.filter({ event: 'authorization', clientId });
+    const { resource } = expected;
+    const matching = all.filter(
+      (e) => (expected.action === undefined || e.action === expected.action) &&
+        (expected.reaction === undefined || e.reaction === expected.reaction) &&
+        (resource === undefined || (typeof resource === 'string' ? e.resource === resource : resource.test(e.resource))),
+    );
+    const call = `expect(iot).${this.isNot ? 'not.' : ''}toHaveDenied(${JSON.stringify(clientId)}${Object.keys(expected).length ? `, ${describeMatch(expected as TraceMatch)}` : ''})`;
+    const seen = all.length ? `Denials of ${clientId}:\n${all.map((e) => `  ${e.reason} (${e.reaction})`).join('\n')}` : `No denial of ${clientId} was recorded.`;
+    return {
+      pass: matching.length > 0,
+      message: () => `${call}\n\nExpected ${this.isNot ? 'no' : 'a'} matching denial, found ${matching.length}. ${seen}\n\n${excerpt(trace, clientId)}`,
+    };
   },
 
   toContainEntry(this: MatcherContext, received: Subject, match: TraceMatch): MatcherResult {

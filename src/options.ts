@@ -205,7 +205,7 @@ export const TOP_LEVEL_KEYS = [
   'port', 'host', 'profile', 'seed', 'trace', 'limits', 'qos2', 'retain', 'reservedRetain', 'retainedQuota', 'sharedSubscriptions', 'emptyClientId', 'lifecycleEvents', 'lifecycleQos',
   'hashMatchesParent', 'basicIngestPrefixExempt', 'offlineQos0', 'packetBeforeConnack', 'reservedTopics',
   'throttles', 'publishRate', 'throughput', 'connectRate', 'shadowDeltaOnReportedUpdate', 'qos2SubscribeMqtt5',
-  'unauthorizedPublish', 'unauthorizedPublishQos0Mqtt5', 'unauthorizedSubscribe', 'policies', 'authorizers', 'chaos', 'clock',
+  'unauthorizedPublish', 'unauthorizedPublishQos0Mqtt5', 'unauthorizedSubscribe', 'policies', 'chaos', 'clock',
   'websockets', 'credentials', 'tls', 'http', 'accountId', 'region', 'shadows',
 ] as const;
 

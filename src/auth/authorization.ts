@@ -29,11 +29,18 @@ export interface AuthSubject {
   /** Policies a custom authorizer returned for this connection, on top of the attached ones. */
   readonly extraPolicies?: readonly Policy[];
   /** Decisions made for this subject under `generation` (kept by the Authorization). */
-  cache?: { generation: number; decisions: Map<string, CheckedDecision> };
+  cache?: DecisionCache;
 }
 
 /** A decision with the ARN it was made for. */
 export type CheckedDecision = Decision & { resource: string };
+
+/** Decisions of one subject by action, then by resource name (no string built per check). */
+export interface DecisionCache {
+  generation: number;
+  size: number;
+  byAction: Map<AuthAction, Map<string, CheckedDecision>>;
+}
 
 export class Authorization {
   private readonly policies = new Map<string, Policy>();
@@ -143,16 +150,19 @@ export class Authorization {
       const resource = this.arn(kind, name);
       return { ...evaluate(this.policiesOf(subject), action, resource, subject.context()), resource };
     }
+    // Each action has one resource kind, so the name alone keys a decision within an action.
     let cache = subject.cache;
-    if (cache === undefined || cache.generation !== this.generation || cache.decisions.size >= MAX_CACHED_DECISIONS) {
-      cache = subject.cache = { generation: this.generation, decisions: new Map() };
+    if (cache === undefined || cache.generation !== this.generation || cache.size >= MAX_CACHED_DECISIONS) {
+      cache = subject.cache = { generation: this.generation, size: 0, byAction: new Map() };
     }
-    const key = `${action} ${kind}/${name}`;
-    let decision = cache.decisions.get(key);
+    let decisions = cache.byAction.get(action);
+    if (decisions === undefined) cache.byAction.set(action, (decisions = new Map()));
+    let decision = decisions.get(name);
     if (decision === undefined) {
       const resource = this.arn(kind, name);
       decision = { ...evaluate(this.policiesOf(subject), action, resource, subject.context()), resource };
-      cache.decisions.set(key, decision);
+      decisions.set(name, decision);
+      cache.size++;
     }
     return decision;
   }

@@ -97,13 +97,22 @@ export function describeEntry(e: TraceEntry): string {
   }
 }
 
+/**
+ * What traces written for people show of a CONNECT password: `<N bytes redacted>`. A password that already
+ * reads so (a trace read back from JSON lines) stays as it is.
+ */
+export function redactedPassword(password: Buffer | Uint8Array | string): string {
+  const text = Buffer.from(password).toString();
+  return /^<\d+ bytes redacted>$/.test(text) ? text : `<${Buffer.byteLength(password)} bytes redacted>`;
+}
+
 /** Plain-JSON form of an entry: payloads as UTF-8 text (or `{ base64 }`), passwords redacted. */
 export function entryToJSON(e: TraceEntry): Record<string, unknown> {
   const { seq, at, ...rest } = e;
   return JSON.parse(
     JSON.stringify({ seq, at, ...rest }, function (this: Record<string, unknown>, key, value: unknown) {
       const raw = this[key];
-      if (key === 'password' && raw !== undefined) return `<${Buffer.byteLength(raw as Buffer)} bytes redacted>`;
+      if (key === 'password' && raw !== undefined && raw !== null) return redactedPassword(raw as Buffer | string);
       if (raw instanceof Uint8Array) {
         const buf = Buffer.from(raw);
         const text = buf.toString('utf8');

@@ -8,7 +8,7 @@
  */
 import { encode, type Packet } from '../codec/codec';
 import type { TraceEntry } from './entry';
-import { describeEntry } from './format';
+import { describeEntry, redactedPassword } from './format';
 
 /** The broker's address and port in the capture (1883: where Wireshark looks for MQTT). */
 const BROKER_IP = 0x0a000001; // 10.0.0.1
@@ -151,9 +151,7 @@ function enhancedPacket(micros: number, data: Buffer, comment: string | undefine
 /** A CONNECT as written to the capture: the password replaced, as toJSON() does. */
 function redacted(packet: Packet): Packet {
   if (packet.cmd !== 'connect' || packet.password === undefined || packet.password === null) return packet;
-  const password = packet.password as unknown;
-  if (typeof password === 'string' || (password instanceof Uint8Array && /^<\d+ bytes redacted>$/.test(Buffer.from(password).toString()))) return packet;
-  return { ...packet, password: Buffer.from(`<${Buffer.byteLength(password as Buffer)} bytes redacted>`) };
+  return { ...packet, password: Buffer.from(redactedPassword(packet.password)) };
 }
 
 /**

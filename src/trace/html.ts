@@ -167,7 +167,8 @@ h1 { font-size: 16px; margin: 0 0 2px; }
 .lane-head.broker { background: #fef3c7; }
 #rows { position: relative; }
 .lane-line { position: absolute; top: 0; bottom: 0; border-left: 1px dashed #d1d5db; }
-.row { position: relative; height: var(--row); cursor: pointer; content-visibility: auto; contain-intrinsic-size: auto var(--row); }
+.chunk { content-visibility: auto; }
+.row { position: relative; height: var(--row); cursor: pointer; }
 .row:hover { background: #f3f4f6; }
 .row.selected { background: #e0e7ff; }
 .row.mark-violation, .row.mark-error { background: #fee2e2; }
@@ -223,7 +224,8 @@ const SCRIPT = `
   });
 
   var marked = 0, chaos = 0, violations = 0, disconnects = 0, types = {};
-  var frag = document.createDocumentFragment();
+  // Rows go in chunks the browser skips while they are off screen (content-visibility), each told its height.
+  var CHUNK = 100, chunks = [], frag = document.createDocumentFragment();
   var rowEls = data.rows.map(function (r, i) {
     var row = el('div', 'row' + (r.mark ? ' mark-' + r.mark : ''));
     row.dataset.index = String(i);
@@ -256,7 +258,8 @@ const SCRIPT = `
       ev.title = r.label;
       row.appendChild(ev);
     }
-    frag.appendChild(row);
+    if (i % CHUNK === 0) { chunks.push(el('div', 'chunk')); frag.appendChild(chunks[chunks.length - 1]); }
+    chunks[chunks.length - 1].appendChild(row);
     return row;
   });
   rowsEl.appendChild(frag);
@@ -286,13 +289,18 @@ const SCRIPT = `
     };
   }
   function applyFilters() {
-    var client = fClient.value, type = fType.value, onlyMarked = fMarked.checked, topic = topicTest(fTopic.value.trim()), shown = 0;
+    var client = fClient.value, type = fType.value, onlyMarked = fMarked.checked, topic = topicTest(fTopic.value.trim()), shown = 0, chunkStart = 0;
     for (var i = 0; i < data.rows.length; i++) {
       var r = data.rows[i];
       var ok = (!client || data.lanes[r.lane] === client) && (!type || r.type === type) && (!onlyMarked || r.fault || r.mark) &&
         (!topic || r.topics.some(topic));
       rowEls[i].hidden = !ok;
       if (ok) shown++;
+      if (i % CHUNK === CHUNK - 1 || i === data.rows.length - 1) {
+        var chunk = chunks[Math.floor(i / CHUNK)];
+        chunk.style.containIntrinsicSize = 'none ' + (shown - chunkStart) * ${ROW_HEIGHT} + 'px';
+        chunkStart = shown;
+      }
     }
     document.getElementById('shown').textContent = 'showing ' + shown + ' of ' + data.rows.length;
   }

@@ -44,6 +44,7 @@ import { fixturePath } from './identity/fixtures';
 import type { Registry } from './identity/registry';
 import type { CertificateCredentials, CertificateStatus, ClientInfo, CreateThingOptions, ThingCredentials, TlsEndpoint } from './identity/types';
 import type { ConnectionIdentity } from './trace/entry';
+import { announceEndpoint } from './trace/watch';
 
 /**
  * The registry issues certificates with @peculiar/x509 (~50 ms to load): loaded the first time an endpoint
@@ -538,6 +539,7 @@ export async function startFakeIot(options?: FakeIotOptions): Promise<FakeIot> {
     return closing;
   };
 
+  announceEndpoint({ trace, seed: resolved.seed, closed: () => closing !== undefined });
   return {
     host,
     port,

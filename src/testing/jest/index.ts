@@ -10,6 +10,7 @@
  *   expect(iot).toHaveDenied('dev-1', { action: 'iot:Subscribe', resource: /shadow/ });
  *
  * On failure the message shows the relevant part of the trace and the seed that replays the run.
+ * With FAKE_IOT_ARTIFACTS=<dir>, a failing test also leaves the traces of its endpoints in <dir> (./artifacts).
  */
 // Brings the `expect` package's types into this build, for the augmentation below to merge into (an
 // augmentation alone does not load its module). Erased from the output: users' programs load them through
@@ -21,6 +22,7 @@ import type { AuthorizationEvent, DisconnectReason, TraceEntry } from '../../tra
 import { formatEntry } from '../../trace/format';
 import { describeMatch, type TraceMatch } from '../../trace/query';
 import { type Trace, seedHint } from '../../trace/recorder';
+import { installTraceArtifacts } from './artifacts';
 
 export interface DeliveredExpectation {
   clientId: string;
@@ -236,3 +238,5 @@ ${excerpt(traceOf(received))}` };
 
 const globalExpect = (globalThis as { expect?: { extend?: (m: object) => void } }).expect;
 if (typeof globalExpect?.extend === 'function') globalExpect.extend(fakeIotMatchers);
+// FAKE_IOT_ARTIFACTS=<dir>: failing tests leave their endpoints' traces there (JSON lines and HTML).
+installTraceArtifacts();

@@ -11,8 +11,10 @@ import { readFixture } from './identity/fixtures';
 import type { FakeIotOptions } from './options';
 import { startFakeIot } from './start-fake-iot';
 import { entryToJSON, formatEntry } from './trace/format';
+import { traceCommand } from './cli/trace-command';
 
 const USAGE = `Usage: fake-aws-iot [options]
+       fake-aws-iot trace view|pcap <trace.jsonl> [-o <file>]   (fake-aws-iot trace --help)
 
 A fake AWS IoT Core MQTT endpoint (MQTT 3.1.1 over TCP, and over TLS and WebSocket when asked).
 
@@ -69,6 +71,11 @@ function integer(flag: string, text: string): number {
 }
 
 async function main(argv: string[]): Promise<void> {
+  // `fake-aws-iot trace view|pcap`: a trace file to HTML or pcapng (src/cli/trace-command.ts).
+  if (argv[0] === 'trace') {
+    process.exitCode = traceCommand(argv.slice(1));
+    return;
+  }
   let parsed;
   try {
     parsed = parseArgs({

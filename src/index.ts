@@ -38,6 +38,11 @@ export type {
   TlsOptions,
 } from './identity/types';
 export type { Trace, WaitForOptions } from './trace/recorder';
+export { traceToHtml } from './trace/html';
+export type { TraceHtmlOptions } from './trace/html';
+export { traceToPcap } from './trace/pcap';
+export { parseTraceJsonLines, traceToJsonLines } from './trace/jsonl';
+export type { TraceRun } from './trace/jsonl';
 export type { TraceMatch, TracePattern, DeepMatch, EntryFor } from './trace/query';
 export type {
   TraceEntry,
@@ -55,6 +60,7 @@ export type {
   RetainedDeletedEvent,
   ThrottledEvent,
   RuleEvent,
+  AuthorizationEvent,
   InternalErrorEvent,
   TransportErrorEvent,
   TransportFailure,
@@ -63,3 +69,4 @@ export type {
   DisconnectReason,
 } from './trace/entry';
 export type { Packet } from './codec/codec';
+export type { PolicyDocument, PolicyStatement } from './auth/policy';

@@ -15,6 +15,8 @@ import { type Clock, type TimerHandle, createRealClock, guarded, realClock, warn
 import { VirtualClock } from './clock/virtual';
 import { asyncDispose } from './dispose';
 import { FakeIotError } from './errors';
+import { Authorization } from './auth/authorization';
+import type { PolicyDocument } from './auth/policy';
 import { type FakeIotOptions, resolveOptions } from './options';
 import { DEFAULT_WAIT_TIMEOUT_MS, type Trace, TraceRecorder, seedHint } from './trace/recorder';
 
@@ -42,6 +44,7 @@ import { fixturePath } from './identity/fixtures';
 import type { Registry } from './identity/registry';
 import type { CertificateCredentials, CertificateStatus, ClientInfo, CreateThingOptions, ThingCredentials, TlsEndpoint } from './identity/types';
 import type { ConnectionIdentity } from './trace/entry';
+import { announceEndpoint } from './trace/watch';
 
 /**
  * The registry issues certificates with @peculiar/x509 (~50 ms to load): loaded the first time an endpoint
@@ -226,6 +229,23 @@ export interface FakeIot extends AsyncDisposable {
    */
   setCertificateStatus(certificateId: string, status: CertificateStatus): void;
   /**
+   * Creates or replaces an IoT policy (AWS's JSON document, an object or JSON text; at most 2048 characters
+   * without whitespace). From the first policy on, every CONNECT, PUBLISH, SUBSCRIBE and delivery is checked,
+   * and what no statement allows is denied; a changed policy applies to open connections at once (their
+   * subscriptions stop receiving what it no longer allows). Throws INVALID_POLICY saying what is wrong.
+   */
+  setPolicy(name: string, document: PolicyDocument | string): void;
+  /** Deletes a policy and detaches it from everyone; false when there was none of that name. */
+  deletePolicy(name: string): boolean;
+  /**
+   * Attaches a policy to a principal: a certificate id (`createThing()`/`createCertificate()`'s `certificateId`),
+   * an access key id (SigV4 WebSocket connections), or `'*'` for every connection, plain TCP ones included.
+   * Throws POLICY_NOT_FOUND for an unknown policy, LIMIT_EXCEEDED past AWS's 10 policies per principal.
+   */
+  attachPolicy(name: string, principal: string): void;
+  /** Detaches a policy from a principal; false when it was not attached. */
+  detachPolicy(name: string, principal: string): boolean;
+  /**
    * Listens for messages published to an AWS IoT rule by basic ingest (`$aws/rules/<ruleName>/...`), which go
    * to the rule and never to subscribers. `'*'` listens to every rule. Returns the function that stops it.
    * A listener that throws is recorded (`internal-error`) and makes `close()` reject with `CALLBACK_FAILED`.
@@ -274,6 +294,15 @@ export async function startFakeIot(options?: FakeIotOptions): Promise<FakeIot> {
       throw new FakeIotError('INVALID_OPTION', `options.shadows[${JSON.stringify(`${thingName}${shadowName === undefined ? '' : `/name/${shadowName}`}`)}]: the Device Shadow service refuses it: ${code} ${message}.`);
     }
   }
+  let registry: Registry | undefined;
+  /** The endpoint's IoT policies, made with the first policy: until then nothing is checked. */
+  const authorization = (): Authorization => {
+    if (broker.authz) return broker.authz;
+    const authz = new Authorization(resolved.region, resolved.accountId);
+    authz.attachedThing = (certificateId, thingName) => registry?.attachedThing(certificateId, thingName);
+    return (broker.authz = authz);
+  };
+  for (const { name, document } of resolved.policies) authorization().setPolicy(name, document, `options.policies[${JSON.stringify(name)}]`);
   const connections = new Set<Dispatcher>();
   let nextConnectionId = 1;
   let closing: Promise<void> | undefined;
@@ -316,7 +345,6 @@ export async function startFakeIot(options?: FakeIotOptions): Promise<FakeIot> {
   const wsHost = wsListener?.transport === 'wss' && (host === '127.0.0.1' || host === '::1' || host === '0.0.0.0' || host === '::') ? 'localhost' : host.includes(':') ? `[${host}]` : host;
   const ws = wsListener ? { port: wsListener.port, url: `${wsListener.transport}://${wsHost}:${wsListener.port}${resolved.websockets!.path}` } : undefined;
 
-  let registry: Registry | undefined;
   const things = (): Registry => (registry ??= new (loadRegistry().Registry)({ accountId: resolved.accountId, region: resolved.region }));
   let tlsListener: Listener | undefined;
   let tlsEndpoint: TlsEndpoint | undefined;
@@ -353,7 +381,7 @@ export async function startFakeIot(options?: FakeIotOptions): Promise<FakeIot> {
               }
               return true;
             };
-            connections.add(new Dispatcher(connectionId, socket, broker, (c) => connections.delete(c), identity, refuseConnect));
+            connections.add(new Dispatcher(connectionId, socket, broker, (c) => connections.delete(c), identity, { refuseConnect, certificate: facts.certificate }));
             return undefined;
           },
           refused(refusal) {
@@ -513,6 +541,7 @@ export async function startFakeIot(options?: FakeIotOptions): Promise<FakeIot> {
     return closing;
   };
 
+  announceEndpoint({ trace, seed: resolved.seed, closed: () => closing !== undefined });
   return {
     host,
     port,
@@ -617,8 +646,27 @@ export async function startFakeIot(options?: FakeIotOptions): Promise<FakeIot> {
     tls: tlsEndpoint,
     createThing(thingName, opts) {
       assertOpen('createThing()');
-      return things().createThing(thingName, opts);
+      const where = `createThing(${JSON.stringify(thingName)})`;
+      const policies: unknown = (opts as { policies?: unknown } | undefined)?.policies;
+      if (policies !== undefined) {
+        if (!Array.isArray(policies) || !policies.every((p) => typeof p === 'string')) throw new FakeIotError('INVALID_ARGUMENT', `${where}: options.policies must be a list of policy names.`);
+        // Checked before the thing exists, so a mistake leaves nothing half made.
+        for (const name of policies) if (!broker.authz?.policy(name)) throw new FakeIotError('POLICY_NOT_FOUND', `${where}: no policy named ${JSON.stringify(name)} (create it with the policies option or iot.setPolicy()).`);
+      }
+      const thing = things().createThing(thingName, opts);
+      for (const name of (policies as string[] | undefined) ?? []) authorization().attachPolicy(name, thing.certificateId, where);
+      return thing;
     },
+    setPolicy(name, document) {
+      assertOpen('setPolicy()');
+      authorization().setPolicy(name, document, `setPolicy(${JSON.stringify(name)})`);
+    },
+    deletePolicy: (name) => broker.authz?.deletePolicy(name) ?? false,
+    attachPolicy(name, principal) {
+      assertOpen('attachPolicy()');
+      authorization().attachPolicy(name, principal, `attachPolicy(${JSON.stringify(name)}, ${JSON.stringify(principal)})`);
+    },
+    detachPolicy: (name, principal) => broker.authz?.detachPolicy(name, principal) ?? false,
     createCertificate() {
       assertOpen('createCertificate()');
       return things().createCertificate();

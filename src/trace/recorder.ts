@@ -2,6 +2,8 @@ import { type Clock, type TimerHandle, microtask } from '../clock/clock';
 import { FakeIotError } from '../errors';
 import type { NewEntry, TraceEntry } from './entry';
 import { entryToJSON, formatEntry } from './format';
+import { type TraceHtmlOptions, traceToHtml } from './html';
+import { traceToPcap } from './pcap';
 import { type EntryFor, type TraceMatch, describeMatch, matches } from './query';
 
 export interface WaitForOptions {
@@ -66,6 +68,16 @@ export interface Trace {
   format(entries?: readonly TraceEntry[]): string;
   /** Plain-JSON entries: payloads as text (or `{ base64 }`), passwords redacted. */
   toJSON(): Record<string, unknown>[];
+  /**
+   * The trace as one self-contained HTML page (open it offline, from file://): a sequence diagram of the
+   * broker and each client, chaos and violations marked, filters, and the decoded packet on click.
+   */
+  toHtml(options?: TraceHtmlOptions): string;
+  /**
+   * The trace's packets as a pcapng capture for Wireshark / tshark: one synthetic TCP stream to port 1883
+   * per connection, each packet encoded again from the trace (MQTT over TLS or WebSocket shows as plain MQTT).
+   */
+  toPcap(): Buffer;
   /** Forgets every recorded entry. Sequence numbers go on from where they were. */
   clear(): void;
   /** Calls `listener` with every new entry; returns the function that stops it. */
@@ -281,6 +293,14 @@ export class TraceRecorder implements Trace {
 
   toJSON(): Record<string, unknown>[] {
     return this.entries.map(entryToJSON);
+  }
+
+  toHtml(options: TraceHtmlOptions = {}): string {
+    return traceToHtml(this.entries, { seed: this.seed, ...options });
+  }
+
+  toPcap(): Buffer {
+    return traceToPcap(this.entries);
   }
 
   clear(): void {

@@ -14,6 +14,7 @@ import { type TimerHandle, realClock } from '../../clock/clock';
 import type { FakeIotOptions } from '../../options';
 import { type FakeIot, startFakeIot } from '../../start-fake-iot';
 import { formatEntry } from '../../trace/format';
+import { announceFailedRun } from '../../trace/watch';
 import { type JestTestContext, currentJestTest } from './jest-context';
 
 /** The four misbehaviours the AWS developer guide documents. */
@@ -357,6 +358,7 @@ export async function assertClientSurvives(options: SurvivalOptions): Promise<Su
         const entries = iot.trace.entries;
         const t0 = entries[0]?.at ?? 0;
         records.set(key(chaos, endpointSeed), { script: iot.chaos.toScript(), trace: entries.slice(-40).map((e) => `    ${formatEntry(e, t0)}`).join('\n') });
+        announceFailedRun(iot.trace); // FAKE_IOT_ARTIFACTS keeps this run's trace
         throw outcome.error;
       }
     } finally {

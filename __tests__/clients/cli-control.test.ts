@@ -2,7 +2,7 @@
  * `--control-port`: the CLI's control API, driven with curl (and Python's urllib) against real clients
  * outside the test process: mosquitto_sub, a raw MQTT socket.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -49,6 +49,13 @@ test('--control-port 0 prints the URL before the banner; curl publishes to mosqu
   expect(await curl(`${url}/publish`, '-d', 'topic=cmd')).toMatchObject({ status: 400, body: { field: 'body' } });
   expect(await curl(`${url}/trace/wait`, '-d', '{"match": {"event": "rule"}, "timeoutMs": 0}')).toMatchObject({ status: 408, body: { code: 'TRACE_TIMEOUT' } });
   expect(await curl(`${url}/trace?format=text`)).toMatchObject({ status: 200, body: expect.stringContaining('*** disconnect API_INITIATED_DISCONNECT') });
+
+  // The trace as JSON lines, which `fake-aws-iot trace view` turns into a page to look at.
+  const jsonl = path.join(dir, 'trace.jsonl');
+  expect((await run('curl', ['-sf', '-o', jsonl, `${url}/trace?format=jsonl`])).code).toBe(0);
+  const html = path.join(dir, 'trace.html');
+  expect((await run(process.execPath, [CLI, 'trace', 'view', jsonl, '-o', html])).code).toBe(0);
+  expect(readFileSync(html, 'utf8')).toMatch(/^<!doctype html>[\s\S]*sub-1/);
   expect(await cli.stop()).toBe(0);
 });
 

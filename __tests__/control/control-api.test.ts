@@ -8,6 +8,7 @@ import { DeleteConnectionCommand, IoTDataPlaneClient, InvalidRequestException, R
 import mqtt from 'mqtt';
 import { client, endpoint, expectReleased, raw, resources, settledResources } from '../helpers';
 import { pingRoundTrip } from '../sync';
+import { parseTraceJsonLines } from '../../src';
 import { startControlServer } from '../../src/control/server';
 import { call, control, nextWait } from './helpers';
 
@@ -101,6 +102,11 @@ describe('the trace', () => {
     const text = await call(ctl, 'GET', '/trace?format=text&after=4');
     expect(text.headers.get('content-type')).toMatch(/^text\/plain/);
     expect(text.text).toMatch(/^#5 .* in  PUBLISH state\/dev-5 q1 id=\d+ "on" \(2 B\)\n#6 .* out PUBACK id=\d+\n$/);
+    const lines = await call(ctl, 'GET', '/trace?format=jsonl');
+    expect(lines.headers.get('content-type')).toBe('application/x-ndjson');
+    const [run] = parseTraceJsonLines(lines.text);
+    expect(run!.header).toEqual({ kind: 'run', seed: 9, url: iot.url, profile: 'current' });
+    expect(run!.entries).toEqual(iot.trace.entries);
     expect(await call(ctl, 'GET', '/trace?after=-1')).toMatchObject({ status: 400, json: { field: 'after' } });
     expect(await call(ctl, 'GET', '/trace?format=xml')).toMatchObject({ status: 400, json: { field: 'format' } });
     expect(await call(ctl, 'DELETE', '/trace')).toMatchObject({ status: 200 });

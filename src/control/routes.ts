@@ -41,20 +41,24 @@ export interface ControlRequest {
 }
 
 /** A JSON answer (status 200 unless given), JSON already written as text, or plain text. */
-export type Answer = { status?: number; json: unknown } | { status?: number; jsonText: string } | { status?: number; text: string };
+export type Answer = { status?: number; json: unknown } | { status?: number; jsonText: string } | { status?: number; text: string; contentType?: string };
 
 /** Entries written a chunk at a time, with a turn of the event loop between chunks (MQTT goes on meanwhile). */
 const CHUNK_ENTRIES = 250;
 
-/** The entries as JSON text (an array), or as `format()`'s lines; a long trace never holds MQTT up for long. */
-async function entriesText(iot: FakeIot, entries: readonly TraceEntry[], as: 'json' | 'text'): Promise<string> {
+/**
+ * The entries as JSON text (an array), JSON lines, or `format()`'s lines, a chunk at a time: a long trace
+ * never holds MQTT up for long.
+ */
+async function entriesText(iot: FakeIot, entries: readonly TraceEntry[], as: 'json' | 'jsonl' | 'text'): Promise<string> {
   const parts: string[] = [];
   for (let i = 0; i < entries.length; i += CHUNK_ENTRIES) {
     if (i > 0) await nextTurn();
     const chunk = entries.slice(i, i + CHUNK_ENTRIES);
-    parts.push(as === 'json' ? chunk.map(entryJSONText).join(',') : `${iot.trace.format(chunk)}\n`);
+    parts.push(as === 'text' ? iot.trace.format(chunk) : chunk.map(entryJSONText).join(as === 'json' ? ',' : '\n'));
   }
-  return as === 'json' ? `[${parts.join(',')}]` : parts.join('');
+  if (as === 'json') return `[${parts.join(',')}]`;
+  return parts.length ? `${parts.join('\n')}\n` : '';
 }
 
 /** An error answer with its status and stable code (the body is `{ code, message, field? }`). */
@@ -256,10 +260,15 @@ export const ROUTES: readonly Route[] = [
       const after = wholeQuery(request, 'after') ?? 0;
       const limit = wholeQuery(request, 'limit');
       const format = request.query.get('format') ?? 'json';
-      if (format !== 'json' && format !== 'text') throw new BadRequest('format', `format must be json or text (got ${JSON.stringify(format)})`);
+      if (format !== 'json' && format !== 'jsonl' && format !== 'text') throw new BadRequest('format', `format must be json, jsonl or text (got ${JSON.stringify(format)})`);
       let entries = trace(iot).entries.filter((e) => e.seq > after);
       if (limit !== undefined) entries = entries.slice(0, limit);
       if (format === 'text') return { text: await entriesText(iot, entries, 'text') };
+      if (format === 'jsonl') {
+        // As the CLI's --trace-file has it (a run header, then the entries): what `fake-aws-iot trace view|pcap` reads.
+        const header = JSON.stringify({ kind: 'run', seed: iot.seed, url: iot.url, profile: iot.profile.name });
+        return { text: `${header}\n${await entriesText(iot, entries, 'jsonl')}`, contentType: 'application/x-ndjson' };
+      }
       return { jsonText: `{"seed":${iot.seed},"entries":${await entriesText(iot, entries, 'json')}}` };
     },
   },

@@ -111,7 +111,7 @@ export async function startControlServer(iot: FakeIot, options: { port?: number;
     send(res, error.status, `${body}\n`, 'application/json', aws ? { 'x-amzn-ErrorType': DATA_PLANE_ERRORS[error.status] ?? 'InvalidRequestException' } : {});
   };
   const sendAnswer = (res: ServerResponse, answer: Answer) => {
-    if ('text' in answer) send(res, answer.status ?? 200, answer.text, 'text/plain; charset=utf-8');
+    if ('text' in answer) send(res, answer.status ?? 200, answer.text, answer.contentType ?? 'text/plain; charset=utf-8');
     else send(res, answer.status ?? 200, `${'jsonText' in answer ? answer.jsonText : JSON.stringify(answer.json)}\n`, 'application/json');
   };
 

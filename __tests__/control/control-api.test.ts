@@ -278,6 +278,7 @@ describe('chaos, clock and shadows', () => {
     expect(await call(ctl, 'POST', '/things/lamp/shadow?name=light', { state: { desired: { on: false } }, version: 7 })).toMatchObject({ status: 409, json: { code: 'SHADOW_REJECTED' } });
     expect(await call(ctl, 'POST', '/things/lamp/shadow', { state: 'on' })).toMatchObject({ status: 400, json: { code: 'SHADOW_REJECTED', field: 'body' } });
     expect(await call(ctl, 'POST', '/things/no%20spaces/shadow', { state: {} })).toMatchObject({ status: 400, json: { code: 'INVALID_ARGUMENT', field: 'thingName' } });
+    expect(await call(ctl, 'DELETE', '/things/lamp/shadow?name=no%20spaces')).toMatchObject({ status: 400, json: { code: 'INVALID_ARGUMENT', field: 'name' } });
     expect(await call(ctl, 'DELETE', '/things/lamp/shadow?name=light')).toMatchObject({ status: 200, json: { version: 1 } });
     expect(await call(ctl, 'DELETE', '/things/lamp/shadow?name=light')).toMatchObject({ status: 404, json: { code: 'SHADOW_REJECTED' } });
   });

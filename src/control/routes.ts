@@ -163,6 +163,9 @@ function shadowOf(request: ControlRequest): [string, { shadowName?: string }] {
   return [request.params.thingName!, name === null ? {} : { shadowName: name }];
 }
 
+/** Which of the two names the shadow service refused: the thing's (AWS: 1-128 of a-zA-Z0-9:_-) or else the shadow's. */
+const shadowNameField = (thingName: string) => (/^[a-zA-Z0-9:_-]{1,128}$/.test(thingName) ? 'name' : 'thingName');
+
 /** Chaos options in JSON: scope `clients` may hold `{ "$regex" }` for a RegExp. */
 function chaosFromJson(body: unknown): ChaosOptions {
   if (!isObject(body)) return body as ChaosOptions; // iot.chaos.set() says what is wrong with it
@@ -404,7 +407,7 @@ export const ROUTES: readonly Route[] = [
     handle(iot, request) {
       const [thingName, options] = shadowOf(request);
       if (!isObject(request.body)) throw new BadRequest('body', 'the body must be a shadow document such as { "state": { "desired": { "on": true } } }');
-      return { json: naming('thingName', () => iot.shadows.update(thingName, request.body as object, options)) };
+      return { json: naming(() => shadowNameField(thingName), () => iot.shadows.update(thingName, request.body as object, options)) };
     },
   },
   {
@@ -412,7 +415,7 @@ export const ROUTES: readonly Route[] = [
     path: '/things/{thingName}/shadow',
     handle(iot, request) {
       const [thingName, options] = shadowOf(request);
-      return { json: naming('thingName', () => iot.shadows.delete(thingName, options)) };
+      return { json: naming(() => shadowNameField(thingName), () => iot.shadows.delete(thingName, options)) };
     },
   },
   {

@@ -13,6 +13,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import * as fc from 'fast-check';
+import { ANY_LENGTH } from '../chaos/options';
 import { MAX_SEED, randomSeed } from '../chaos/prng';
 import { type ChaosOptions, FAULTS, type ScriptStep } from '../chaos/types';
 import { realClock } from '../clock/clock';
@@ -24,6 +25,7 @@ import { type FakeIot, startFakeIot } from '../start-fake-iot';
 import { type ChaosArbitraryConstraints, type ChaosScriptArbitraryConstraints, chaosArbitrary, chaosScriptArbitrary } from '../testing/fast-check';
 import type { TraceEntry } from '../trace/entry';
 import { entryToJSON } from '../trace/format';
+import { checkTopicFilter } from '../topics/validate';
 import { traceToHtml } from '../trace/html';
 import { checkKnownKeys, fail, show } from '../validate';
 
@@ -102,12 +104,12 @@ function readJsonObject(flag: string, file: string): Record<string, unknown> {
   return value as Record<string, unknown>;
 }
 
-type Kind = 'faults' | 'scriptFaults' | 'probability' | 'ms' | 'count' | 'names';
+type Kind = 'faults' | 'scriptFaults' | 'probability' | 'ms' | 'count' | 'names' | 'filters';
 const KNOB_KEYS: Record<keyof ChaosArbitraryConstraints, Kind> = {
-  faults: 'faults', maxProbability: 'probability', minDelayMs: 'ms', maxDelayMs: 'ms', maxHoldMs: 'count', maxCopies: 'count', topics: 'names', clients: 'names',
+  faults: 'faults', maxProbability: 'probability', minDelayMs: 'ms', maxDelayMs: 'ms', maxHoldMs: 'count', maxCopies: 'count', topics: 'filters', clients: 'names',
 };
 const SCRIPT_KEYS: Record<keyof ChaosScriptArbitraryConstraints, Kind> = {
-  faults: 'scriptFaults', clients: 'names', topics: 'names', maxSteps: 'count', maxNth: 'count', maxDelayMs: 'ms', maxHoldMs: 'count', maxCopies: 'count',
+  faults: 'scriptFaults', clients: 'names', topics: 'filters', maxSteps: 'count', maxNth: 'count', maxDelayMs: 'ms', maxHoldMs: 'count', maxCopies: 'count',
 };
 
 /** Checks the types of a chaos file's section (what the arbitraries then check, and startFakeIot after them). */
@@ -133,8 +135,12 @@ function checkSection(o: Record<string, unknown>, keys: Record<string, Kind>, wh
         if (typeof value !== 'number' || !Number.isInteger(value) || value < 1) fail(`${name} must be a whole number >= 1 (got ${show(value)}).`);
         break;
       case 'names':
+      case 'filters': {
         if (!Array.isArray(value) || value.length === 0 || !value.every((s) => typeof s === 'string' && s !== '')) fail(`${name} must be a non-empty array of strings (got ${show(value)}).`);
+        const problem = keys[key] === 'filters' ? (value as string[]).map((f) => checkTopicFilter(f, ANY_LENGTH)).find(Boolean) : undefined;
+        if (problem) fail(`${name}: ${problem.message}.`);
         break;
+      }
     }
   }
 }

@@ -137,11 +137,35 @@ test('a shell script on mosquitto_sub/mosquitto_pub that counts on one copy per 
   expect(code).toBe(1);
 }, 30_000);
 
-describe('runs', () => {
-  const pid = (file: string) => Number(readFileSync(file, 'utf8').trim());
-  /** Whether process `pid` still runs (a zombie, left to an init that does not reap, does not). */
-  const alive = (p: number) => existsSync(`/proc/${p}`) && !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${p}/stat`, 'utf8'));
+test('with "script" in the chaos file, scripts are drawn too and shrink to the one step that matters', async () => {
+  const chaos = path.join(dir, 'chaos.json');
+  writeFileSync(chaos, JSON.stringify({ faults: ['reorder'], maxHoldMs: 5, script: { faults: ['resendWithNewPacketId', 'reorder'], clients: ['dev-1'], maxNth: 3, maxDelayMs: 0, maxHoldMs: 5 } }));
+  const { code, stdout } = await fuzz(['--runs', '10', '--seed', '4', '--chaos', chaos, '--timeout', '10000', '--out', dir, '--', 'sh', 'commands_test.sh']);
+  // Runs before the failure had scripts of several steps; the shrunk chaos is one re-send of one of the
+  // first two commands (a copy of the third comes after mosquitto_sub has its three).
+  expect(stdout).toMatch(/^run \d+\/10: .*"script":\[\{[^\]]*\},\{/m);
+  const r = report(stdout);
+  expect(r.chaos).toEqual({ script: [{ fault: 'resendWithNewPacketId', nth: expect.any(Number), client: 'dev-1', delayMs: 0 }] });
+  expect((r.chaos.script as { nth: number }[])[0]!.nth).toBeLessThan(3);
+  expect(code).toBe(1);
+}, 30_000);
 
+test('SIGINT ends the run in progress, what it started, and fuzz (exit 130)', async () => {
+  const started = path.join(dir, 'started');
+  const pidFile = path.join(dir, 'pid');
+  const cli = spawnGroup(process.execPath, [CLI, 'fuzz', '--runs', '5', '--seed', '1', '--out', dir, '--', 'sh', '-c', `sleep 60 & echo $! > ${pidFile}; touch ${started}; wait`], { cwd: dir });
+  while (!existsSync(started)) await new Promise((resolve) => setTimeout(resolve, 20));
+  cli.child.kill('SIGINT');
+  expect(await cli.exited).toBe(130);
+  expect(cli.stdout()).toMatch(/stopped by SIGINT after 1 run\(s\), no failure so far/);
+  expect(alive(pid(pidFile))).toBe(false);
+});
+
+const pid = (file: string) => Number(readFileSync(file, 'utf8').trim());
+/** Whether process `pid` still runs (a zombie, left to an init that does not reap, does not). */
+const alive = (p: number) => existsSync(`/proc/${p}`) && !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${p}/stat`, 'utf8'));
+
+describe('runs', () => {
   test('a run over --timeout fails, and what the command started is ended with it', async () => {
     const chaos = path.join(dir, 'none.json');
     writeFileSync(chaos, '{ "faults": [] }');

@@ -1,7 +1,9 @@
 #!/bin/sh
 # A device under fuzz, in shell: mosquitto_sub is the device, mosquitto_pub the cloud sending three
 # commands. Exits 1 unless the device got each command exactly once. Run it with:
-#   npx fake-aws-iot fuzz --runs 10 --seed 3 --chaos chaos.json -- sh commands_test.sh
+#   npx fake-aws-iot fuzz --runs 10 --seed 3 --chaos shell-chaos.json -- sh commands_test.sh
+# shell-chaos.json keeps re-sends right behind their original (maxDelayMs 0): a copy that came later could
+# fall after mosquitto_sub has its three messages, and whether a run fails would depend on timing.
 set -eu
 out=$(mktemp)
 trap 'rm -f "$out"' EXIT

@@ -405,6 +405,62 @@ function writeFailure(plan: Plan, run: FailedRun, facts: Record<string, unknown>
   });
 }
 
+/** The smallest failing case fast-check ended with. */
+interface Found {
+  chaos: ChaosOptions;
+  endpointSeed: number;
+  path: string;
+  /** The run that failed first, and how many smaller failing cases shrinking found. */
+  runs: number;
+  shrinks: number;
+}
+
+/** Writes the failure to --out and returns the report to print. `run` is that case's run, when it was kept. */
+function reportFailure(p: Plan, found: Found, run: FailedRun | undefined, stoppedBy: NodeJS.Signals | undefined): string {
+  const { chaos, endpointSeed, path: counterPath } = found;
+  const replaying = p.path !== undefined;
+  const replay = replayLine(p, counterPath);
+  const facts = {
+    command: p.command,
+    seed: p.seed,
+    path: counterPath,
+    replay,
+    failure: run?.reason,
+    chaos,
+    endpointSeed,
+    script: run?.script,
+    ...(run?.droppedDecisions ? { droppedDecisions: run.droppedDecisions } : {}),
+    runs: found.runs,
+    shrinks: found.shrinks,
+    interrupted: Boolean(stoppedBy),
+  };
+  let written: string[] = [];
+  let writeError = '';
+  if (run) {
+    try {
+      written = writeFailure(p, run, facts);
+    } catch (error) {
+      writeError = `cannot write to --out ${p.out}: ${(error as Error).message}`;
+    }
+  }
+  const outputLines = run?.output.trimEnd().split('\n').slice(-REPORT_OUTPUT_LINES).join('\n') ?? '';
+  return [
+    '',
+    replaying
+      ? 'fake-aws-iot fuzz: the replayed run failed again.'
+      : `fake-aws-iot fuzz: the command failed under chaos (run ${found.runs} of ${p.runs}); shrunk ${found.shrinks} time(s)${stoppedBy ? `, until ${stoppedBy} stopped it` : ''}.`,
+    `  failure:        ${run?.reason ?? '(not recorded)'}`,
+    `  ${replaying ? 'chaos:         ' : 'chaos (shrunk):'} ${JSON.stringify(chaos)}`,
+    `  seed:           ${p.seed} (fast-check; path ${counterPath}), endpoint seed ${endpointSeed}`,
+    `  as a script:    ${run ? JSON.stringify(run.script) : '(not recorded)'}${run?.droppedDecisions ? ` (partial: the log let ${run.droppedDecisions} older decisions go)` : ''}`,
+    `  replay it:      ${replay}`,
+    ...(written.length ? [`  serve it:       npx fake-aws-iot --config ${shellQuote(written.find((f) => f.endsWith('.endpoint.json'))!)} (the same faults, scripted)`] : []),
+    ...(written.length ? [`  written:        ${written.join(', ')}`] : []),
+    ...(writeError ? [`  ${writeError}`] : []),
+    ...(outputLines ? [`  output of the failing run (last ${REPORT_OUTPUT_LINES} lines at most):`, indent(outputLines)] : []),
+  ].join('\n');
+}
+
 const say = (line: string) => process.stdout.write(`${line}\n`);
 
 /** Runs `fake-aws-iot fuzz` with `argv` (what follows `fuzz`); resolves with the exit code. */
@@ -528,50 +584,8 @@ export async function fuzz(argv: string[]): Promise<number> {
     return 0;
   }
 
-  const [chaos, endpointSeed] = details.counterexample;
-  const counterPath = details.counterexamplePath ?? p.path ?? '';
-  const run = lastFailed?.key === runKey(chaos, endpointSeed) ? lastFailed : undefined;
-  const replay = replayLine(p, counterPath);
-  const facts = {
-    command: p.command,
-    seed: p.seed,
-    path: counterPath,
-    replay,
-    failure: run?.reason,
-    chaos,
-    endpointSeed,
-    script: run?.script,
-    ...(run?.droppedDecisions ? { droppedDecisions: run.droppedDecisions } : {}),
-    runs: firstFailure,
-    shrinks: details.numShrinks,
-    interrupted: Boolean(stoppedBy),
-  };
-  let written: string[] = [];
-  let writeError = '';
-  if (run) {
-    try {
-      written = writeFailure(p, run, facts);
-    } catch (error) {
-      writeError = `cannot write to --out ${p.out}: ${(error as Error).message}`;
-    }
-  }
-  const outputLines = run?.output.trimEnd().split('\n').slice(-REPORT_OUTPUT_LINES).join('\n') ?? '';
-  const report = [
-    '',
-    replaying
-      ? 'fake-aws-iot fuzz: the replayed run failed again.'
-      : `fake-aws-iot fuzz: the command failed under chaos (run ${firstFailure} of ${p.runs}); shrunk ${details.numShrinks} time(s)${stoppedBy ? `, until ${stoppedBy} stopped it` : ''}.`,
-    `  failure:        ${run?.reason ?? '(not recorded)'}`,
-    `  ${replaying ? 'chaos:         ' : 'chaos (shrunk):'} ${JSON.stringify(chaos)}`,
-    `  seed:           ${p.seed} (fast-check; path ${counterPath}), endpoint seed ${endpointSeed}`,
-    `  as a script:    ${run ? JSON.stringify(run.script) : '(not recorded)'}${run?.droppedDecisions ? ` (partial: the log let ${run.droppedDecisions} older decisions go)` : ''}`,
-    `  replay it:      ${replay}`,
-    ...(written.length ? [`  serve it:       npx fake-aws-iot --config ${shellQuote(written.find((f) => f.endsWith('.endpoint.json'))!)} (the same faults, scripted)`] : []),
-    ...(written.length ? [`  written:        ${written.join(', ')}`] : []),
-    ...(writeError ? [`  ${writeError}`] : []),
-    ...(outputLines ? [`  output of the failing run (last ${REPORT_OUTPUT_LINES} lines at most):`, indent(outputLines)] : []),
-  ];
-  say(report.join('\n'));
+  const found: Found = { chaos: details.counterexample[0], endpointSeed: details.counterexample[1], path: details.counterexamplePath ?? p.path ?? '', runs: firstFailure, shrinks: details.numShrinks };
+  say(reportFailure(p, found, lastFailed?.key === runKey(found.chaos, found.endpointSeed) ? lastFailed : undefined, stoppedBy));
   return stoppedBy ? signalCode : 1;
 }
 

@@ -15,6 +15,7 @@ import { traceCommand } from './cli/trace-command';
 
 const USAGE = `Usage: fake-aws-iot [options]
        fake-aws-iot trace view|pcap <trace.jsonl> [-o <file>]   (fake-aws-iot trace --help)
+       fake-aws-iot fuzz [options] -- <command...>   (property-based chaos for any client: fuzz --help)
 
 A fake AWS IoT Core MQTT endpoint (MQTT 3.1.1 over TCP, and over TLS and WebSocket when asked).
 
@@ -274,4 +275,7 @@ async function main(argv: string[]): Promise<void> {
 // A reader that went away (a killed parent holding our stdout) must not crash the shutdown.
 process.stdout.on('error', () => {});
 
-main(process.argv.slice(2)).catch((error: unknown) => fail(`unexpected error: ${(error as Error)?.stack ?? String(error)}`, 1));
+const args = process.argv.slice(2);
+// `fake-aws-iot fuzz` is a command of its own (src/cli/fuzz.ts), loaded only when asked for.
+if (args[0] === 'fuzz') import('./cli/fuzz').then((m) => m.runFuzzCli(args.slice(1)), (error: unknown) => fail(`cannot load the fuzz command: ${(error as Error)?.message ?? String(error)}`, 1));
+else main(args).catch((error: unknown) => fail(`unexpected error: ${(error as Error)?.stack ?? String(error)}`, 1));

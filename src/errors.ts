@@ -11,6 +11,12 @@ export type FakeIotErrorCode =
   | 'LISTEN_FAILED'
   /** iot.publish(..., { retain: true }) while the retained-message store is full (limits.maxRetainedMessages / maxRetainedBytes): AWS throttles it. */
   | 'THROTTLED'
+  /** iot.setPolicy() or the policies option: the document is not a valid AWS IoT policy (the message says what is wrong). */
+  | 'INVALID_POLICY'
+  /** iot.attachPolicy(): no policy of that name exists. */
+  | 'POLICY_NOT_FOUND'
+  /** iot.attachPolicy(): the principal has AWS's maximum number of policies attached already. */
+  | 'LIMIT_EXCEEDED'
   /** The endpoint was used after close(). */
   | 'ENDPOINT_CLOSED'
   /** trace.waitFor() saw no matching entry within its timeout. */

@@ -43,6 +43,11 @@ export type {
   TlsOptions,
 } from './identity/types';
 export type { Trace, WaitForOptions } from './trace/recorder';
+export { traceToHtml } from './trace/html';
+export type { TraceHtmlOptions } from './trace/html';
+export { traceToPcap } from './trace/pcap';
+export { parseTraceJsonLines, traceToJsonLines } from './trace/jsonl';
+export type { TraceRun } from './trace/jsonl';
 export type { TraceMatch, TracePattern, DeepMatch, EntryFor } from './trace/query';
 export type {
   TraceEntry,
@@ -62,6 +67,7 @@ export type {
   ShadowEvent,
   JobEvent,
   RuleEvent,
+  AuthorizationEvent,
   InternalErrorEvent,
   TransportErrorEvent,
   TransportFailure,
@@ -70,3 +76,4 @@ export type {
   DisconnectReason,
 } from './trace/entry';
 export type { Packet } from './codec/codec';
+export type { PolicyDocument, PolicyStatement } from './auth/policy';

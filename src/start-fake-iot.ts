@@ -12,10 +12,12 @@ import { ChaosEngine } from './chaos/engine';
 import { streamFor } from './chaos/prng';
 import { resolveChaos } from './chaos/options';
 import type { ChaosDecision, ChaosOptions, ScriptStep } from './chaos/types';
-import { type Clock, createRealClock, guarded, realClock, warnError } from './clock/clock';
+import { type Clock, type TimerHandle, createRealClock, guarded, realClock, warnError } from './clock/clock';
 import { VirtualClock } from './clock/virtual';
 import { asyncDispose } from './dispose';
 import { FakeIotError } from './errors';
+import { Authorization } from './auth/authorization';
+import type { PolicyDocument } from './auth/policy';
 import { type FakeIotOptions, resolveOptions } from './options';
 import { DEFAULT_WAIT_TIMEOUT_MS, type Trace, TraceRecorder, seedHint } from './trace/recorder';
 
@@ -44,6 +46,7 @@ import { fixturePath } from './identity/fixtures';
 import type { Registry } from './identity/registry';
 import type { CertificateCredentials, CertificateStatus, ClientInfo, CreateThingOptions, ThingCredentials, TlsEndpoint } from './identity/types';
 import type { ConnectionIdentity } from './trace/entry';
+import { announceEndpoint } from './trace/watch';
 
 /**
  * The registry issues certificates with @peculiar/x509 (~50 ms to load): loaded the first time an endpoint
@@ -113,6 +116,8 @@ export interface ShadowControl {
 export interface SettledOptions {
   /** How long to wait, in real milliseconds. Default 3000. */
   timeoutMs?: number;
+  /** Gives the wait up early: once it aborts, settled() rejects with the signal's reason and stops looking. */
+  signal?: AbortSignal;
 }
 
 export interface DisconnectOptions {
@@ -228,6 +233,23 @@ export interface FakeIot extends AsyncDisposable {
    */
   setCertificateStatus(certificateId: string, status: CertificateStatus): void;
   /**
+   * Creates or replaces an IoT policy (AWS's JSON document, an object or JSON text; at most 2048 characters
+   * without whitespace). From the first policy on, every CONNECT, PUBLISH, SUBSCRIBE and delivery is checked,
+   * and what no statement allows is denied; a changed policy applies to open connections at once (their
+   * subscriptions stop receiving what it no longer allows). Throws INVALID_POLICY saying what is wrong.
+   */
+  setPolicy(name: string, document: PolicyDocument | string): void;
+  /** Deletes a policy and detaches it from everyone; false when there was none of that name. */
+  deletePolicy(name: string): boolean;
+  /**
+   * Attaches a policy to a principal: a certificate id (`createThing()`/`createCertificate()`'s `certificateId`),
+   * an access key id (SigV4 WebSocket connections), or `'*'` for every connection, plain TCP ones included.
+   * Throws POLICY_NOT_FOUND for an unknown policy, LIMIT_EXCEEDED past AWS's 10 policies per principal.
+   */
+  attachPolicy(name: string, principal: string): void;
+  /** Detaches a policy from a principal; false when it was not attached. */
+  detachPolicy(name: string, principal: string): boolean;
+  /**
    * Listens for messages published to an AWS IoT rule by basic ingest (`$aws/rules/<ruleName>/...`), which go
    * to the rule and never to subscribers. `'*'` listens to every rule. Returns the function that stops it.
    * A listener that throws is recorded (`internal-error`) and makes `close()` reject with `CALLBACK_FAILED`.
@@ -276,6 +298,15 @@ export async function startFakeIot(options?: FakeIotOptions): Promise<FakeIot> {
       throw new FakeIotError('INVALID_OPTION', `options.shadows[${JSON.stringify(`${thingName}${shadowName === undefined ? '' : `/name/${shadowName}`}`)}]: the Device Shadow service refuses it: ${code} ${message}.`);
     }
   }
+  let registry: Registry | undefined;
+  /** The endpoint's IoT policies, made with the first policy: until then nothing is checked. */
+  const authorization = (): Authorization => {
+    if (broker.authz) return broker.authz;
+    const authz = new Authorization(resolved.region, resolved.accountId);
+    authz.attachedThing = (certificateId, thingName) => registry?.attachedThing(certificateId, thingName);
+    return (broker.authz = authz);
+  };
+  for (const { name, document } of resolved.policies) authorization().setPolicy(name, document, `options.policies[${JSON.stringify(name)}]`);
   const connections = new Set<Dispatcher>();
   let nextConnectionId = 1;
   let closing: Promise<void> | undefined;
@@ -318,7 +349,6 @@ export async function startFakeIot(options?: FakeIotOptions): Promise<FakeIot> {
   const wsHost = wsListener?.transport === 'wss' && (host === '127.0.0.1' || host === '::1' || host === '0.0.0.0' || host === '::') ? 'localhost' : host.includes(':') ? `[${host}]` : host;
   const ws = wsListener ? { port: wsListener.port, url: `${wsListener.transport}://${wsHost}:${wsListener.port}${resolved.websockets!.path}` } : undefined;
 
-  let registry: Registry | undefined;
   const things = (): Registry => (registry ??= new (loadRegistry().Registry)({ accountId: resolved.accountId, region: resolved.region }));
   let tlsListener: Listener | undefined;
   let tlsEndpoint: TlsEndpoint | undefined;
@@ -355,7 +385,7 @@ export async function startFakeIot(options?: FakeIotOptions): Promise<FakeIot> {
               }
               return true;
             };
-            connections.add(new Dispatcher(connectionId, socket, broker, (c) => connections.delete(c), identity, refuseConnect));
+            connections.add(new Dispatcher(connectionId, socket, broker, (c) => connections.delete(c), identity, { refuseConnect, certificate: facts.certificate }));
             return undefined;
           },
           refused(refusal) {
@@ -517,6 +547,7 @@ export async function startFakeIot(options?: FakeIotOptions): Promise<FakeIot> {
     return closing;
   };
 
+  announceEndpoint({ trace, seed: resolved.seed, closed: () => closing !== undefined });
   return {
     host,
     port,
@@ -622,8 +653,27 @@ export async function startFakeIot(options?: FakeIotOptions): Promise<FakeIot> {
     tls: tlsEndpoint,
     createThing(thingName, opts) {
       assertOpen('createThing()');
-      return things().createThing(thingName, opts);
+      const where = `createThing(${JSON.stringify(thingName)})`;
+      const policies: unknown = (opts as { policies?: unknown } | undefined)?.policies;
+      if (policies !== undefined) {
+        if (!Array.isArray(policies) || !policies.every((p) => typeof p === 'string')) throw new FakeIotError('INVALID_ARGUMENT', `${where}: options.policies must be a list of policy names.`);
+        // Checked before the thing exists, so a mistake leaves nothing half made.
+        for (const name of policies) if (!broker.authz?.policy(name)) throw new FakeIotError('POLICY_NOT_FOUND', `${where}: no policy named ${JSON.stringify(name)} (create it with the policies option or iot.setPolicy()).`);
+      }
+      const thing = things().createThing(thingName, opts);
+      for (const name of (policies as string[] | undefined) ?? []) authorization().attachPolicy(name, thing.certificateId, where);
+      return thing;
     },
+    setPolicy(name, document) {
+      assertOpen('setPolicy()');
+      authorization().setPolicy(name, document, `setPolicy(${JSON.stringify(name)})`);
+    },
+    deletePolicy: (name) => broker.authz?.deletePolicy(name) ?? false,
+    attachPolicy(name, principal) {
+      assertOpen('attachPolicy()');
+      authorization().attachPolicy(name, principal, `attachPolicy(${JSON.stringify(name)}, ${JSON.stringify(principal)})`);
+    },
+    detachPolicy: (name, principal) => broker.authz?.detachPolicy(name, principal) ?? false,
     createCertificate() {
       assertOpen('createCertificate()');
       return things().createCertificate();
@@ -651,22 +701,38 @@ export async function startFakeIot(options?: FakeIotOptions): Promise<FakeIot> {
       if (typeof timeoutMs !== 'number' || !(timeoutMs >= 0)) {
         return Promise.reject(new FakeIotError('INVALID_ARGUMENT', `iot.settled(): options.timeoutMs must be a number of milliseconds >= 0 (got ${String(timeoutMs)}).`));
       }
+      const { signal } = opts;
+      if (signal !== undefined && !(signal instanceof AbortSignal)) {
+        return Promise.reject(new FakeIotError('INVALID_ARGUMENT', `iot.settled(): options.signal must be an AbortSignal (got ${String(signal)}).`));
+      }
+      if (signal?.aborted) return Promise.reject(signal.reason);
       // Under the virtual clock, nothing still to come fires without advance(): only real timers are waited for.
       const countTimers = !virtual;
       const pending = () => [...broker.pendingWork(countTimers), ...[...connections].flatMap((c) => c.pendingWork(countTimers))];
       const deadline = realClock.now() + timeoutMs;
       return new Promise<void>((resolve, reject) => {
+        let timer: TimerHandle;
+        const abort = () => {
+          timer.cancel();
+          reject(signal!.reason);
+        };
+        const done = (error?: FakeIotError) => {
+          signal?.removeEventListener('abort', abort);
+          if (error) reject(error);
+          else resolve();
+        };
         const check = () => {
-          if (closing) return reject(new FakeIotError('ENDPOINT_CLOSED', 'iot.settled(): the endpoint was closed while waiting.'));
+          if (closing) return done(new FakeIotError('ENDPOINT_CLOSED', 'iot.settled(): the endpoint was closed while waiting.'));
           const work = pending();
-          if (work.length === 0) return resolve();
+          if (work.length === 0) return done();
           if (realClock.now() >= deadline) {
-            return reject(new FakeIotError('SETTLE_TIMEOUT', `iot.settled(): still busy after ${timeoutMs} ms:\n${work.map((w) => `  - ${w}`).join('\n')}\n  ${seedHint(resolved.seed)}\n  last entries:\n${trace.excerpt()}`));
+            return done(new FakeIotError('SETTLE_TIMEOUT', `iot.settled(): still busy after ${timeoutMs} ms:\n${work.map((w) => `  - ${w}`).join('\n')}\n  ${seedHint(resolved.seed)}\n  last entries:\n${trace.excerpt()}`));
           }
-          realClock.setTimeout(check, SETTLE_POLL_MS);
+          timer = realClock.setTimeout(check, SETTLE_POLL_MS);
         };
         // First look after this turn's writes were flushed (they are corked until the next tick).
-        realClock.setTimeout(check, 0);
+        timer = realClock.setTimeout(check, 0);
+        signal?.addEventListener('abort', abort, { once: true });
       });
     },
     close,

@@ -285,6 +285,25 @@ export interface Reactions {
    * MQTT 5 allows), `'refuse'` answers 0x80 for that filter. (MQTT 3.1.1 clients: reactions.qos2.)
    */
   qos2SubscribeMqtt5: 'downgrade' | 'refuse';
+  /**
+   * MQTT 3.1.1: a PUBLISH an IoT policy denies (iot:Publish, or iot:RetainPublish for a RETAIN one). AWS drops
+   * the connection (aws-iot-behaviour.md §6.2, field reports; a QoS 1 device then retries in a loop):
+   * `'disconnect'`; `'drop'` discards the message and keeps the connection (no PUBACK). MQTT 5 always answers
+   * a QoS 1 one with PUBACK 0x87 (reactions.unauthorizedPublishQos0Mqtt5 for QoS 0).
+   */
+  unauthorizedPublish: 'disconnect' | 'drop';
+  /**
+   * MQTT 5: a QoS 0 PUBLISH an IoT policy denies. AWS does not document which [UNVERIFIED] (§6.2): `'drop'` —
+   * silently discarded — or `'disconnect'` (DISCONNECT 0x87 "Not authorized").
+   */
+  unauthorizedPublishQos0Mqtt5: 'drop' | 'disconnect';
+  /**
+   * MQTT 3.1.1: a SUBSCRIBE with a filter an IoT policy denies (iot:Subscribe). AWS drops the connection without
+   * a SUBACK (confirmed by AWS 2017–18, still reported 2021; §6.2): `'disconnect'`. No source shows a SUBACK
+   * 0x80 for it, but MQTT allows one: `'suback-failure'` answers 0x80 for the denied filters and grants the
+   * others. MQTT 5 always answers 0x87 for the denied filters.
+   */
+  unauthorizedSubscribe: 'disconnect' | 'suback-failure';
 }
 
 /** Where clients may publish and subscribe among AWS's `$` topics, as topic filters (aws-iot-behaviour.md §3.1, §4, §5). */
@@ -427,6 +446,9 @@ const CLASSIC_REACTIONS: Reactions = Object.freeze({
   connectRate: 'close',
   shadowDeltaOnReportedUpdate: false,
   qos2SubscribeMqtt5: 'downgrade',
+  unauthorizedPublish: 'disconnect',
+  unauthorizedPublishQos0Mqtt5: 'drop',
+  unauthorizedSubscribe: 'disconnect',
 });
 
 export const classicProfile: Readonly<Profile> = Object.freeze({

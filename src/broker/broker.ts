@@ -5,8 +5,10 @@
  * of sockets or packets.
  */
 import type { Profile } from '../aws/profile';
+import type { AuthAction, AuthSubject, Authorization, ResourceKind } from '../auth/authorization';
 import {
   type SessionFacts,
+  connectFailedPayload,
   connectedPayload,
   disconnectedPayload,
   hasLifecycleEvents,
@@ -30,7 +32,7 @@ import { JOBS_ERROR_CODES } from '../chaos/types';
 import { guarded, guardedMicrotask } from '../clock/clock';
 import { basicIngest } from '../topics/reserved';
 import { type TopicProblem, checkTopicName } from '../topics/validate';
-import type { DisconnectReason } from '../trace/entry';
+import type { AuthorizationEvent, DisconnectReason } from '../trace/entry';
 import type { TraceRecorder } from '../trace/recorder';
 
 /** What the broker needs of a connected client. */
@@ -67,6 +69,10 @@ export interface ClientLink {
   sendPublish(message: Message, messageId: number | undefined, repeat?: boolean): void;
   /** This connection's chaos state, when chaos is on (decisions about what the client asked, e.g. shadowErrors). */
   chaos?(): ConnectionChaos | undefined;
+  /** The connection as IoT policies see it (principal, policy variables); absent: no principal, the client id only. */
+  readonly auth?: AuthSubject;
+  /** The thing the connection's certificate is attached to, when there is one (lifecycle events carry it). */
+  readonly thingName?: string;
   /** Ends the connection from the server side. The connection then reports back with `detach()`. */
   close(reason: DisconnectReason, options?: CloseOptions): void;
 }
@@ -240,6 +246,8 @@ export class Broker {
   readonly jobs: JobsRuntime;
   /** The chaos engine, once chaos was configured; undefined means no chaos work at all. */
   chaos: ChaosEngine | undefined;
+  /** The endpoint's IoT policies, once any was configured; undefined: everything is allowed, and nothing is checked. */
+  authz: Authorization | undefined;
   private closed = false;
 
   constructor(
@@ -276,6 +284,55 @@ export class Broker {
   admitConnect(clientId: string): boolean {
     return this.connects === undefined || this.connects.take(clientId, this.clock.now());
   }
+
+  /**
+   * Whether an IoT policy lets the connection do `action` on the resource (aws-iot-behaviour.md §6.1). Always
+   * true while no policy is configured. A denial is recorded (`authorization` event) with `reaction`, what the
+   * caller does about it.
+   */
+  authorize(link: ClientLink, action: AuthAction, kind: ResourceKind, name: string, reaction: AuthorizationEvent['reaction']): boolean {
+    const authz = this.authz;
+    if (authz === undefined) return true;
+    const subject = link.auth ?? this.plainSubject(link);
+    const decision = authz.check(subject, action, kind, name);
+    if (decision.allowed) return true;
+    if (this.trace.active) {
+      this.trace.record({
+        kind: 'event', event: 'authorization', connectionId: link.connectionId, clientId: link.clientId, action, resource: decision.resource, allowed: false,
+        ...(decision.statement !== undefined ? { statement: decision.statement } : {}), reason: decision.reason, reaction,
+      });
+    }
+    return false;
+  }
+
+  /** A link without an AuthSubject of its own (no principal): its client id and address only. */
+  private plainSubject(link: ClientLink): AuthSubject {
+    let subject = this.plainSubjects.get(link);
+    if (!subject) this.plainSubjects.set(link, (subject = { principal: undefined, context: () => ({ clientId: link.clientId ?? '', sourceIp: link.remoteAddress }) }));
+    return subject;
+  }
+
+  private readonly plainSubjects = new WeakMap<ClientLink, AuthSubject>();
+
+  /**
+   * AWS (§3.3): a client that may not connect, or may not publish its will, is refused, and
+   * `$aws/events/presence/connect_failed/{clientId}` says so (AUTHORIZATION_FAILED).
+   */
+  connectFailed(link: ClientLink, clientId: string): void {
+    const { reactions } = this.profile;
+    if (!reactions.lifecycleEvents || !hasLifecycleEvents(clientId)) return;
+    const payload = connectFailedPayload({
+      clientId,
+      ...(link.thingName !== undefined ? { thingName: link.thingName } : {}),
+      principalIdentifier: link.principalIdentifier ?? principalFor(clientId),
+      sessionIdentifier: (this.failedSessionIds ??= streamFor(this.seed, 'connect-failed-sessions')).uuid(),
+      ipAddress: link.remoteAddress,
+    }, this.clock.now());
+    this.publishFromBroker('lifecycle', lifecycleTopics.connectFailed(clientId), Buffer.from(JSON.stringify(payload)), reactions.lifecycleQos, clientId);
+  }
+
+  /** Session identifiers of refused connections (connect_failed events), made when the first one is. */
+  private failedSessionIds: RandomStream | undefined;
 
   /** A client id for a client that sent an empty one. */
   assignClientId(): string {
@@ -727,6 +784,8 @@ export class Broker {
     // MQTT 5 (§1.11): an expired message is not delivered; one larger than the client's Maximum Packet Size is not sent to it.
     if (message.expiresAt !== undefined && expired(message, this.clock.now())) return this.dropped(session.clientId, message, 'expired');
     if (live && !this.fits(client, message)) return this.dropped(session.clientId, message, 'too-large');
+    // AWS (§6.1): iot:Receive is checked at every delivery, so a policy changed since SUBSCRIBE takes effect at once.
+    if (live && this.authz !== undefined && !this.authorize(client.link, 'iot:Receive', 'topic', message.topic, 'not-delivered')) return;
     // AWS: a connection's PUBLISH rate counts what it receives too; over it, the message is discarded.
     if (live && !client.link.mayDeliver(message.topic)) return;
     const id = session.offer(message, live, live ? client.link.bufferedBytes : 0);
@@ -853,6 +912,11 @@ export class Broker {
     if (gone) {
       if (id !== 0) client.session.ack(id);
       return this.dropped(client.session.clientId, message, gone);
+    }
+    // A message kept while the client was away (or waiting for room in flight) is checked when it goes (iot:Receive).
+    if (this.authz !== undefined && !this.authorize(client.link, 'iot:Receive', 'topic', message.topic, 'not-delivered')) {
+      if (id !== 0) client.session.ack(id);
+      return;
     }
     if (id === 0) client.link.sendPublish(message, undefined);
     else this.sendQos1(client, message, id);

@@ -4,6 +4,9 @@
  * when the connection ends. It is the `ClientLink` the broker knows the client by, and the context the
  * handlers get.
  */
+import type { AuthSubject } from '../auth/authorization';
+import { certificateVariables } from '../auth/certificate';
+import type { AuthContext } from '../auth/policy';
 import type { Profile } from '../aws/profile';
 import type { ConnectionChaos } from '../chaos/engine';
 import type { ChaosTag } from '../chaos/types';
@@ -56,6 +59,14 @@ const KEEP_ALIVE_FACTOR = 1.5;
 
 type Handler = (ctx: Dispatcher, packet: never) => void;
 
+/** What the transport knows of a connection beyond its identity. */
+export interface TransportFacts {
+  /** Asked at CONNECT: true refuses it (the certificate was deactivated since the handshake), AUTH_ERROR. */
+  refuseConnect?: () => boolean;
+  /** The client certificate (DER), for the certificate policy variables. */
+  certificate?: Uint8Array;
+}
+
 
 /** The handlers of an accepted connection, by packet type. */
 const HANDLERS: Partial<Record<Packet['cmd'], Handler>> = {
@@ -91,8 +102,7 @@ export class Dispatcher implements ClientLink, ConnectContext, ConnectionEvents 
     private readonly onClosed: (d: Dispatcher) => void,
     /** Who the transport says this is (TLS: the certificate's principal and thing, SNI, ALPN; SigV4: the access key). */
     readonly identity: ConnectionIdentity = PLAIN_TCP,
-    /** Asked at CONNECT: true refuses it (the certificate was deactivated since the handshake), AUTH_ERROR. */
-    private readonly refuseConnect?: () => boolean,
+    private readonly facts: TransportFacts = {},
   ) {
     const { limits } = broker.profile;
     this.io = new Connection(
@@ -135,6 +145,57 @@ export class Dispatcher implements ClientLink, ConnectContext, ConnectionEvents 
     return shown;
   }
 
+  /** The thing the client certificate is attached to, if any. */
+  get thingName(): string | undefined {
+    return this.identity.thingName;
+  }
+
+  // ---- authorization --------------------------------------------------------------------------
+
+  private authSubject: AuthSubject | undefined;
+  private authContext: AuthContext | undefined;
+  /** `PersistentConnect` / `LastWill`, as the CONNECT asked (iot:ConnectAttributes). */
+  private connectAttributes: string[] = [];
+
+  /** This connection as IoT policies see it: its principal and its policy variables. */
+  get auth(): AuthSubject {
+    return (this.authSubject ??= { principal: this.identity.principal, context: () => (this.authContext ??= this.makeAuthContext()) });
+  }
+
+  private makeAuthContext(): AuthContext {
+    const clientId = this.clientId ?? '';
+    const ctx: AuthContext = { clientId, sourceIp: this.remoteAddress, connectAttributes: this.connectAttributes };
+    // AWS: the thing variables exist when the client id is the name of a thing the certificate is attached to (§6.1).
+    const principal = this.identity.principal;
+    const thing = principal !== undefined ? this.broker.authz?.attachedThing?.(principal, clientId) : undefined;
+    if (thing) {
+      ctx.thingName = clientId;
+      ctx.thingAttributes = thing.attributes;
+      if (thing.thingTypeName !== undefined) ctx.thingTypeName = thing.thingTypeName;
+    }
+    if (this.facts.certificate) ctx.certificate = certificateVariables(this.facts.certificate);
+    return ctx;
+  }
+
+  /**
+   * AWS at CONNECT (§1.6, §1.8, §6.1): iot:Connect on the client id, with iot:ConnectAttributes saying whether
+   * the session is persistent and whether there is a will; then iot:Publish (and iot:RetainPublish for Will
+   * Retain) on the will topic. False when a policy denies any of them (recorded in the trace).
+   */
+  authorizeConnect(clientId: string, persistent: boolean, will: Message | undefined, willRetain: boolean): boolean {
+    if (this.broker.authz === undefined) return true;
+    this.connectAttributes = [...(persistent ? ['PersistentConnect'] : []), ...(will ? ['LastWill'] : [])];
+    this.authContext = undefined; // the client id and attributes are known only now
+    const broker = this.broker;
+    return broker.authorize(this, 'iot:Connect', 'client', clientId, 'refused') &&
+      (will === undefined || (broker.authorize(this, 'iot:Publish', 'topic', will.topic, 'refused') &&
+        (!willRetain || broker.authorize(this, 'iot:RetainPublish', 'topic', will.topic, 'refused'))));
+  }
+
+  authorize(action: 'iot:Publish' | 'iot:RetainPublish' | 'iot:Subscribe', kind: 'topic' | 'topicfilter', name: string, reaction: 'closed' | 'refused' | 'dropped'): boolean {
+    return this.broker.authz === undefined || this.broker.authorize(this, action, kind, name, reaction);
+  }
+
   get bufferedBytes(): number {
     return this.io.writableLength + (this.rates?.heldBytes ?? 0);
   }
@@ -173,7 +234,7 @@ export class Dispatcher implements ClientLink, ConnectContext, ConnectionEvents 
           receiveMaximum: p.receiveMaximum ?? 65_535,
         };
       }
-      if (this.refuseConnect?.()) {
+      if (this.facts.refuseConnect?.()) {
         // MQTT 5: CONNACK 0x87 "Not authorized" (AWS, aws-iot-behaviour.md §6.2); MQTT 3.1.1: the socket closes.
         if (this.mqtt5) this.send({ cmd: 'connack', reasonCode: 0x87, sessionPresent: false });
         return this.close('AUTH_ERROR');

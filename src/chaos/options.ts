@@ -33,7 +33,7 @@ export interface ResolvedChaos {
 }
 
 /** Chaos scopes may name any valid filter: AWS's length limits concern what clients send, not the test's knobs. */
-const ANY_LENGTH = { ...classicProfile.limits, maxTopicBytes: 65535, maxTopicSlashes: 65535 };
+export const ANY_LENGTH = { ...classicProfile.limits, maxTopicBytes: 65535, maxTopicSlashes: 65535 };
 
 /** Whether an event of `clientId` (on `topic`, if it has one) falls inside a knob's scope. */
 export function inScope(scope: Scope, clientId: string, topic: string | undefined): boolean {

@@ -15,8 +15,14 @@ export type DisconnectReason =
   | 'API_INITIATED_DISCONNECT'
   | 'SERVER_ERROR'
   | 'THROTTLED'
-  /** The connection's certificate was made INACTIVE or REVOKED before its CONNECT (iot.setCertificateStatus). */
-  | 'AUTH_ERROR';
+  /**
+   * The connection's certificate was made INACTIVE or REVOKED before its CONNECT (iot.setCertificateStatus), or
+   * an IoT policy denied what it did (CONNECT, will, PUBLISH, SUBSCRIBE; see the `authorization` event), or a
+   * custom authorizer refused it.
+   */
+  | 'AUTH_ERROR'
+  /** A custom authorizer's disconnectAfterInSeconds ran out. */
+  | 'CUSTOMAUTH_TTL_EXPIRATION';
 
 /** How a client reached the endpoint: plain MQTT over TCP, MQTT over TLS (mTLS), MQTT over WebSocket (`ws://`, `wss://`). */
 export type Transport = 'tcp' | 'tls' | 'ws' | 'wss';
@@ -276,6 +282,25 @@ export interface JobEvent extends EntryBase {
 }
 
 /**
+ * An IoT policy denied something a connection asked for or was about to receive (aws-iot-behaviour.md §6):
+ * recorded for every decision that denied, so a failing test can say why in one line.
+ */
+export interface AuthorizationEvent extends EntryBase {
+  kind: 'event';
+  event: 'authorization';
+  action: 'iot:Connect' | 'iot:Publish' | 'iot:RetainPublish' | 'iot:Subscribe' | 'iot:Receive';
+  /** The ARN checked: `arn:aws:iot:<region>:<account>:client/<id>`, `…:topic/<name>` or `…:topicfilter/<filter>`. */
+  resource: string;
+  allowed: false;
+  /** The Deny statement that decided, as `<policy>#<index>`; absent when no statement allowed it (default deny). */
+  statement?: string;
+  /** One line for people: what was denied and by what. */
+  reason: string;
+  /** What the broker did about it: the connection closed, a failure code sent back, or the message not delivered. */
+  reaction: 'closed' | 'refused' | 'not-delivered' | 'dropped';
+}
+
+/**
  * A message for an AWS IoT rule by basic ingest (`$aws/rules/<ruleName>/<topic>`): it goes to the rule, never
  * to subscribers. `topic` is what the rule sees, without the prefix.
  */
@@ -388,6 +413,7 @@ export type EventEntry =
   | ThrottledEvent
   | ShadowEvent
   | JobEvent
+  | AuthorizationEvent
   | InternalErrorEvent
   | TransportErrorEvent;
 export type TraceEntry = PacketEntry | EventEntry;

@@ -8,8 +8,10 @@
  *   expect(iot.trace).toContainEntry({ event: 'violation', rule: 'aws.retain' });
  *   expect(iot).toHaveShadow('dev-1', { reported: { on: true } });
  *   expect(iot).toHaveJobExecution('dev-1', 'fw-1', { status: 'SUCCEEDED' });
+ *   expect(iot).toHaveDenied('dev-1', { action: 'iot:Subscribe', resource: /shadow/ });
  *
  * On failure the message shows the relevant part of the trace and the seed that replays the run.
+ * With FAKE_IOT_ARTIFACTS=<dir>, a failing test also leaves the traces of its endpoints in <dir> (./artifacts).
  */
 // Brings the `expect` package's types into this build, for the augmentation below to merge into (an
 // augmentation alone does not load its module). Erased from the output: users' programs load them through
@@ -18,10 +20,11 @@ import type {} from 'expect';
 import { FakeIotError } from '../../errors';
 import type { FakeIot } from '../../start-fake-iot';
 import type { JobExecutionStatus } from '../../services/jobs';
-import type { DisconnectReason, TraceEntry } from '../../trace/entry';
+import type { AuthorizationEvent, DisconnectReason, TraceEntry } from '../../trace/entry';
 import { formatEntry } from '../../trace/format';
 import { describeMatch, type TraceMatch } from '../../trace/query';
 import { type Trace, seedHint } from '../../trace/recorder';
+import { installTraceArtifacts } from './artifacts';
 
 export interface DeliveredExpectation {
   clientId: string;
@@ -62,6 +65,13 @@ export interface JobExecutionExpectation {
   versionNumber?: number;
 }
 
+/** What a denial should be: the action, the resource ARN (exact, or a RegExp over it), and what the broker did. */
+export interface DeniedExpectation {
+  action?: AuthorizationEvent['action'];
+  resource?: string | RegExp;
+  reaction?: AuthorizationEvent['reaction'];
+}
+
 type Subject = FakeIot | Trace;
 
 /** The matchers `import 'fake-aws-iot/jest'` registers, as types. */
@@ -78,6 +88,8 @@ export interface FakeIotMatchers<R> {
   toHaveShadow(thingName: string, expected?: ShadowExpectation): R;
   /** The thing has an execution of the job (not deleted), with that status / statusDetails / version. Needs the endpoint, not its trace. */
   toHaveJobExecution(thingName: string, jobId: string, expected?: JobExecutionExpectation): R;
+  /** An IoT policy denied `clientId` something (this action, on a resource like this); the failure lists every denial. */
+  toHaveDenied(clientId: string, expected?: DeniedExpectation): R;
 }
 
 // Two homes for matcher types: the global `expect` (@types/jest) reads `jest.Matchers`; the `expect` from
@@ -226,6 +238,23 @@ ${excerpt(traceOf(received))}` };
     return { pass, message: () => `${call}\n\n${has}\n\n${history.length ? `job events of ${thingName}:\n${history.join('\n')}\n\n` : ''}${excerpt(trace)}` };
   },
 
+  toHaveDenied(this: MatcherContext, received: Subject, clientId: string, expected: DeniedExpectation = {}): MatcherResult {
+    const trace = traceOf(received);
+    const all = trace.filter({ event: 'authorization', clientId });
+    const { resource } = expected;
+    const matching = all.filter(
+      (e) => (expected.action === undefined || e.action === expected.action) &&
+        (expected.reaction === undefined || e.reaction === expected.reaction) &&
+        (resource === undefined || (typeof resource === 'string' ? e.resource === resource : resource.test(e.resource))),
+    );
+    const call = `expect(iot).${this.isNot ? 'not.' : ''}toHaveDenied(${JSON.stringify(clientId)}${Object.keys(expected).length ? `, ${describeMatch(expected as TraceMatch)}` : ''})`;
+    const seen = all.length ? `Denials of ${clientId}:\n${all.map((e) => `  ${e.reason} (${e.reaction})`).join('\n')}` : `No denial of ${clientId} was recorded.`;
+    return {
+      pass: matching.length > 0,
+      message: () => `${call}\n\nExpected ${this.isNot ? 'no' : 'a'} matching denial, found ${matching.length}. ${seen}\n\n${excerpt(trace, clientId)}`,
+    };
+  },
+
   toContainEntry(this: MatcherContext, received: Subject, match: TraceMatch): MatcherResult {
     const trace = traceOf(received);
     const found = trace.filter(match).length;
@@ -236,3 +265,5 @@ ${excerpt(traceOf(received))}` };
 
 const globalExpect = (globalThis as { expect?: { extend?: (m: object) => void } }).expect;
 if (typeof globalExpect?.extend === 'function') globalExpect.extend(fakeIotMatchers);
+// FAKE_IOT_ARTIFACTS=<dir>: failing tests leave their endpoints' traces there (JSON lines and HTML).
+installTraceArtifacts();

@@ -218,6 +218,15 @@ describe.each([4, 5] as const)('MQTT %s', (protocolVersion) => {
   });
 });
 
+test('one advance of the virtual clock over a refresh and its 5 s: the refresh had no real time to answer, and times out', async () => {
+  const iot = await authEndpoint({ a: async () => allowed('p1', [allowAll], { refreshAfterInSeconds: 300 }) }, { clock: 'virtual' });
+  const c = overTls(iot, { username: '?x-amz-customauthorizer-name=a', keepalive: 0 });
+  expect(await c.connack).toBe(0);
+  iot.clock.advance(305_000);
+  expect(iot.trace.filter({ event: 'authorizer', refresh: true })).toEqual([expect.objectContaining({ isAuthenticated: false, error: expect.stringContaining('no answer within 5 s') })]);
+  expect(iot.trace.filter({ event: 'disconnect', clientId: 'dev-1' })).toEqual([expect.objectContaining({ reason: 'AUTH_ERROR' })]);
+});
+
 describe('token signing', () => {
   const { publicKey, privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
   const other = generateKeyPairSync('rsa', { modulusLength: 2048 });

@@ -180,7 +180,8 @@ export class Dispatcher implements ClientLink, ConnectContext, ConnectionEvents 
     const clientId = this.clientId ?? '';
     const ctx: AuthContext = { clientId, sourceIp: this.remoteAddress, connectAttributes: this.connectAttributes };
     // AWS: the thing variables exist when the client id is the name of a thing the certificate is attached to (§6.1).
-    const principal = this.identity.principal;
+    // (A custom authorizer's principalId is no certificate: a connection it let in has no thing.)
+    const principal = this.who.authorizer === undefined ? this.identity.principal : undefined;
     const thing = principal !== undefined ? this.broker.authz?.attachedThing?.(principal, clientId) : undefined;
     if (thing) {
       ctx.thingName = clientId;

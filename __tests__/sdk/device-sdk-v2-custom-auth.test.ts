@@ -10,34 +10,20 @@ import * as path from 'node:path';
 import { iot as awsIot, mqtt, mqtt5 } from 'aws-iot-device-sdk-v2';
 import type { CustomAuthorizerRequest, CustomAuthorizerResponse, FakeIot } from '../../src';
 import { endpoint } from '../helpers';
+import { mqtt5Clients, until } from './crt';
 
 const FIXTURE_CA = path.resolve(__dirname, '../../fixtures/ca.pem');
 const allowAll = JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: 'iot:*', Resource: '*' }] });
 const allowed = (principalId: string): CustomAuthorizerResponse => ({ isAuthenticated: true, principalId, policyDocuments: [allowAll], disconnectAfterInSeconds: 3600, refreshAfterInSeconds: 3600 });
 
 const connections = new Set<mqtt.MqttClientConnection>();
-const clients = new Set<mqtt5.Mqtt5Client>();
 afterEach(async () => {
   for (const connection of [...connections]) {
     connections.delete(connection);
     await connection.disconnect().catch(() => {});
   }
-  for (const c of [...clients]) {
-    clients.delete(c);
-    const stopped = new Promise((resolve) => c.once('stopped', resolve));
-    c.stop();
-    await stopped;
-    c.close();
-  }
 });
-
-/** Waits (up to 5 s) for what aws-crt reports on its own threads, which no trace entry follows. */
-async function until(done: () => boolean, what: string): Promise<void> {
-  for (const deadline = Date.now() + 5000; !done(); ) {
-    if (Date.now() > deadline) throw new Error(`the client reported no ${what} within 5 s`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}
+const clients = mqtt5Clients();
 
 /** Starts an Mqtt5Client (one attempt: no reconnect within the test) and reports how its connection went. */
 function start(config: mqtt5.Mqtt5ClientConfig) {

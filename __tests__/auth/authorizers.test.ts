@@ -137,6 +137,12 @@ describe.each([4, 5] as const)('MQTT %s', (protocolVersion) => {
     ['answers disconnectAfterInSeconds 299', () => allowed('p1', [allowAll], { disconnectAfterInSeconds: 299 }), 'invalid response: disconnectAfterInSeconds must be a whole number of seconds from 300 to 86400'],
     ['answers a policy that is not JSON', () => allowed('p1', ['{']), 'invalid response: policy "p1/policyDocuments[0]" is not valid JSON'],
     ['answers nothing', () => undefined as unknown as CustomAuthorizerResponse, 'invalid response: expected an object'],
+    ['answers a response that throws when read', () => ({ get isAuthenticated(): boolean { throw new Error('boom'); } }), 'invalid response: reading it threw boom'],
+    ['answers a circular policy document', () => {
+      const document: Record<string, unknown> = { Version: '2012-10-17' };
+      document.Statement = [{ Effect: 'Allow', Action: 'iot:*', Resource: '*', self: document }];
+      return allowed('p1', [document]);
+    }, 'invalid response:'],
   ])('an authorizer that %s fails the connect (v5: 0x87), never the host; the endpoint serves the next client', async (_what, handler, error) => {
     const iot = await authEndpoint({ broken: handler, fine: () => allowed('p2') });
     const c = overTls(iot, { protocolVersion, username: '?x-amz-customauthorizer-name=broken' });

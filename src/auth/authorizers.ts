@@ -313,8 +313,17 @@ export class Authorizers {
       answer = Promise.reject(error);
     }
     answer.then(
-      (response) => finish(this.check(response)),
-      (error: unknown) => finish({ ok: false, isAuthenticated: false, code: NOT_AUTHORIZED, error: `the authorizer threw: ${error instanceof Error ? error.message : String(error)}` }),
+      (response) => {
+        let outcome: AuthorizerOutcome;
+        try {
+          outcome = this.check(response);
+        } catch (error) {
+          // A response that throws when read (a getter, a circular policy document) is as invalid as any other.
+          outcome = { ok: false, isAuthenticated: false, code: NOT_AUTHORIZED, error: `invalid response: reading it threw ${describe(error)}` };
+        }
+        finish(outcome);
+      },
+      (error: unknown) => finish({ ok: false, isAuthenticated: false, code: NOT_AUTHORIZED, error: `the authorizer threw: ${describe(error)}` }),
     );
     return () => {
       finished = true;
@@ -347,6 +356,15 @@ export class Authorizers {
       }
     }
     return { ok: true, principalId: r.principalId, policies, disconnectAfterSeconds: r.disconnectAfterInSeconds as number, refreshAfterSeconds: r.refreshAfterInSeconds as number };
+  }
+}
+
+/** What a thrown value says, whatever it is (its own toString may throw too). */
+function describe(error: unknown): string {
+  try {
+    return error instanceof Error ? error.message : String(error);
+  } catch {
+    return 'a value that cannot be shown';
   }
 }
 

@@ -29,6 +29,7 @@ import { handleSubscribe } from './handlers/subscribe';
 import { handleUnsubscribe } from './handlers/unsubscribe';
 import { Outbound } from './outbound';
 import { RateBucket } from './throttle';
+import { hasInvalidUtf8 } from '../topics/validate';
 
 /** A connection over plain TCP: no certificate, no principal. */
 const PLAIN_TCP: ConnectionIdentity = { transport: 'tcp' };
@@ -486,7 +487,9 @@ export class Dispatcher implements ClientLink, ConnectContext, ConnectionEvents 
    */
   private refuseAuthenticated(packet: ConnectPacket, reasonCode: number): void {
     if (this.mqtt5) this.send({ cmd: 'connack', reasonCode, sessionPresent: false });
-    if (packet.clientId !== '') this.broker.connectFailed(this, packet.clientId);
+    // (Only for a client id the CONNECT's own checks would accept: the authorizer runs before them.)
+    const id = packet.clientId;
+    if (id !== '' && Buffer.byteLength(id) <= this.profile.limits.maxClientIdBytes && !hasInvalidUtf8(id)) this.broker.connectFailed(this, id);
     this.close('AUTH_ERROR');
   }
 

@@ -61,6 +61,7 @@ export type {
   ThrottledEvent,
   RuleEvent,
   AuthorizationEvent,
+  AuthorizerEvent,
   InternalErrorEvent,
   TransportErrorEvent,
   TransportFailure,
@@ -70,3 +71,10 @@ export type {
 } from './trace/entry';
 export type { Packet } from './codec/codec';
 export type { PolicyDocument, PolicyStatement } from './auth/policy';
+export type {
+  CustomAuthorizerHandler,
+  CustomAuthorizerConfig,
+  CustomAuthorizerRequest,
+  CustomAuthorizerResponse,
+  DefaultAuthorizerConfig,
+} from './auth/authorizers';

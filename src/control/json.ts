@@ -29,12 +29,13 @@ const ENTRY_FIELDS: Record<AllKeys<TraceEntry>, true> = {
   actual: true, origin: true, payload: true, shareGroup: true, payloadBytes: true, replaced: true, count: true, bytes: true,
   action: true, shadowName: true, operation: true, outcome: true, version: true, code: true, ruleName: true, source: true,
   stack: true, remotePort: true, localPort: true, resource: true, allowed: true, statement: true, reaction: true,
+  authorizer: true, isAuthenticated: true, principalId: true, durationMs: true, error: true, refresh: true,
 };
 
 const EVENTS: Record<EventEntry['event'], true> = {
   connect: true, disconnect: true, 'subscription-active': true, violation: true, ignored: true, publish: true, 'session-ended': true,
   dropped: true, 'retained-stored': true, 'retained-deleted': true, rule: true, throttled: true, shadow: true, authorization: true,
-  'internal-error': true, 'transport-error': true,
+  authorizer: true, 'internal-error': true, 'transport-error': true,
 };
 
 const COMMANDS: Record<Packet['cmd'], true> = {

@@ -68,6 +68,7 @@ export type {
   JobEvent,
   RuleEvent,
   AuthorizationEvent,
+  AuthorizerEvent,
   InternalErrorEvent,
   TransportErrorEvent,
   TransportFailure,
@@ -77,3 +78,10 @@ export type {
 } from './trace/entry';
 export type { Packet } from './codec/codec';
 export type { PolicyDocument, PolicyStatement } from './auth/policy';
+export type {
+  CustomAuthorizerHandler,
+  CustomAuthorizerConfig,
+  CustomAuthorizerRequest,
+  CustomAuthorizerResponse,
+  DefaultAuthorizerConfig,
+} from './auth/authorizers';

@@ -11,6 +11,7 @@ import type { TlsOptions } from './identity/types';
 import { DEFAULT_ALPN } from './transport/alpn';
 import { type PolicyDocument, PolicyError, parsePolicy } from './auth/policy';
 import type { AwsCredentials } from './transport/sigv4';
+import { type CustomAuthorizerConfig, type CustomAuthorizerHandler, type DefaultAuthorizerConfig, type ResolvedAuthorizers, resolveAuthorizers } from './auth/authorizers';
 
 /** MQTT over WebSocket (`wss://host:port/mqtt`, or `ws://` with `tls: false`). */
 export interface WebSocketOptions {
@@ -141,6 +142,20 @@ export interface FakeIotOptions {
    */
   policies?: Record<string, PolicyDocument | string>;
   /**
+   * Custom authorizers by name, standing in for AWS's authorizer Lambdas: a function `(request) => response`
+   * (AWS's request and response, aws-iot-behaviour.md §7), or `{ handler, tokenKeyName, tokenSigningPublicKeys,
+   * signingDisabled }`. A client picks one with `x-amz-customauthorizer-name` in its MQTT user name's query
+   * string or its WebSocket upgrade; ALPN `mqtt` on the TLS port (no client certificate) and WebSockets without
+   * SigV4 authenticate this way. The response's principalId and policyDocuments then decide what it may do.
+   */
+  authorizers?: Record<string, CustomAuthorizerHandler | CustomAuthorizerConfig>;
+  /**
+   * The authorizer used when a client on the TLS port (ALPN `mqtt`) or an unsigned WebSocket names none (AWS: a
+   * domain configuration's `defaultAuthorizerName`): its name, or `{ name, allowAuthorizerOverride }` (default
+   * false: a name the client sends is ignored).
+   */
+  defaultAuthorizer?: string | DefaultAuthorizerConfig;
+  /**
    * Also serve MQTT over TLS with client certificates (AWS's port 8883, and 443 with ALPN `x-amzn-mqtt-ca`)
    * on a second port: `true` for the defaults (fixtures/ certificates), or settings. Read the port, URL and CA
    * from `iot.tls`; issue device certificates with `iot.createThing()`.
@@ -195,6 +210,8 @@ export interface ResolvedOptions {
   shadows: { thingName: string; shadowName: string | undefined; document: object }[];
   /** The policies option, each document checked. */
   policies: { name: string; document: PolicyDocument | string }[];
+  /** The authorizers and defaultAuthorizer options, checked; undefined without authorizers. */
+  authorizers: ResolvedAuthorizers | undefined;
   tls: ResolvedTls | undefined;
   http: { port: number } | undefined;
   accountId: string;
@@ -205,7 +222,7 @@ export const TOP_LEVEL_KEYS = [
   'port', 'host', 'profile', 'seed', 'trace', 'limits', 'qos2', 'retain', 'reservedRetain', 'retainedQuota', 'sharedSubscriptions', 'emptyClientId', 'lifecycleEvents', 'lifecycleQos',
   'hashMatchesParent', 'basicIngestPrefixExempt', 'offlineQos0', 'packetBeforeConnack', 'reservedTopics',
   'throttles', 'publishRate', 'throughput', 'connectRate', 'shadowDeltaOnReportedUpdate', 'qos2SubscribeMqtt5',
-  'unauthorizedPublish', 'unauthorizedPublishQos0Mqtt5', 'unauthorizedSubscribe', 'policies', 'chaos', 'clock',
+  'unauthorizedPublish', 'unauthorizedPublishQos0Mqtt5', 'unauthorizedSubscribe', 'policies', 'authorizers', 'defaultAuthorizer', 'chaos', 'clock',
   'websockets', 'credentials', 'tls', 'http', 'accountId', 'region', 'shadows',
 ] as const;
 
@@ -313,6 +330,9 @@ export function resolveOptions(options: FakeIotOptions | undefined): ResolvedOpt
     if (limits.maxPacketBytes < 64) {
       fail(`options.limits.maxPacketBytes must be at least 64, room for a CONNECT's fields (got ${limits.maxPacketBytes}).`);
     }
+    if (limits.customAuthMinTtlSeconds > limits.customAuthMaxTtlSeconds) {
+      fail(`options.limits.customAuthMinTtlSeconds (${limits.customAuthMinTtlSeconds}) must not exceed options.limits.customAuthMaxTtlSeconds (${limits.customAuthMaxTtlSeconds}).`);
+    }
     if (limits.maxKeepAliveSeconds > 65535) {
       fail(`options.limits.maxKeepAliveSeconds must be at most 65535, the largest keep-alive MQTT can carry (got ${limits.maxKeepAliveSeconds}).`);
     }
@@ -352,8 +372,9 @@ export function resolveOptions(options: FakeIotOptions | undefined): ResolvedOpt
   const tls = resolveTls(o.tls, port);
   const http = resolveHttp(o.http);
   const policies = resolvePolicies(o.policies);
+  const authorizers = resolveAuthorizers(o.authorizers, o.defaultAuthorizer);
 
-  return { port, host, seed, trace, profile: { name: base.name, features: featuresOf(reactions, base.features.protocolVersions), limits, reactions, reserved: base.reserved }, chaos, clock: clock as ResolvedOptions['clock'], websockets, credentials, tls, http, accountId, region, shadows, policies };
+  return { port, host, seed, trace, profile: { name: base.name, features: featuresOf(reactions, base.features.protocolVersions), limits, reactions, reserved: base.reserved }, chaos, clock: clock as ResolvedOptions['clock'], websockets, credentials, tls, http, accountId, region, shadows, policies, authorizers };
 }
 
 function resolvePolicies(value: unknown): ResolvedOptions['policies'] {

@@ -17,6 +17,7 @@ import { VirtualClock } from './clock/virtual';
 import { asyncDispose } from './dispose';
 import { FakeIotError } from './errors';
 import { Authorization } from './auth/authorization';
+import { Authorizers, CUSTOM_AUTH_ALPN, type CustomAuthTransport } from './auth/authorizers';
 import type { PolicyDocument } from './auth/policy';
 import { type FakeIotOptions, resolveOptions } from './options';
 import { DEFAULT_WAIT_TIMEOUT_MS, type Trace, TraceRecorder, seedHint } from './trace/recorder';
@@ -307,16 +308,22 @@ export async function startFakeIot(options?: FakeIotOptions): Promise<FakeIot> {
     return (broker.authz = authz);
   };
   for (const { name, document } of resolved.policies) authorization().setPolicy(name, document, `options.policies[${JSON.stringify(name)}]`);
+  if (resolved.authorizers) {
+    broker.authorizers = new Authorizers(resolved.authorizers, resolved.seed, resolved.profile.limits);
+    authorization(); // what an authorizer's policies allow is checked even without policies of the endpoint's own
+  }
   const connections = new Set<Dispatcher>();
   let nextConnectionId = 1;
   let closing: Promise<void> | undefined;
 
-  const onSocket = (socket: ByteStream, identity?: ConnectionIdentity) => {
+  /** On the plain port an authorizer runs only when the MQTT user name names one (AWS has no plain port). */
+  const plainCustomAuth: CustomAuthTransport | undefined = resolved.authorizers ? { via: 'tcp', required: false, tls: false } : undefined;
+  const onSocket = (socket: ByteStream, identity?: ConnectionIdentity, customAuth = identity === undefined ? plainCustomAuth : undefined) => {
     if (closing) {
       socket.destroy();
       return;
     }
-    connections.add(new Dispatcher(nextConnectionId++, socket, broker, (c) => connections.delete(c), identity));
+    connections.add(new Dispatcher(nextConnectionId++, socket, broker, (c) => connections.delete(c), identity, customAuth ? { customAuth } : {}));
   };
   const listener = await listenTcp(resolved.host, resolved.port, onSocket);
   const verifier: SigV4Verifier | undefined = resolved.websockets || resolved.http ? new (lazy.sigv4().SigV4Verifier)(resolved.credentials, () => clock.now(), resolved.profile.limits.sigv4ClockSkewSeconds) : undefined;
@@ -336,7 +343,8 @@ export async function startFakeIot(options?: FakeIotOptions): Promise<FakeIot> {
         requestTimeoutMs: limits.connectTimeoutSeconds * 1000,
         verifier: verifier!, // made above whenever websockets or http is on
         accountId: resolved.accountId,
-        accept: onSocket,
+        ...(resolved.authorizers ? { customAuth: { required: resolved.credentials !== undefined } } : {}),
+        accept: (stream, identity, customAuth) => onSocket(stream, identity, customAuth),
         refused: (refusal) => {
           if (trace.active) trace.record({ kind: 'event', event: 'transport-error', ...refusal });
         },
@@ -360,9 +368,17 @@ export async function startFakeIot(options?: FakeIotOptions): Promise<FakeIot> {
         {
           host, port: t.port, cert: t.cert, key: t.key, ca: [certificates.ca.certificatePem, ...t.ca], requireSni: t.requireSni, alpn: t.alpn,
           handshakeTimeoutMs: resolved.profile.limits.connectTimeoutSeconds * 1000, plainPort: port,
+          ...(resolved.authorizers ? { customAuthAlpn: CUSTOM_AUTH_ALPN } : {}),
         },
         {
           secure(socket, facts) {
+            if (!facts.certificate) {
+              // ALPN mqtt: custom authentication; the authorizer decides at CONNECT (aws-iot-behaviour.md §7).
+              const identity: ConnectionIdentity = { transport: 'tls', ...(facts.sni !== undefined ? { sni: facts.sni } : {}), ...(facts.alpn !== undefined ? { alpn: facts.alpn } : {}) };
+              const customAuth: CustomAuthTransport = { via: 'tls', required: true, tls: true, ...(facts.sni !== undefined ? { serverName: facts.sni } : {}) };
+              connections.add(new Dispatcher(nextConnectionId++, socket, broker, (c) => connections.delete(c), identity, { customAuth }));
+              return undefined;
+            }
             const known = certificates.identify(facts.certificate);
             const principal = known.certificateId;
             if (known.status !== 'ACTIVE') return { ...notActive(known.status), principal };
@@ -385,7 +401,8 @@ export async function startFakeIot(options?: FakeIotOptions): Promise<FakeIot> {
               }
               return true;
             };
-            connections.add(new Dispatcher(connectionId, socket, broker, (c) => connections.delete(c), identity, { refuseConnect, certificate: facts.certificate }));
+            const certificate = facts.certificate;
+            connections.add(new Dispatcher(connectionId, socket, broker, (c) => connections.delete(c), identity, { refuseConnect, certificate }));
             return undefined;
           },
           refused(refusal) {

@@ -193,7 +193,7 @@ describe('runs', () => {
       'case "$FAKE_IOT_URL" in "mqtt://$FAKE_IOT_HOST:$FAKE_IOT_PORT") ;; *) echo "FAKE_IOT_URL=$FAKE_IOT_URL"; exit 1 ;; esac',
       'case "$FAKE_IOT_TLS_URL" in "mqtts://localhost:$FAKE_IOT_TLS_PORT") ;; *) echo "FAKE_IOT_TLS_URL=$FAKE_IOT_TLS_URL"; exit 1 ;; esac',
       'test "$FAKE_IOT_CA_FILE" = "$FAKE_IOT_CERTS_DIR/ca.pem"',
-      'curl -sf "$FAKE_IOT_CONTROL_URL/health" > /dev/null',
+      'curl -sf "$FAKE_IOT_CONTROL_URL/endpoint" | grep -q "port.:$FAKE_IOT_PORT,"',
       'd="$FAKE_IOT_CERTS_DIR"',
       'mosquitto_pub -h localhost -p "$FAKE_IOT_TLS_PORT" --cafile "$d/ca.pem" --cert "$d/dev-1.cert.pem" --key "$d/dev-1.private.key" -i dev-1 -q 1 -t state/dev-1 -m ok',
       'mosquitto_pub -h "$FAKE_IOT_HOST" -p "$FAKE_IOT_PORT" -i plain -q 1 -t state/plain -m ok',

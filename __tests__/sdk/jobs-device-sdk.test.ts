@@ -7,15 +7,9 @@
  */
 import { iotjobs, mqtt } from 'aws-iot-device-sdk-v2';
 import { endpoint } from '../helpers';
-import { v2Plain } from './crt';
+import { until, v2Connections } from './crt';
 
-/** Waits (up to 5 s) until `done()`: for what aws-crt hands the test on its own threads. */
-async function until(done: () => boolean, what: string): Promise<void> {
-  for (const deadline = Date.now() + 5000; !done(); ) {
-    if (Date.now() > deadline) throw new Error(`the IotJobsClient saw no ${what} within 5 s`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}
+const crt = v2Connections();
 
 const QoS = mqtt.QoS.AtLeastOnce;
 
@@ -23,7 +17,7 @@ describe('aws-iot-device-sdk-v2 iotjobs.IotJobsClient', () => {
   test('the job-agent loop: notify-next → start-next → IN_PROGRESS → SUCCEEDED, for each job the cloud creates', async () => {
     const iot = await endpoint();
     const thingName = 'v2-agent';
-    const jobs = new iotjobs.IotJobsClient(await v2Plain(iot, thingName));
+    const jobs = new iotjobs.IotJobsClient(await crt.plain(iot, thingName));
     const ran: { jobId: string; document: unknown }[] = [];
     const errors: unknown[] = [];
     const fail = (error?: unknown) => void (error && errors.push(error));
@@ -79,7 +73,7 @@ describe('aws-iot-device-sdk-v2 iotjobs.IotJobsClient', () => {
     const iot = await endpoint();
     const thingName = 'v2-reader';
     iot.jobs.create({ jobId: 'cfg', targets: [thingName], document: { mode: 'eco' } });
-    const jobs = new iotjobs.IotJobsClient(await v2Plain(iot, thingName));
+    const jobs = new iotjobs.IotJobsClient(await crt.plain(iot, thingName));
     const pending: iotjobs.model.GetPendingJobExecutionsResponse[] = [];
     await jobs.subscribeToGetPendingJobExecutionsAccepted({ thingName }, QoS, (_error, response) => void (response && pending.push(response)));
     const described: iotjobs.model.DescribeJobExecutionResponse[] = [];

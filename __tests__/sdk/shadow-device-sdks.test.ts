@@ -12,9 +12,10 @@ import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import { run } from '../clients/cli';
 import { endpoint } from '../helpers';
-import { track, v2Plain } from './crt';
+import { v2Connections } from './crt';
 import { body, sdk } from '../services/http-helpers';
 
+const crt = v2Connections();
 const v1Clients = new Set<awsIotV1.thingShadow>();
 afterEach(async () => {
   await Promise.all([...v1Clients].map((c) => new Promise<void>((resolve) => c.end(true, () => resolve()))));
@@ -32,7 +33,7 @@ function first<T>(): { handler: (error?: iotshadow.IotShadowError, response?: T)
 describe('aws-iot-device-sdk-v2 iotshadow.IotShadowClient', () => {
   test('get on a fresh thing is rejected 404; update reported is accepted; the cloud sets desired and the delta arrives', async () => {
     const iot = await endpoint({ http: true });
-    const connection = await v2Plain(iot, 'v2-lamp');
+    const connection = await crt.plain(iot, 'v2-lamp');
     const shadow = new iotshadow.IotShadowClient(connection);
     const thingName = 'v2-lamp';
     const QoS = mqtt.QoS.AtLeastOnce;
@@ -71,7 +72,7 @@ describe('aws-iot-device-sdk-v2 iotshadow.IotShadowClient', () => {
       .with_client_id('v2-meter')
       .with_clean_session(true)
       .build();
-    const connection = track(new mqtt.MqttClient().new_connection(config));
+    const connection = crt.track(new mqtt.MqttClient().new_connection(config));
     await connection.connect();
     const shadow = new iotshadow.IotShadowClient(connection);
     const request = { thingName: 'v2-meter', shadowName: 'config' };

@@ -48,6 +48,16 @@ export class Authorization {
   private readonly attachments = new Map<string, string[]>();
   /** Bumped by every change, so remembered decisions are made again (changing a policy revokes what it allowed). */
   private generation = 0;
+  /**
+   * Whether a policy was ever configured. Until then only connections that brought policies of their own (a
+   * custom authorizer's) are checked: the endpoint exists for the authorizers' sake, and everyone else is allowed.
+   */
+  private enforcing = false;
+
+  /** Whether the subject's operations are checked at all: once a policy exists, or when it brought policies. */
+  applies(subject: AuthSubject): boolean {
+    return this.enforcing || subject.extraPolicies !== undefined;
+  }
 
   constructor(
     readonly region: string,
@@ -71,6 +81,7 @@ export class Authorization {
       if (error instanceof PolicyError) throw new FakeIotError('INVALID_POLICY', `[fake-aws-iot] ${where}: ${error.message}`);
       throw error;
     }
+    this.enforcing = true;
     this.generation++;
   }
 

@@ -108,6 +108,20 @@ export interface Limits {
    */
   sigv4ClockSkewSeconds: number;
   /**
+   * Custom authorizers: how long the authorizer may take to answer. AWS: the authorizer Lambda has 5 s
+   * (aws-iot-behaviour.md §7); on the endpoint's clock, so `clock: 'virtual'` moves it. Over it, the connect fails.
+   */
+  customAuthTimeoutSeconds: number;
+  /**
+   * Custom authorizers: the least a response may give as `disconnectAfterInSeconds` or `refreshAfterInSeconds`.
+   * AWS: 300 (§7); a response outside the range is invalid, and the connect fails.
+   */
+  customAuthMinTtlSeconds: number;
+  /** Custom authorizers: the most a response may give as `disconnectAfterInSeconds` or `refreshAfterInSeconds`. AWS: 86400 (§7). */
+  customAuthMaxTtlSeconds: number;
+  /** Custom authorizers: policy documents one response may return. AWS: 10 (§7); more makes the response invalid. */
+  customAuthMaxPolicyDocuments: number;
+  /**
    * Bytes the endpoint's shadows may hold together (documents and metadata). Not an AWS number: it keeps the
    * endpoint bounded in memory. An update that would go beyond it is refused with 429, as AWS answers a quota.
    */
@@ -416,6 +430,10 @@ const CLASSIC_LIMITS: Limits = Object.freeze({
   shadowMaxInFlightRequests: 10,
   shadowRequestsPerSecondPerThing: 20,
   sigv4ClockSkewSeconds: 300,
+  customAuthTimeoutSeconds: 5,
+  customAuthMinTtlSeconds: 300,
+  customAuthMaxTtlSeconds: 86_400,
+  customAuthMaxPolicyDocuments: 10,
   shadowMaxStoreBytes: 64 * 1024 * 1024,
   jobsMaxJobIdChars: 64,
   jobsMaxDocumentBytes: 32 * 1024,

@@ -6,6 +6,7 @@
  */
 import type { Profile } from '../aws/profile';
 import type { AuthAction, AuthSubject, Authorization, ResourceKind } from '../auth/authorization';
+import type { Authorizers } from '../auth/authorizers';
 import {
   type SessionFacts,
   connectFailedPayload,
@@ -248,6 +249,8 @@ export class Broker {
   chaos: ChaosEngine | undefined;
   /** The endpoint's IoT policies, once any was configured; undefined: everything is allowed, and nothing is checked. */
   authz: Authorization | undefined;
+  /** The endpoint's custom authorizers (options.authorizers); connections ask them at CONNECT. */
+  authorizers: Authorizers | undefined;
   private closed = false;
 
   constructor(
@@ -294,6 +297,7 @@ export class Broker {
     const authz = this.authz;
     if (authz === undefined) return true;
     const subject = link.auth ?? this.plainSubject(link);
+    if (!authz.applies(subject)) return true;
     const decision = authz.check(subject, action, kind, name);
     if (decision.allowed) return true;
     if (this.trace.active) {

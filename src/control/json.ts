@@ -30,12 +30,13 @@ const ENTRY_FIELDS: Record<AllKeys<TraceEntry>, true> = {
   action: true, shadowName: true, operation: true, outcome: true, version: true, code: true, ruleName: true, source: true,
   stack: true, remotePort: true, localPort: true, resource: true, allowed: true, statement: true, reaction: true,
   jobId: true, via: true, status: true, previousStatus: true, versionNumber: true, executionNumber: true, deleted: true, timer: true,
+  authorizer: true, isAuthenticated: true, principalId: true, durationMs: true, error: true, refresh: true,
 };
 
 const EVENTS: Record<EventEntry['event'], true> = {
   connect: true, disconnect: true, 'subscription-active': true, violation: true, ignored: true, publish: true, 'session-ended': true,
   dropped: true, 'retained-stored': true, 'retained-deleted': true, rule: true, throttled: true, shadow: true, job: true, authorization: true,
-  'internal-error': true, 'transport-error': true,
+  authorizer: true, 'internal-error': true, 'transport-error': true,
 };
 
 const COMMANDS: Record<Packet['cmd'], true> = {

@@ -40,6 +40,8 @@ export interface ConnectionIdentity {
   alpn?: string;
   /** What lifecycle events carry as principalIdentifier when it is not `principal` (IAM-style for SigV4). */
   principalIdentifier?: string;
+  /** The custom authorizer that let the connection in (its `principalId` is then `principal`). */
+  authorizer?: string;
 }
 
 interface EntryBase {
@@ -86,7 +88,7 @@ export interface ConnectEvent extends EntryBase {
   remoteAddress: string;
   /** `'tcp'`, `'tls'`, `'ws'` or `'wss'`. */
   transport: Transport;
-  /** The client certificate's id on TLS, the access key id for SigV4 (AWS's principal); absent on plain TCP. */
+  /** The client certificate's id on TLS, the access key id for SigV4, a custom authorizer's principalId (AWS's principal); absent on plain TCP. */
   principal?: string;
   /** The thing the client certificate is attached to, when it is attached to one. */
   thingName?: string;
@@ -94,6 +96,8 @@ export interface ConnectEvent extends EntryBase {
   sni?: string;
   /** The ALPN protocol agreed, when the client offered one. */
   alpn?: string;
+  /** The custom authorizer that let the connection in. */
+  authorizer?: string;
 }
 
 /** A connection ended. */
@@ -301,6 +305,28 @@ export interface AuthorizationEvent extends EntryBase {
 }
 
 /**
+ * A custom authorizer ran (aws-iot-behaviour.md §7): at CONNECT, or again after its refreshAfterInSeconds. Also
+ * recorded when the connection was refused before any authorizer could run (no authorizer named, a token
+ * signature that does not verify); `error` then says why, as it does for an authorizer that threw, timed out
+ * or answered something AWS would not accept.
+ */
+export interface AuthorizerEvent extends EntryBase {
+  kind: 'event';
+  event: 'authorizer';
+  /** The authorizer's name; absent when none could be chosen. */
+  authorizer?: string;
+  /** Whether the connection is authenticated: the authorizer said so, in a valid response. */
+  isAuthenticated: boolean;
+  principalId?: string;
+  /** How long the authorizer took, on the endpoint's clock. */
+  durationMs: number;
+  /** Why the authentication failed other than by `isAuthenticated: false`. */
+  error?: string;
+  /** True for a run after refreshAfterInSeconds (a failed one closes the connection, AUTH_ERROR). */
+  refresh?: boolean;
+}
+
+/**
  * A message for an AWS IoT rule by basic ingest (`$aws/rules/<ruleName>/<topic>`): it goes to the rule, never
  * to subscribers. `topic` is what the rule sees, without the prefix.
  */
@@ -414,6 +440,7 @@ export type EventEntry =
   | ShadowEvent
   | JobEvent
   | AuthorizationEvent
+  | AuthorizerEvent
   | InternalErrorEvent
   | TransportErrorEvent;
 export type TraceEntry = PacketEntry | EventEntry;

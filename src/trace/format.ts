@@ -65,7 +65,7 @@ export function describeEntry(e: TraceEntry): string {
   switch (e.event) {
     case 'connect':
       return `connect clean=${e.cleanSession ? 1 : 0} sessionPresent=${e.sessionPresent ? 1 : 0} keepAlive=${e.keepAliveSeconds}s` +
-        `${e.transport && e.transport !== 'tcp' ? ` ${e.transport}` : ''}${e.principal ? ` principal=${e.principal.slice(0, 12)}…` : ''}${e.thingName ? ` thing=${e.thingName}` : ''}`;
+        `${e.transport && e.transport !== 'tcp' ? ` ${e.transport}` : ''}${e.principal ? ` principal=${e.principal.length > 16 ? `${e.principal.slice(0, 12)}…` : e.principal}` : ''}${e.authorizer ? ` authorizer=${e.authorizer}` : ''}${e.thingName ? ` thing=${e.thingName}` : ''}`;
     case 'disconnect':
       return `disconnect ${e.reason}${e.willPublished ? ' (will published)' : ''}${formatTag(e.chaos)}`;
     case 'subscription-active':
@@ -94,6 +94,8 @@ export function describeEntry(e: TraceEntry): string {
       return `rule ${e.ruleName} ${e.topic} q${e.qos} ${preview(e.payload)}`;
     case 'authorization':
       return `denied (${e.reaction}) ${e.reason}`;
+    case 'authorizer':
+      return `authorizer ${e.authorizer ?? '(none)'}${e.refresh ? ' refresh' : ''} ${e.isAuthenticated ? `authenticated ${e.principalId}` : 'refused'} in ${e.durationMs}ms${e.error ? `: ${e.error}` : ''}`;
     case 'internal-error':
       return `internal error (${e.source}): ${e.message}`;
     case 'transport-error':

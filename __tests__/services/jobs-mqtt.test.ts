@@ -346,6 +346,30 @@ describe('Jobs over MQTT: the cloud side, cancellation and timeouts', () => {
     expect(iot.trace.find({ event: 'job', status: 'TIMED_OUT' })).toMatchObject({ timer: 'in-progress' });
   });
 
+  test('IoT policies apply to Jobs topics (AWS: topic permissions): iot:Publish on the request, iot:Receive on the answer', async () => {
+    const iot = await endpoint();
+    const arn = 'arn:aws:iot:us-east-1:123456789012';
+    iot.setPolicy('agent', {
+      Version: '2012-10-17',
+      Statement: [
+        { Effect: 'Allow', Action: 'iot:Connect', Resource: '*' },
+        { Effect: 'Allow', Action: 'iot:Publish', Resource: `${arn}:topic/$aws/things/dev-1/jobs/*` },
+        { Effect: 'Allow', Action: 'iot:Receive', Resource: `${arn}:topic/$aws/things/dev-1/jobs/get/*` },
+      ],
+    });
+    iot.attachPolicy('agent', '*');
+    iot.jobs.create({ jobId: 'p', targets: ['dev-1'], document: {} });
+    const dev = await client(iot, 'dev-1');
+    expect((await ask(dev, `${JOBS}/get`, {})).topic).toBe(`${JOBS}/get/accepted`);
+    // start-next is allowed and runs, but its answer may not be received: it is not delivered.
+    dev.publish(`${JOBS}/start-next`, '{}', { qos: 1 });
+    const denied = await iot.trace.waitFor({ event: 'authorization', clientId: 'dev-1' });
+    expect(denied).toMatchObject({ action: 'iot:Receive', resource: `${arn}:topic/$aws/things/dev-1/jobs/start-next/accepted`, reaction: 'not-delivered' });
+    expect(iot).toHaveJobExecution('dev-1', 'p', { status: 'IN_PROGRESS' });
+    await pingRoundTrip(iot, 'dev-1', dev);
+    expect(dev.received).toHaveLength(1);
+  });
+
   test('chaos applies to answers like any delivery: duplicateQos0 copies a QoS 0 answer', async () => {
     const iot = await endpoint({ seed: 9, chaos: { duplicateQos0: { probability: 1, topics: ['$aws/things/+/jobs/#'] } } });
     const dev = await client(iot, 'dev-1');

@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // Runs before `npm start` and `npm test`, so both work on a fresh clone: installs the npm dependencies
 // when they are missing or older than package-lock.json, builds dist/, and with --test-tools makes sure
-// the external MQTT clients the tests drive (mosquitto-clients, python3-paho-mqtt) are installed.
+// the external tools the tests drive (mosquitto-clients, python3-paho-mqtt; chromium and tshark for the
+// trace's HTML and pcapng) are installed.
 'use strict';
 const { execSync, spawnSync } = require('node:child_process');
 const fs = require('node:fs');
@@ -23,13 +24,15 @@ if (process.argv.includes('--test-tools')) {
   const missing = [];
   if (!has('mosquitto_pub', ['--help']) && !has('sh', ['-c', 'command -v mosquitto_pub'])) missing.push('mosquitto-clients');
   if (!has('/usr/bin/python3', ['-c', 'import paho.mqtt.client'])) missing.push('python3-paho-mqtt');
+  if (!fs.existsSync('/usr/bin/chromium')) missing.push('chromium');
+  if (!has('sh', ['-c', 'command -v tshark'])) missing.push('tshark');
   if (missing.length > 0) {
     const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
     if (isRoot && has('sh', ['-c', 'command -v apt-get'])) {
-      console.error(`[fake-aws-iot] installing test clients: ${missing.join(' ')} (apt-get)…`);
+      console.error(`[fake-aws-iot] installing test tools: ${missing.join(' ')} (apt-get)…`);
       run(`apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ${missing.join(' ')} >/dev/null`);
     } else {
-      console.error(`[fake-aws-iot] the tests drive real MQTT clients; install them first:\n  sudo apt-get install -y ${missing.join(' ')}`);
+      console.error(`[fake-aws-iot] the tests drive real MQTT clients, chromium and tshark; install them first:\n  sudo apt-get install -y ${missing.join(' ')}`);
       process.exit(1);
     }
   }

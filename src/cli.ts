@@ -11,8 +11,11 @@ import { readFixture } from './identity/fixtures';
 import type { FakeIotOptions } from './options';
 import { startFakeIot } from './start-fake-iot';
 import { entryToJSON, formatEntry } from './trace/format';
+import { traceCommand } from './cli/trace-command';
 
 const USAGE = `Usage: fake-aws-iot [options]
+       fake-aws-iot trace view|pcap <trace.jsonl> [-o <file>]   (fake-aws-iot trace --help)
+       fake-aws-iot fuzz [options] -- <command...>   (property-based chaos for any client: fuzz --help)
 
 A fake AWS IoT Core MQTT endpoint (MQTT 3.1.1 over TCP, and over TLS and WebSocket when asked).
 
@@ -35,6 +38,8 @@ Options:
   --http-port <n>         also serve AWS IoT's data-plane REST API (Publish, Get/Update/DeleteThingShadow,
                           ListNamedShadowsForThing) for the AWS SDK on port <n> (0 picks a free one);
                           https:// when the config turns tls on
+  --control-port <n>      also serve the control API (HTTP+JSON on 127.0.0.1:<n>, 0 picks a free one): publish,
+                          disconnect, trace and long-poll waits, chaos, clock, shadows; GET /openapi.json lists it
   --config <path>         JSON file with startFakeIot() options (flags given here win)
   --no-throttles          turn AWS's rate limits off (100 PUBLISH/s and 512 KiB/s per connection,
                           1 CONNECT/s per client id, 10 stored messages/s): for load tests
@@ -67,6 +72,11 @@ function integer(flag: string, text: string): number {
 }
 
 async function main(argv: string[]): Promise<void> {
+  // `fake-aws-iot trace view|pcap`: a trace file to HTML or pcapng (src/cli/trace-command.ts).
+  if (argv[0] === 'trace') {
+    process.exitCode = traceCommand(argv.slice(1));
+    return;
+  }
   let parsed;
   try {
     parsed = parseArgs({
@@ -85,6 +95,7 @@ async function main(argv: string[]): Promise<void> {
         'trace-file-mode': { type: 'string' },
         config: { type: 'string' },
         'http-port': { type: 'string' },
+        'control-port': { type: 'string' },
         'exit-with-parent': { type: 'boolean' },
         'no-throttles': { type: 'boolean' },
         verbose: { type: 'boolean' },
@@ -115,8 +126,8 @@ async function main(argv: string[]): Promise<void> {
     }
     if (typeof parsedConfig !== 'object' || parsedConfig === null || Array.isArray(parsedConfig)) fail(`--config ${v.config} must hold a JSON object of startFakeIot() options.`);
     options = parsedConfig as FakeIotOptions;
-    // A virtual clock only moves when iot.clock.advance() is called, and nothing outside this process can call it.
-    if (options.clock === 'virtual') fail(`--config ${v.config}: "clock": "virtual" is not available from the CLI: nothing outside the process can advance a virtual clock, so keep-alive, delays and chaos timers would never fire. Remove it (the CLI runs on real time).`);
+    // A virtual clock only moves when iot.clock.advance() is called: from outside the process, by the control API.
+    if (options.clock === 'virtual' && v['control-port'] === undefined) fail(`--config ${v.config}: "clock": "virtual" needs --control-port: only its POST /clock/advance can move a virtual clock from outside the process; without it keep-alive, delays and chaos timers would never fire. Add --control-port, or remove it (the CLI runs on real time).`);
   }
   options = { ...options, port: v.port !== undefined ? integer('port', v.port) : (options.port ?? 1883) };
   if (v.host !== undefined) options.host = v.host;
@@ -163,6 +174,19 @@ async function main(argv: string[]): Promise<void> {
   } catch (error) {
     if (error instanceof FakeIotError) fail(error.message, error.code === 'INVALID_OPTION' ? 2 : 1);
     throw error;
+  }
+
+  let control: { url: string; close(): Promise<void> } | undefined;
+  if (v['control-port'] !== undefined) {
+    const port = integer('control-port', v['control-port']);
+    try {
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      control = await (require('./control/server') as typeof import('./control/server')).startControlServer(iot, { port });
+    } catch (error) {
+      await iot.close().catch(() => {});
+      const message = (error as Error).message.replace('startControlServer(): ', '').replace('options.port: 0 (the default)', '--control-port 0').replace('options.port', '--control-port');
+      fail(message, (error as FakeIotError).code === 'INVALID_ARGUMENT' ? 2 : 1);
+    }
   }
 
   // Certificates for clients outside this process: the CA to trust, and per thing its certificate and key.
@@ -218,6 +242,7 @@ async function main(argv: string[]): Promise<void> {
     stopping = true;
     // close() rejects when a callback failed (not the CLI's case); the process ends cleanly all the same.
     await iot.close().catch((error: unknown) => process.stderr.write(`[fake-aws-iot] ${(error as Error)?.message ?? String(error)}\n`));
+    await control?.close();
     if (traceFile) {
       if (skippedLines > 0) traceFile.write(`${JSON.stringify({ kind: 'skipped', lines: skippedLines, reason: 'the trace file fell behind the traffic' })}\n`);
       await new Promise<void>((resolve) => traceFile.end(resolve));
@@ -243,10 +268,14 @@ async function main(argv: string[]): Promise<void> {
   for (const line of wrote) process.stdout.write(`fake-aws-iot ${line}\n`);
   // Last: whoever waits for the banner may signal right away, and the handlers above must be in place.
   if (iot.http) process.stdout.write(`fake-aws-iot data plane (AWS SDK endpoint) on ${iot.http.url}\n`);
+  if (control) process.stdout.write(`fake-aws-iot control API on ${control.url} (GET /openapi.json)\n`);
   process.stdout.write(`fake-aws-iot listening on ${iot.url} (seed ${iot.seed}, profile ${iot.profile.name})\n`);
 }
 
 // A reader that went away (a killed parent holding our stdout) must not crash the shutdown.
 process.stdout.on('error', () => {});
 
-main(process.argv.slice(2)).catch((error: unknown) => fail(`unexpected error: ${(error as Error)?.stack ?? String(error)}`, 1));
+const args = process.argv.slice(2);
+// `fake-aws-iot fuzz` is a command of its own (src/cli/fuzz.ts), loaded only when asked for.
+if (args[0] === 'fuzz') import('./cli/fuzz').then((m) => m.runFuzzCli(args.slice(1)), (error: unknown) => fail(`cannot load the fuzz command: ${(error as Error)?.message ?? String(error)}`, 1));
+else main(args).catch((error: unknown) => fail(`unexpected error: ${(error as Error)?.stack ?? String(error)}`, 1));

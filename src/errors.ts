@@ -11,6 +11,12 @@ export type FakeIotErrorCode =
   | 'LISTEN_FAILED'
   /** iot.publish(..., { retain: true }) while the retained-message store is full (limits.maxRetainedMessages / maxRetainedBytes): AWS throttles it. */
   | 'THROTTLED'
+  /** iot.setPolicy() or the policies option: the document is not a valid AWS IoT policy (the message says what is wrong). */
+  | 'INVALID_POLICY'
+  /** iot.attachPolicy(): no policy of that name exists. */
+  | 'POLICY_NOT_FOUND'
+  /** iot.attachPolicy(): the principal has AWS's maximum number of policies attached already. */
+  | 'LIMIT_EXCEEDED'
   /** The endpoint was used after close(). */
   | 'ENDPOINT_CLOSED'
   /** trace.waitFor() saw no matching entry within its timeout. */
@@ -25,6 +31,8 @@ export type FakeIotErrorCode =
   | 'CALLBACK_FAILED'
   /** iot.shadows.update(): the Device Shadow service refused the update (`status` holds AWS's code: 400, 409, 413, ...). */
   | 'SHADOW_REJECTED'
+  /** iot.jobs.*: AWS IoT Jobs refuses it (`awsError` holds the exception AWS names: ResourceNotFoundException, InvalidStateTransitionException, ...). */
+  | 'JOB_REJECTED'
   /** assertClientSurvives(): the scenario failed for some drawn chaos. */
   | 'CLIENT_DID_NOT_SURVIVE'
   /** assertClientSurvives(): the time limit ended the property before any run finished (or, with failOnTimeLimit, before every run finished). */

@@ -1,5 +1,7 @@
 export { startFakeIot } from './start-fake-iot';
 export type { FakeIot, PublishOptions, DisconnectOptions, SettledOptions, ChaosControl, FakeIotClock, FakeIotWebSockets, FakeIotRetained, FakeIotHttp, ShadowControl, ShadowOptions, CloudPublishProperties } from './start-fake-iot';
+export type { JobsControl, CreateJobSpec, JobDescription, JobExecutionInfo, CancelJobOptions, CancelExecutionOptions, DeleteExecutionOptions } from './services/jobs-control';
+export type { JobExecutionStatus, JobsErrorCode, JobOperation } from './services/jobs';
 export { presignWebSocketUrl } from './transport/sigv4';
 export type { AwsCredentials, PresignOptions } from './transport/sigv4';
 export type { Clock, TimerHandle } from './clock/clock';
@@ -19,6 +21,9 @@ export type {
   DropConnectionOptions,
   TakeoverOptions,
   ConnackDelayOptions,
+  ShadowErrorsOptions,
+  JobsErrorsOptions,
+  JobsErrorsCode,
 } from './chaos/types';
 export { FAULTS } from './chaos/types';
 export type { FakeIotOptions, TraceOptions, WebSocketOptions, HttpOptions } from './options';
@@ -38,6 +43,11 @@ export type {
   TlsOptions,
 } from './identity/types';
 export type { Trace, WaitForOptions } from './trace/recorder';
+export { traceToHtml } from './trace/html';
+export type { TraceHtmlOptions } from './trace/html';
+export { traceToPcap } from './trace/pcap';
+export { parseTraceJsonLines, traceToJsonLines } from './trace/jsonl';
+export type { TraceRun } from './trace/jsonl';
 export type { TraceMatch, TracePattern, DeepMatch, EntryFor } from './trace/query';
 export type {
   TraceEntry,
@@ -54,7 +64,11 @@ export type {
   RetainedStoredEvent,
   RetainedDeletedEvent,
   ThrottledEvent,
+  ShadowEvent,
+  JobEvent,
   RuleEvent,
+  AuthorizationEvent,
+  AuthorizerEvent,
   InternalErrorEvent,
   TransportErrorEvent,
   TransportFailure,
@@ -63,3 +77,11 @@ export type {
   DisconnectReason,
 } from './trace/entry';
 export type { Packet } from './codec/codec';
+export type { PolicyDocument, PolicyStatement } from './auth/policy';
+export type {
+  CustomAuthorizerHandler,
+  CustomAuthorizerConfig,
+  CustomAuthorizerRequest,
+  CustomAuthorizerResponse,
+  DefaultAuthorizerConfig,
+} from './auth/authorizers';

@@ -9,7 +9,9 @@ import { X509Certificate, createPrivateKey } from 'node:crypto';
 import { readFixture } from './identity/fixtures';
 import type { TlsOptions } from './identity/types';
 import { DEFAULT_ALPN } from './transport/alpn';
+import { type PolicyDocument, PolicyError, parsePolicy } from './auth/policy';
 import type { AwsCredentials } from './transport/sigv4';
+import { type CustomAuthorizerConfig, type CustomAuthorizerHandler, type DefaultAuthorizerConfig, type ResolvedAuthorizers, resolveAuthorizers } from './auth/authorizers';
 
 /** MQTT over WebSocket (`wss://host:port/mqtt`, or `ws://` with `tls: false`). */
 export interface WebSocketOptions {
@@ -102,6 +104,12 @@ export interface FakeIotOptions {
   shadowDeltaOnReportedUpdate?: boolean;
   /** MQTT 5 SUBSCRIBE asking for QoS 2: `'downgrade'` (default: granted QoS 1, SUBACK 0x01) or `'refuse'` (0x80 for that filter). */
   qos2SubscribeMqtt5?: Reactions['qos2SubscribeMqtt5'];
+  /** MQTT 3.1.1 PUBLISH an IoT policy denies: `'disconnect'` (default, as AWS) or `'drop'` (discarded, no PUBACK). */
+  unauthorizedPublish?: Reactions['unauthorizedPublish'];
+  /** MQTT 5 QoS 0 PUBLISH an IoT policy denies: `'drop'` (default) or `'disconnect'` (DISCONNECT 0x87). AWS is silent. */
+  unauthorizedPublishQos0Mqtt5?: Reactions['unauthorizedPublishQos0Mqtt5'];
+  /** MQTT 3.1.1 SUBSCRIBE an IoT policy denies: `'disconnect'` (default, as AWS: no SUBACK) or `'suback-failure'` (0x80 for that filter). */
+  unauthorizedSubscribe?: Reactions['unauthorizedSubscribe'];
   /** AWS's documented misbehaviours, injected on purpose, driven by `seed`. Absent: no chaos work at all. */
   chaos?: ChaosOptions;
   /**
@@ -126,6 +134,27 @@ export interface FakeIotOptions {
    * a named shadow as `'dev-1/name/cfg'`. Each document is checked like an update (an invalid one is refused).
    */
   shadows?: Record<string, object>;
+  /**
+   * AWS IoT policies by name: AWS's JSON documents (`Version`, `Statement`), as objects or JSON text, each
+   * checked as AWS checks it (at most 2048 characters without whitespace). Attach them with
+   * `iot.attachPolicy(name, principal)` or `iot.createThing(name, { policies: [name] })`. Once any policy exists
+   * every operation is checked, and what no statement allows is denied; without policies everything is allowed.
+   */
+  policies?: Record<string, PolicyDocument | string>;
+  /**
+   * Custom authorizers by name, standing in for AWS's authorizer Lambdas: a function `(request) => response`
+   * (AWS's request and response, aws-iot-behaviour.md §7), or `{ handler, tokenKeyName, tokenSigningPublicKeys,
+   * signingDisabled }`. A client picks one with `x-amz-customauthorizer-name` in its MQTT user name's query
+   * string or its WebSocket upgrade; ALPN `mqtt` on the TLS port (no client certificate) and WebSockets without
+   * SigV4 authenticate this way. The response's principalId and policyDocuments then decide what it may do.
+   */
+  authorizers?: Record<string, CustomAuthorizerHandler | CustomAuthorizerConfig>;
+  /**
+   * The authorizer used when a client on the TLS port (ALPN `mqtt`) or an unsigned WebSocket names none (AWS: a
+   * domain configuration's `defaultAuthorizerName`): its name, or `{ name, allowAuthorizerOverride }` (default
+   * false: a name the client sends is ignored).
+   */
+  defaultAuthorizer?: string | DefaultAuthorizerConfig;
   /**
    * Also serve MQTT over TLS with client certificates (AWS's port 8883, and 443 with ALPN `x-amzn-mqtt-ca`)
    * on a second port: `true` for the defaults (fixtures/ certificates), or settings. Read the port, URL and CA
@@ -179,6 +208,10 @@ export interface ResolvedOptions {
   credentials: AwsCredentials | undefined;
   /** Seeded shadows: thing, shadow name (undefined: classic) and the update that creates it. */
   shadows: { thingName: string; shadowName: string | undefined; document: object }[];
+  /** The policies option, each document checked. */
+  policies: { name: string; document: PolicyDocument | string }[];
+  /** The authorizers and defaultAuthorizer options, checked; undefined without authorizers. */
+  authorizers: ResolvedAuthorizers | undefined;
   tls: ResolvedTls | undefined;
   http: { port: number } | undefined;
   accountId: string;
@@ -188,7 +221,8 @@ export interface ResolvedOptions {
 export const TOP_LEVEL_KEYS = [
   'port', 'host', 'profile', 'seed', 'trace', 'limits', 'qos2', 'retain', 'reservedRetain', 'retainedQuota', 'sharedSubscriptions', 'emptyClientId', 'lifecycleEvents', 'lifecycleQos',
   'hashMatchesParent', 'basicIngestPrefixExempt', 'offlineQos0', 'packetBeforeConnack', 'reservedTopics',
-  'throttles', 'publishRate', 'throughput', 'connectRate', 'shadowDeltaOnReportedUpdate', 'qos2SubscribeMqtt5', 'chaos', 'clock',
+  'throttles', 'publishRate', 'throughput', 'connectRate', 'shadowDeltaOnReportedUpdate', 'qos2SubscribeMqtt5',
+  'unauthorizedPublish', 'unauthorizedPublishQos0Mqtt5', 'unauthorizedSubscribe', 'policies', 'authorizers', 'defaultAuthorizer', 'chaos', 'clock',
   'websockets', 'credentials', 'tls', 'http', 'accountId', 'region', 'shadows',
 ] as const;
 
@@ -212,6 +246,9 @@ const REACTION_VALUES: { [K in keyof Reactions]: readonly Reactions[K][] } = {
   connectRate: ['close', 'server-unavailable'],
   shadowDeltaOnReportedUpdate: [false, true],
   qos2SubscribeMqtt5: ['downgrade', 'refuse'],
+  unauthorizedPublish: ['disconnect', 'drop'],
+  unauthorizedPublishQos0Mqtt5: ['drop', 'disconnect'],
+  unauthorizedSubscribe: ['disconnect', 'suback-failure'],
 };
 
 function checkPlainObject(value: unknown, name: string): asserts value is Record<string, unknown> {
@@ -275,7 +312,7 @@ export function resolveOptions(options: FakeIotOptions | undefined): ResolvedOpt
       // 0 retained messages (or bytes): every non-empty RETAIN publish is throttled.
       const min = key === 'sessionExpirySeconds' || key === 'maxRetainedMessages' || key === 'maxRetainedBytes' || key === 'maxTopicAliases' || key === 'maxSessionExpiryIntervalSeconds' ? 0 : 1;
       // A limit in seconds becomes a timer: Node's timers take at most 2^31 - 1 ms (longer ones fire at once).
-      const max = key.endsWith('Seconds') ? Math.floor((2 ** 31 - 1) / 1000) : 2 ** 31 - 1;
+      const max = key.endsWith('Seconds') ? Math.floor((2 ** 31 - 1) / 1000) : key.endsWith('Minutes') ? Math.floor((2 ** 31 - 1) / 60_000) : 2 ** 31 - 1;
       limits[key as keyof Limits] = checkInteger(value, `options.limits.${key}`, min, max);
     }
     if (limits.minKeepAliveSeconds > limits.maxKeepAliveSeconds) {
@@ -292,6 +329,9 @@ export function resolveOptions(options: FakeIotOptions | undefined): ResolvedOpt
     }
     if (limits.maxPacketBytes < 64) {
       fail(`options.limits.maxPacketBytes must be at least 64, room for a CONNECT's fields (got ${limits.maxPacketBytes}).`);
+    }
+    if (limits.customAuthMinTtlSeconds > limits.customAuthMaxTtlSeconds) {
+      fail(`options.limits.customAuthMinTtlSeconds (${limits.customAuthMinTtlSeconds}) must not exceed options.limits.customAuthMaxTtlSeconds (${limits.customAuthMaxTtlSeconds}).`);
     }
     if (limits.maxKeepAliveSeconds > 65535) {
       fail(`options.limits.maxKeepAliveSeconds must be at most 65535, the largest keep-alive MQTT can carry (got ${limits.maxKeepAliveSeconds}).`);
@@ -331,8 +371,25 @@ export function resolveOptions(options: FakeIotOptions | undefined): ResolvedOpt
   }
   const tls = resolveTls(o.tls, port);
   const http = resolveHttp(o.http);
+  const policies = resolvePolicies(o.policies);
+  const authorizers = resolveAuthorizers(o.authorizers, o.defaultAuthorizer);
 
-  return { port, host, seed, trace, profile: { name: base.name, features: featuresOf(reactions, base.features.protocolVersions), limits, reactions, reserved: base.reserved }, chaos, clock: clock as ResolvedOptions['clock'], websockets, credentials, tls, http, accountId, region, shadows };
+  return { port, host, seed, trace, profile: { name: base.name, features: featuresOf(reactions, base.features.protocolVersions), limits, reactions, reserved: base.reserved }, chaos, clock: clock as ResolvedOptions['clock'], websockets, credentials, tls, http, accountId, region, shadows, policies, authorizers };
+}
+
+function resolvePolicies(value: unknown): ResolvedOptions['policies'] {
+  if (value === undefined) return [];
+  checkPlainObject(value, 'options.policies');
+  return Object.entries(value).map(([name, document]) => {
+    if (!/^[\w+=,.@-]{1,128}$/.test(name)) fail(`options.policies: ${JSON.stringify(name)} is not a policy name AWS accepts (1-128 characters of letters, digits and _+=,.@-).`);
+    try {
+      parsePolicy(name, document);
+    } catch (error) {
+      if (error instanceof PolicyError) fail(`options.policies[${JSON.stringify(name)}]: ${error.message}`);
+      throw error;
+    }
+    return { name, document: document as PolicyDocument | string };
+  });
 }
 
 const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g;

@@ -7,14 +7,18 @@ import { propertiesBytes } from './broker/mqtt5';
 import type { Message, MessageProperties } from './session/session';
 import { isUtf8 } from 'node:buffer';
 import { parseShadowTopic } from './services/shadow';
+import { type JobsControl, jobsControl } from './services/jobs-control';
 import { ChaosEngine } from './chaos/engine';
 import { streamFor } from './chaos/prng';
 import { resolveChaos } from './chaos/options';
 import type { ChaosDecision, ChaosOptions, ScriptStep } from './chaos/types';
-import { type Clock, createRealClock, guarded, realClock, warnError } from './clock/clock';
+import { type Clock, type TimerHandle, createRealClock, guarded, realClock, warnError } from './clock/clock';
 import { VirtualClock } from './clock/virtual';
 import { asyncDispose } from './dispose';
 import { FakeIotError } from './errors';
+import { Authorization } from './auth/authorization';
+import { Authorizers, CUSTOM_AUTH_ALPN, type CustomAuthTransport } from './auth/authorizers';
+import type { PolicyDocument } from './auth/policy';
 import { type FakeIotOptions, resolveOptions } from './options';
 import { DEFAULT_WAIT_TIMEOUT_MS, type Trace, TraceRecorder, seedHint } from './trace/recorder';
 
@@ -22,7 +26,7 @@ import { DEFAULT_WAIT_TIMEOUT_MS, type Trace, TraceRecorder, seedHint } from './
 const SETTLE_POLL_MS = 2;
 import type { SigV4Verifier } from './transport/sigv4';
 import { type Listener, listenTcp } from './transport/tcp';
-import type { HttpListener } from './transport/http';
+import type { DataPlaneAnswer, DataPlaneRequest, HttpListener } from './transport/http';
 import type { WebSocketListener } from './transport/websocket';
 
 /**
@@ -36,12 +40,14 @@ const lazy = {
   tls: () => require('./transport/tls') as typeof import('./transport/tls'),
   http: () => require('./transport/http') as typeof import('./transport/http'),
   dataPlane: () => require('./services/data-plane') as typeof import('./services/data-plane'),
+  jobsDataPlane: () => require('./services/jobs-data-plane') as typeof import('./services/jobs-data-plane'),
 };
 /* eslint-enable @typescript-eslint/no-require-imports */
 import { fixturePath } from './identity/fixtures';
 import type { Registry } from './identity/registry';
 import type { CertificateCredentials, CertificateStatus, ClientInfo, CreateThingOptions, ThingCredentials, TlsEndpoint } from './identity/types';
 import type { ConnectionIdentity } from './trace/entry';
+import { announceEndpoint } from './trace/watch';
 
 /**
  * The registry issues certificates with @peculiar/x509 (~50 ms to load): loaded the first time an endpoint
@@ -111,6 +117,8 @@ export interface ShadowControl {
 export interface SettledOptions {
   /** How long to wait, in real milliseconds. Default 3000. */
   timeoutMs?: number;
+  /** Gives the wait up early: once it aborts, settled() rejects with the signal's reason and stops looking. */
+  signal?: AbortSignal;
 }
 
 export interface DisconnectOptions {
@@ -182,6 +190,8 @@ export interface FakeIot extends AsyncDisposable {
   readonly clock: FakeIotClock;
   /** The Device Shadow service's state, and updates from the cloud side. */
   readonly shadows: ShadowControl;
+  /** AWS IoT Jobs from the cloud side: create and cancel jobs, delete executions, read their state. */
+  readonly jobs: JobsControl;
   /**
    * Retained messages: `get(topic)` and `list()`. Empty (and nothing is ever stored) unless the profile stores
    * retained messages (`retain: 'store'`, profile `current`).
@@ -223,6 +233,23 @@ export interface FakeIot extends AsyncDisposable {
    * connections stay. REVOKED is final. Throws INVALID_ARGUMENT for an unknown id or status.
    */
   setCertificateStatus(certificateId: string, status: CertificateStatus): void;
+  /**
+   * Creates or replaces an IoT policy (AWS's JSON document, an object or JSON text; at most 2048 characters
+   * without whitespace). From the first policy on, every CONNECT, PUBLISH, SUBSCRIBE and delivery is checked,
+   * and what no statement allows is denied; a changed policy applies to open connections at once (their
+   * subscriptions stop receiving what it no longer allows). Throws INVALID_POLICY saying what is wrong.
+   */
+  setPolicy(name: string, document: PolicyDocument | string): void;
+  /** Deletes a policy and detaches it from everyone; false when there was none of that name. */
+  deletePolicy(name: string): boolean;
+  /**
+   * Attaches a policy to a principal: a certificate id (`createThing()`/`createCertificate()`'s `certificateId`),
+   * an access key id (SigV4 WebSocket connections), or `'*'` for every connection, plain TCP ones included.
+   * Throws POLICY_NOT_FOUND for an unknown policy, LIMIT_EXCEEDED past AWS's 10 policies per principal.
+   */
+  attachPolicy(name: string, principal: string): void;
+  /** Detaches a policy from a principal; false when it was not attached. */
+  detachPolicy(name: string, principal: string): boolean;
   /**
    * Listens for messages published to an AWS IoT rule by basic ingest (`$aws/rules/<ruleName>/...`), which go
    * to the rule and never to subscribers. `'*'` listens to every rule. Returns the function that stops it.
@@ -272,16 +299,31 @@ export async function startFakeIot(options?: FakeIotOptions): Promise<FakeIot> {
       throw new FakeIotError('INVALID_OPTION', `options.shadows[${JSON.stringify(`${thingName}${shadowName === undefined ? '' : `/name/${shadowName}`}`)}]: the Device Shadow service refuses it: ${code} ${message}.`);
     }
   }
+  let registry: Registry | undefined;
+  /** The endpoint's IoT policies, made with the first policy: until then nothing is checked. */
+  const authorization = (): Authorization => {
+    if (broker.authz) return broker.authz;
+    const authz = new Authorization(resolved.region, resolved.accountId);
+    authz.attachedThing = (certificateId, thingName) => registry?.attachedThing(certificateId, thingName);
+    return (broker.authz = authz);
+  };
+  for (const { name, document } of resolved.policies) authorization().setPolicy(name, document, `options.policies[${JSON.stringify(name)}]`);
+  if (resolved.authorizers) {
+    broker.authorizers = new Authorizers(resolved.authorizers, resolved.seed, resolved.profile.limits);
+    authorization(); // what an authorizer's policies allow is checked even without policies of the endpoint's own
+  }
   const connections = new Set<Dispatcher>();
   let nextConnectionId = 1;
   let closing: Promise<void> | undefined;
 
-  const onSocket = (socket: ByteStream, identity?: ConnectionIdentity) => {
+  /** On the plain port an authorizer runs only when the MQTT user name names one (AWS has no plain port). */
+  const plainCustomAuth: CustomAuthTransport | undefined = resolved.authorizers ? { via: 'tcp', required: false, tls: false } : undefined;
+  const onSocket = (socket: ByteStream, identity?: ConnectionIdentity, customAuth = identity === undefined ? plainCustomAuth : undefined) => {
     if (closing) {
       socket.destroy();
       return;
     }
-    connections.add(new Dispatcher(nextConnectionId++, socket, broker, (c) => connections.delete(c), identity));
+    connections.add(new Dispatcher(nextConnectionId++, socket, broker, (c) => connections.delete(c), identity, customAuth ? { customAuth } : {}));
   };
   const listener = await listenTcp(resolved.host, resolved.port, onSocket);
   const verifier: SigV4Verifier | undefined = resolved.websockets || resolved.http ? new (lazy.sigv4().SigV4Verifier)(resolved.credentials, () => clock.now(), resolved.profile.limits.sigv4ClockSkewSeconds) : undefined;
@@ -301,7 +343,8 @@ export async function startFakeIot(options?: FakeIotOptions): Promise<FakeIot> {
         requestTimeoutMs: limits.connectTimeoutSeconds * 1000,
         verifier: verifier!, // made above whenever websockets or http is on
         accountId: resolved.accountId,
-        accept: onSocket,
+        ...(resolved.authorizers ? { customAuth: { required: resolved.credentials !== undefined } } : {}),
+        accept: (stream, identity, customAuth) => onSocket(stream, identity, customAuth),
         refused: (refusal) => {
           if (trace.active) trace.record({ kind: 'event', event: 'transport-error', ...refusal });
         },
@@ -314,7 +357,6 @@ export async function startFakeIot(options?: FakeIotOptions): Promise<FakeIot> {
   const wsHost = wsListener?.transport === 'wss' && (host === '127.0.0.1' || host === '::1' || host === '0.0.0.0' || host === '::') ? 'localhost' : host.includes(':') ? `[${host}]` : host;
   const ws = wsListener ? { port: wsListener.port, url: `${wsListener.transport}://${wsHost}:${wsListener.port}${resolved.websockets!.path}` } : undefined;
 
-  let registry: Registry | undefined;
   const things = (): Registry => (registry ??= new (loadRegistry().Registry)({ accountId: resolved.accountId, region: resolved.region }));
   let tlsListener: Listener | undefined;
   let tlsEndpoint: TlsEndpoint | undefined;
@@ -326,9 +368,17 @@ export async function startFakeIot(options?: FakeIotOptions): Promise<FakeIot> {
         {
           host, port: t.port, cert: t.cert, key: t.key, ca: [certificates.ca.certificatePem, ...t.ca], requireSni: t.requireSni, alpn: t.alpn,
           handshakeTimeoutMs: resolved.profile.limits.connectTimeoutSeconds * 1000, plainPort: port,
+          ...(resolved.authorizers ? { customAuthAlpn: CUSTOM_AUTH_ALPN } : {}),
         },
         {
           secure(socket, facts) {
+            if (!facts.certificate) {
+              // ALPN mqtt: custom authentication; the authorizer decides at CONNECT (aws-iot-behaviour.md §7).
+              const identity: ConnectionIdentity = { transport: 'tls', ...(facts.sni !== undefined ? { sni: facts.sni } : {}), ...(facts.alpn !== undefined ? { alpn: facts.alpn } : {}) };
+              const customAuth: CustomAuthTransport = { via: 'tls', required: true, tls: true, ...(facts.sni !== undefined ? { serverName: facts.sni } : {}) };
+              connections.add(new Dispatcher(nextConnectionId++, socket, broker, (c) => connections.delete(c), identity, { customAuth }));
+              return undefined;
+            }
             const known = certificates.identify(facts.certificate);
             const principal = known.certificateId;
             if (known.status !== 'ACTIVE') return { ...notActive(known.status), principal };
@@ -351,7 +401,8 @@ export async function startFakeIot(options?: FakeIotOptions): Promise<FakeIot> {
               }
               return true;
             };
-            connections.add(new Dispatcher(connectionId, socket, broker, (c) => connections.delete(c), identity, refuseConnect));
+            const certificate = facts.certificate;
+            connections.add(new Dispatcher(connectionId, socket, broker, (c) => connections.delete(c), identity, { refuseConnect, certificate }));
             return undefined;
           },
           refused(refusal) {
@@ -381,8 +432,10 @@ export async function startFakeIot(options?: FakeIotOptions): Promise<FakeIot> {
         maxBodyBytes: resolved.profile.limits.maxPayloadBytes,
         requestTimeoutMs: resolved.profile.limits.connectTimeoutSeconds * 1000,
         verifier: verifier!,
+        // The jobs data plane (`/things/{thing}/jobs...`) is signed for its own service name.
+        service: (rawPath) => (lazy.jobsDataPlane().isJobsDataPath(rawPath) ? lazy.jobsDataPlane().SIGV4_JOBS_DATA_SERVICE : undefined),
         requestId: () => requestIds.uuid(),
-        handle: lazy.dataPlane().dataPlane({
+        handle: withJobs(lazy.jobsDataPlane().jobsDataPlane(broker.jobs), lazy.dataPlane().dataPlane({
           now: () => clock.now(),
           retain: resolved.profile.reactions.retain,
           checkTopic: (topic) => broker.checkTopic(topic),
@@ -397,7 +450,7 @@ export async function startFakeIot(options?: FakeIotOptions): Promise<FakeIot> {
             return m && { topic: m.topic, payload: m.payload, qos: m.qos, lastModifiedTime: m.lastModifiedTime, ...(m.properties?.userProperties ? { userProperties: m.properties.userProperties } : {}) };
           },
           retainedList: () => [...(broker.retained?.list(clock.now()) ?? [])].sort((a, b) => (a.topic < b.topic ? -1 : a.topic > b.topic ? 1 : 0)),
-        }),
+        })),
         refused: (refusal) => {
           if (trace.active) trace.record({ kind: 'event', event: 'transport-error', ...refusal });
         },
@@ -511,6 +564,7 @@ export async function startFakeIot(options?: FakeIotOptions): Promise<FakeIot> {
     return closing;
   };
 
+  announceEndpoint({ trace, seed: resolved.seed, closed: () => closing !== undefined });
   return {
     host,
     port,
@@ -603,6 +657,7 @@ export async function startFakeIot(options?: FakeIotOptions): Promise<FakeIot> {
       },
       list: (thingName) => broker.shadows.list().filter((s) => thingName === undefined || s.thingName === thingName),
     },
+    jobs: jobsControl(broker.jobs, assertOpen),
     clients() {
       const identities = new Map<number, ConnectionIdentity>();
       for (const c of connections) identities.set(c.connectionId, c.identity);
@@ -615,8 +670,27 @@ export async function startFakeIot(options?: FakeIotOptions): Promise<FakeIot> {
     tls: tlsEndpoint,
     createThing(thingName, opts) {
       assertOpen('createThing()');
-      return things().createThing(thingName, opts);
+      const where = `createThing(${JSON.stringify(thingName)})`;
+      const policies: unknown = (opts as { policies?: unknown } | undefined)?.policies;
+      if (policies !== undefined) {
+        if (!Array.isArray(policies) || !policies.every((p) => typeof p === 'string')) throw new FakeIotError('INVALID_ARGUMENT', `${where}: options.policies must be a list of policy names.`);
+        // Checked before the thing exists, so a mistake leaves nothing half made.
+        for (const name of policies) if (!broker.authz?.policy(name)) throw new FakeIotError('POLICY_NOT_FOUND', `${where}: no policy named ${JSON.stringify(name)} (create it with the policies option or iot.setPolicy()).`);
+      }
+      const thing = things().createThing(thingName, opts);
+      for (const name of (policies as string[] | undefined) ?? []) authorization().attachPolicy(name, thing.certificateId, where);
+      return thing;
     },
+    setPolicy(name, document) {
+      assertOpen('setPolicy()');
+      authorization().setPolicy(name, document, `setPolicy(${JSON.stringify(name)})`);
+    },
+    deletePolicy: (name) => broker.authz?.deletePolicy(name) ?? false,
+    attachPolicy(name, principal) {
+      assertOpen('attachPolicy()');
+      authorization().attachPolicy(name, principal, `attachPolicy(${JSON.stringify(name)}, ${JSON.stringify(principal)})`);
+    },
+    detachPolicy: (name, principal) => broker.authz?.detachPolicy(name, principal) ?? false,
     createCertificate() {
       assertOpen('createCertificate()');
       return things().createCertificate();
@@ -644,27 +718,48 @@ export async function startFakeIot(options?: FakeIotOptions): Promise<FakeIot> {
       if (typeof timeoutMs !== 'number' || !(timeoutMs >= 0)) {
         return Promise.reject(new FakeIotError('INVALID_ARGUMENT', `iot.settled(): options.timeoutMs must be a number of milliseconds >= 0 (got ${String(timeoutMs)}).`));
       }
+      const { signal } = opts;
+      if (signal !== undefined && !(signal instanceof AbortSignal)) {
+        return Promise.reject(new FakeIotError('INVALID_ARGUMENT', `iot.settled(): options.signal must be an AbortSignal (got ${String(signal)}).`));
+      }
+      if (signal?.aborted) return Promise.reject(signal.reason);
       // Under the virtual clock, nothing still to come fires without advance(): only real timers are waited for.
       const countTimers = !virtual;
       const pending = () => [...broker.pendingWork(countTimers), ...[...connections].flatMap((c) => c.pendingWork(countTimers))];
       const deadline = realClock.now() + timeoutMs;
       return new Promise<void>((resolve, reject) => {
+        let timer: TimerHandle;
+        const abort = () => {
+          timer.cancel();
+          reject(signal!.reason);
+        };
+        const done = (error?: FakeIotError) => {
+          signal?.removeEventListener('abort', abort);
+          if (error) reject(error);
+          else resolve();
+        };
         const check = () => {
-          if (closing) return reject(new FakeIotError('ENDPOINT_CLOSED', 'iot.settled(): the endpoint was closed while waiting.'));
+          if (closing) return done(new FakeIotError('ENDPOINT_CLOSED', 'iot.settled(): the endpoint was closed while waiting.'));
           const work = pending();
-          if (work.length === 0) return resolve();
+          if (work.length === 0) return done();
           if (realClock.now() >= deadline) {
-            return reject(new FakeIotError('SETTLE_TIMEOUT', `iot.settled(): still busy after ${timeoutMs} ms:\n${work.map((w) => `  - ${w}`).join('\n')}\n  ${seedHint(resolved.seed)}\n  last entries:\n${trace.excerpt()}`));
+            return done(new FakeIotError('SETTLE_TIMEOUT', `iot.settled(): still busy after ${timeoutMs} ms:\n${work.map((w) => `  - ${w}`).join('\n')}\n  ${seedHint(resolved.seed)}\n  last entries:\n${trace.excerpt()}`));
           }
-          realClock.setTimeout(check, SETTLE_POLL_MS);
+          timer = realClock.setTimeout(check, SETTLE_POLL_MS);
         };
         // First look after this turn's writes were flushed (they are corked until the next tick).
-        realClock.setTimeout(check, 0);
+        timer = realClock.setTimeout(check, 0);
+        signal?.addEventListener('abort', abort, { once: true });
       });
     },
     close,
     [asyncDispose]: close,
   };
+}
+
+/** The jobs data plane first (its own paths), then the IoT data plane. */
+function withJobs(jobs: (request: DataPlaneRequest) => DataPlaneAnswer | undefined, data: (request: DataPlaneRequest) => DataPlaneAnswer): (request: DataPlaneRequest) => DataPlaneAnswer {
+  return (request) => jobs(request) ?? data(request);
 }
 
 /** The transport-error fields for a certificate that is not ACTIVE. */

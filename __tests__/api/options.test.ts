@@ -52,6 +52,7 @@ describe('startFakeIot() options are validated up front', () => {
       hashMatchesParent: false, basicIngestPrefixExempt: true, offlineQos0: 'drop', packetBeforeConnack: 'disconnect', reservedTopics: 'disconnect',
       throttles: true, publishRate: 'discard', throughput: 'delay', connectRate: 'close', shadowDeltaOnReportedUpdate: false,
       reservedRetain: 'disconnect', retainedQuota: 'discard', sharedSubscriptions: true, qos2SubscribeMqtt5: 'downgrade',
+      unauthorizedPublish: 'disconnect', unauthorizedPublishQos0Mqtt5: 'drop', unauthorizedSubscribe: 'disconnect',
     });
     expect(iot.profile.features).toEqual({ protocolVersions: [4, 5], retained: true, sharedSubscriptions: true });
     await using classic = await startFakeIot({ profile: 'classic' });

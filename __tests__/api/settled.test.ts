@@ -55,6 +55,22 @@ describe('iot.settled()', () => {
   test('validates its options', async () => {
     const iot = await endpoint();
     await expect(iot.settled({ timeoutMs: -1 })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+    await expect(iot.settled({ signal: {} as never })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', message: expect.stringContaining('options.signal') });
+  });
+
+  test('options.signal gives the wait up with the signal\'s reason', async () => {
+    const iot = await endpoint();
+    const c = await raw(iot);
+    await c.connect('never-acks');
+    c.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 't', qos: 1 }] });
+    await c.next('suback');
+    iot.publish('t', 'x', { qos: 1 }); // never acknowledged: settled() would wait its whole timeout
+    const controller = new AbortController();
+    const wait = iot.settled({ timeoutMs: 60_000, signal: controller.signal });
+    await c.next('publish');
+    controller.abort(new Error('stop waiting'));
+    await expect(wait).rejects.toThrow('stop waiting');
+    await expect(iot.settled({ signal: controller.signal })).rejects.toThrow('stop waiting');
   });
 });
 

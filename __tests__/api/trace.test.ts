@@ -111,4 +111,17 @@ describe('iot.trace', () => {
       await iot.close();
     }
   });
+
+  test('options.signal gives a wait up: it rejects with the reason, and a later entry does not revive it', async () => {
+    const iot = await endpoint();
+    const controller = new AbortController();
+    const wait = iot.trace.waitFor({ event: 'connect', clientId: 'late' }, { timeoutMs: 60_000, signal: controller.signal });
+    controller.abort(new Error('gave up'));
+    await expect(wait).rejects.toThrow('gave up');
+    await expect(iot.trace.waitFor({ event: 'connect' }, { signal: controller.signal })).rejects.toThrow('gave up');
+    await client(iot, 'late');
+    // An entry already recorded wins over an aborted signal, as it would over a timeout of 0.
+    await expect(iot.trace.waitFor({ event: 'connect', clientId: 'late' }, { signal: controller.signal })).resolves.toMatchObject({ clientId: 'late' });
+    await expect(iot.trace.waitFor({ event: 'connect' }, { signal: 'no' as never })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', message: expect.stringContaining('options.signal') });
+  });
 });

@@ -74,12 +74,12 @@ describe('--trace-file', () => {
 });
 
 describe('--config', () => {
-  test('{"clock":"virtual"} is refused: nothing outside the process could advance it', async () => {
+  test('{"clock":"virtual"} without --control-port is refused: nothing outside the process could advance it', async () => {
     const config = path.join(dir, 'options.json');
     writeFileSync(config, JSON.stringify({ clock: 'virtual' }));
     const result = await run(process.execPath, [CLI, '--port', '0', '--config', config]);
     expect(result.code).toBe(2);
-    expect(result.stderr).toMatch(/^\[fake-aws-iot\] --config \S+options\.json: "clock": "virtual" is not available from the CLI/);
+    expect(result.stderr).toMatch(/^\[fake-aws-iot\] --config \S+options\.json: "clock": "virtual" needs --control-port/);
     expect(result.stdout).toBe('');
   });
 

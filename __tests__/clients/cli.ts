@@ -176,14 +176,17 @@ export async function traceLine(file: string, match: (line: TraceLine) => boolea
 }
 
 /**
- * A python3 paho device over mTLS: argv port, client id, CA, certificate, key, and ALPN (`-`: plain tls_set,
- * else an SSLContext offering that protocol). It subscribes to cmd/<id>, answers the first command on
- * state/<id> with "done: <command>", and exits; it prints connack, granted and message lines.
+ * A python3 paho device over TLS: argv port, client id, CA, certificate, key, and ALPN (`-`: plain tls_set,
+ * else an SSLContext offering that protocol; certificate `-` with an ALPN: none, for custom authentication),
+ * then optionally user name and password. It subscribes to cmd/<id>, answers the first command on state/<id>
+ * with "done: <command>", and exits; it prints connack, granted and message lines, and "closed" (then exits)
+ * when the server closes the connection.
  */
 export const PAHO_TLS_DEVICE = `
 import ssl, sys
 import paho.mqtt.client as mqtt
 port, client_id, ca, cert, key, alpn = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5], sys.argv[6]
+credentials = sys.argv[7:9]
 kwargs = {"client_id": client_id, "protocol": mqtt.MQTTv311, "clean_session": True}
 if hasattr(mqtt, "CallbackAPIVersion"):
     client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION1, **kwargs)
@@ -193,9 +196,12 @@ if alpn == "-":
     client.tls_set(ca_certs=ca, certfile=cert, keyfile=key)
 else:
     context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=ca)
-    context.load_cert_chain(certfile=cert, keyfile=key)
+    if cert != "-":
+        context.load_cert_chain(certfile=cert, keyfile=key)
     context.set_alpn_protocols([alpn])
     client.tls_set_context(context)
+if credentials:
+    client.username_pw_set(*credentials)
 def on_connect(c, userdata, flags, rc):
     print("connack", rc, flush=True)
     c.subscribe("cmd/" + client_id, qos=1)
@@ -206,6 +212,11 @@ def on_message(c, userdata, msg):
     c.publish("state/" + client_id, "done: " + msg.payload.decode(), qos=1)
 def on_publish(c, userdata, mid):
     c.disconnect()
+def on_disconnect(c, userdata, rc):
+    if rc != 0:
+        print("closed", flush=True)
+        c.disconnect()
+client.on_disconnect = on_disconnect
 client.on_connect = on_connect
 client.on_publish = on_publish
 client.on_subscribe = on_subscribe

@@ -21,8 +21,9 @@ beforeAll(() => {
   sh(npm, ['pack', '--silent', '--ignore-scripts', '--pack-destination', dir], root);
   tarball = path.join(dir, readdirSync(dir).find((f) => f.endsWith('.tgz'))!);
   writeFileSync(path.join(dir, 'package.json'), JSON.stringify({ name: 'scratch', version: '1.0.0', private: true }));
-  // fast-check is an optional peer of fake-aws-iot/fast-check: a user of that entry installs it. The Jest
-  // type packages are what a Jest + TypeScript project has (the versions this repository tests with).
+  // fast-check comes with fake-aws-iot (the CLI's fuzz runs it); a project whose tests import it lists it
+  // too, as here. The Jest type packages are what a Jest + TypeScript project has (the versions this
+  // repository tests with).
   const same = (name: string) => `${name}@${(require(`${name}/package.json`) as { version: string }).version}`;
   sh(npm, ['install', '--no-audit', '--no-fund', '--prefer-offline', tarball, ...['fast-check', '@jest/globals', '@types/jest', '@types/node'].map(same)]);
 }, 180_000);
@@ -40,7 +41,7 @@ const useIt = `
 
 test('the tarball holds compiled JS, declarations and the bin, and no sources or tests', () => {
   const files = sh('tar', ['-tzf', tarball]).trim().split('\n');
-  expect(files).toEqual(expect.arrayContaining(['package/dist/index.js', 'package/dist/index.mjs', 'package/dist/index.d.ts', 'package/dist/cli.js', 'package/README.md', 'package/package.json']));
+  expect(files).toEqual(expect.arrayContaining(['package/dist/index.js', 'package/dist/index.mjs', 'package/dist/index.d.ts', 'package/dist/cli.js', 'package/dist/control/openapi.json', 'package/README.md', 'package/package.json']));
   expect(files.filter((f) => /\/(src|__tests__)\/|\.map$/.test(f))).toEqual([]);
 });
 
@@ -172,6 +173,8 @@ test('the matchers are typed', async () => {
   });
 });
 
-test('the bin runs', () => {
-  expect(sh(path.join(dir, 'node_modules/.bin/fake-aws-iot'), ['--help'])).toMatch(/^Usage: fake-aws-iot/);
+test('the bin runs, and its fuzz command too', () => {
+  const bin = path.join(dir, 'node_modules/.bin/fake-aws-iot');
+  expect(sh(bin, ['--help'])).toMatch(/^Usage: fake-aws-iot/);
+  expect(sh(bin, ['fuzz', '--runs', '2', '--seed', '1', '--', process.execPath, '-e', 'process.env.FAKE_IOT_URL.startsWith("mqtt://") || process.exit(1)'])).toMatch(/all 2 run\(s\) survived \(seed 1\)/);
 });

@@ -8,29 +8,10 @@
  */
 import { iot as awsIot, mqtt5 } from 'aws-iot-device-sdk-v2';
 import { client, endpoint } from '../helpers';
+import { mqtt5Clients, until } from './crt';
 import type { FakeIot } from '../../src';
 
-const opened = new Set<mqtt5.Mqtt5Client>();
-afterEach(async () => {
-  for (const c of [...opened]) {
-    opened.delete(c);
-    const stopped = new Promise((resolve) => c.once('stopped', resolve));
-    c.stop();
-    await stopped;
-    c.close();
-  }
-});
-
-/**
- * Waits (up to 5 s) for what an aws-crt client reports on its own threads: its events come after the endpoint's
- * last trace entry, so the trace cannot wake a waiter for them.
- */
-async function until(done: () => boolean, what: string): Promise<void> {
-  for (const deadline = Date.now() + 5000; !done(); ) {
-    if (Date.now() > deadline) throw new Error(`the Mqtt5Client reported no ${what} within 5 s`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}
+const opened = mqtt5Clients();
 
 function start(iot: FakeIot, clientId: string): { c: mqtt5.Mqtt5Client; connected: Promise<mqtt5.ConnectionSuccessEvent>; messages: mqtt5.MessageReceivedEvent[]; disconnections: mqtt5.DisconnectionEvent[] } {
   const c = new mqtt5.Mqtt5Client({

@@ -7,31 +7,20 @@
  */
 import { UpdateThingShadowCommand } from '@aws-sdk/client-iot-data-plane';
 import * as awsIotV1 from 'aws-iot-device-sdk';
-import { io, iot as awsIot, iotshadow, mqtt } from 'aws-iot-device-sdk-v2';
+import { iot as awsIot, iotshadow, mqtt } from 'aws-iot-device-sdk-v2';
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
-import type { FakeIot } from '../../src';
 import { run } from '../clients/cli';
 import { endpoint } from '../helpers';
+import { v2Connections } from './crt';
 import { body, sdk } from '../services/http-helpers';
 
-const connections = new Set<mqtt.MqttClientConnection>();
+const crt = v2Connections();
 const v1Clients = new Set<awsIotV1.thingShadow>();
 afterEach(async () => {
-  for (const c of [...connections]) await c.disconnect().catch(() => {});
-  connections.clear();
   await Promise.all([...v1Clients].map((c) => new Promise<void>((resolve) => c.end(true, () => resolve()))));
   v1Clients.clear();
 });
-
-/** A v2 connection over plain TCP, connected. */
-async function v2Plain(iot: FakeIot, clientId: string): Promise<mqtt.MqttClientConnection> {
-  const connection = new mqtt.MqttClient().new_connection({ client_id: clientId, host_name: '127.0.0.1', port: iot.port, clean_session: true, keep_alive: 30, socket_options: new io.SocketOptions() });
-  connections.add(connection);
-  connection.on('error', () => {});
-  await connection.connect();
-  return connection;
-}
 
 /** The first message a v2 shadow subscription hands its handler. */
 function first<T>(): { handler: (error?: iotshadow.IotShadowError, response?: T) => void; next: Promise<T> } {
@@ -44,7 +33,7 @@ function first<T>(): { handler: (error?: iotshadow.IotShadowError, response?: T)
 describe('aws-iot-device-sdk-v2 iotshadow.IotShadowClient', () => {
   test('get on a fresh thing is rejected 404; update reported is accepted; the cloud sets desired and the delta arrives', async () => {
     const iot = await endpoint({ http: true });
-    const connection = await v2Plain(iot, 'v2-lamp');
+    const connection = await crt.plain(iot, 'v2-lamp');
     const shadow = new iotshadow.IotShadowClient(connection);
     const thingName = 'v2-lamp';
     const QoS = mqtt.QoS.AtLeastOnce;
@@ -83,9 +72,7 @@ describe('aws-iot-device-sdk-v2 iotshadow.IotShadowClient', () => {
       .with_client_id('v2-meter')
       .with_clean_session(true)
       .build();
-    const connection = new mqtt.MqttClient().new_connection(config);
-    connections.add(connection);
-    connection.on('error', () => {});
+    const connection = crt.track(new mqtt.MqttClient().new_connection(config));
     await connection.connect();
     const shadow = new iotshadow.IotShadowClient(connection);
     const request = { thingName: 'v2-meter', shadowName: 'config' };

@@ -77,6 +77,16 @@ describe('fake-aws-iot/fast-check arbitraries', () => {
     });
   });
 
+  test('chaosArbitrary({ faults: [] }) draws {} only, and a failure at {} is not run a second time as its own shrink', () => {
+    let runs = 0;
+    const result = fc.check(fc.property(chaosArbitrary({ faults: [] }), (c) => {
+      runs++;
+      return Object.keys(c).length > 0;
+    }), { seed: 1, numRuns: 5 });
+    expect(result.counterexample).toEqual([{}]);
+    expect(runs).toBe(1);
+  });
+
   test('constraints are checked', () => {
     expect(() => chaosArbitrary({ maxProbability: 2 })).toThrow(/maxProbability must be in \(0, 1\]/);
     expect(() => chaosArbitrary({ minDelayMs: 50, maxDelayMs: 10 })).toThrow(/minDelayMs <= maxDelayMs/);

@@ -10,9 +10,9 @@ const YEAR_MS = 365 * 24 * 3600 * 1000;
 const certificates = readdirSync(FIXTURES).filter((f) => f.endsWith('.pem'));
 
 describe('fixtures/', () => {
-  test('holds the CA, the server certificate and two device certificates, each with its key', () => {
+  test('holds the CA, the server certificate and two device certificates, each with its key (and the example device policy)', () => {
     expect(readdirSync(FIXTURES).sort()).toEqual([
-      'ca.key', 'ca.pem', 'device-1.cert.pem', 'device-1.private.key', 'device-2.cert.pem', 'device-2.private.key', 'server.key', 'server.pem',
+      'ca.key', 'ca.pem', 'device-1.cert.pem', 'device-1.private.key', 'device-2.cert.pem', 'device-2.private.key', 'device-policy.json', 'server.key', 'server.pem',
     ]);
     for (const [cert, key] of [['ca.pem', 'ca.key'], ['server.pem', 'server.key'], ['device-1.cert.pem', 'device-1.private.key'], ['device-2.cert.pem', 'device-2.private.key']]) {
       expect(new X509Certificate(fixture(cert!)).checkPrivateKey(createPrivateKey(fixture(key!)))).toBe(true);

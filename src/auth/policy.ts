@@ -4,13 +4,28 @@
  * (`*` crosses `/`), MQTT `+` and `#` literal in resources, the `$(*)`, `$(?)`, `$($)` escapes, policy
  * variables, and the conditions IoT devices use (`iot:ConnectAttributes`, `aws:SourceIp`).
  *
- * State-free: the broker (not yet wired) asks `evaluate()` for each operation.
+ * State-free: the endpoint's Authorization (authorization.ts) asks `evaluate()` for each operation.
  */
 
 /** The size AWS allows a policy document: 2048 characters, whitespace not counted (§6.1). */
 export const MAX_POLICY_CHARS = 2048;
 
 export type Effect = 'Allow' | 'Deny';
+
+/** An AWS IoT policy document as JSON: `{ Version: '2012-10-17', Statement: [{ Effect, Action, Resource, Condition? }] }`. */
+export interface PolicyDocument {
+  Version: '2012-10-17' | '2008-10-17';
+  Statement: PolicyStatement | PolicyStatement[];
+}
+
+export interface PolicyStatement {
+  Effect: Effect;
+  Action: string | string[];
+  Resource: string | string[];
+  /** Operator → condition key → value(s): `{ StringEquals: { 'iot:ClientId': 'dev-1' } }`. */
+  Condition?: Record<string, Record<string, string | string[] | boolean>>;
+  Sid?: string;
+}
 
 /** A condition block: operator → key → values, as in the JSON. */
 type Conditions = Record<string, Record<string, string[]>>;

@@ -10,6 +10,7 @@ export const lifecycleTopics = {
   disconnected: (clientId: string) => `$aws/events/presence/disconnected/${clientId}`,
   subscribed: (clientId: string) => `$aws/events/subscriptions/subscribed/${clientId}`,
   unsubscribed: (clientId: string) => `$aws/events/subscriptions/unsubscribed/${clientId}`,
+  connectFailed: (clientId: string) => `$aws/events/presence/connect_failed/${clientId}`,
 };
 
 /** AWS sends no lifecycle events at all for client ids containing `+` or `#`. */
@@ -65,5 +66,28 @@ export function subscriptionPayload(s: SessionFacts, timestamp: number, eventTyp
     sessionIdentifier: s.sessionIdentifier,
     principalIdentifier: s.principalIdentifier,
     topics,
+  };
+}
+
+/** What a connect_failed event says of the refused connection (aws-iot-behaviour.md §3.3). */
+export interface FailedConnect {
+  clientId: string;
+  thingName?: string;
+  principalIdentifier: string;
+  sessionIdentifier: string;
+  ipAddress: string;
+}
+
+/** AWS: the only connectFailureReason is AUTHORIZATION_FAILED (§3.3). */
+export function connectFailedPayload(f: FailedConnect, timestamp: number) {
+  return {
+    clientId: f.clientId,
+    ...(f.thingName !== undefined ? { thingName: f.thingName } : {}),
+    timestamp,
+    eventType: 'connect_failed' as const,
+    connectFailureReason: 'AUTHORIZATION_FAILED' as const,
+    principalIdentifier: f.principalIdentifier,
+    sessionIdentifier: f.sessionIdentifier,
+    ipAddress: f.ipAddress,
   };
 }

@@ -108,6 +108,20 @@ export interface Limits {
    */
   sigv4ClockSkewSeconds: number;
   /**
+   * Custom authorizers: how long the authorizer may take to answer. AWS: the authorizer Lambda has 5 s
+   * (aws-iot-behaviour.md §7); on the endpoint's clock, so `clock: 'virtual'` moves it. Over it, the connect fails.
+   */
+  customAuthTimeoutSeconds: number;
+  /**
+   * Custom authorizers: the least a response may give as `disconnectAfterInSeconds` or `refreshAfterInSeconds`.
+   * AWS: 300 (§7); a response outside the range is invalid, and the connect fails.
+   */
+  customAuthMinTtlSeconds: number;
+  /** Custom authorizers: the most a response may give as `disconnectAfterInSeconds` or `refreshAfterInSeconds`. AWS: 86400 (§7). */
+  customAuthMaxTtlSeconds: number;
+  /** Custom authorizers: policy documents one response may return. AWS: 10 (§7); more makes the response invalid. */
+  customAuthMaxPolicyDocuments: number;
+  /**
    * Bytes the endpoint's shadows may hold together (documents and metadata). Not an AWS number: it keeps the
    * endpoint bounded in memory. An update that would go beyond it is refused with 429, as AWS answers a quota.
    */
@@ -158,6 +172,23 @@ export interface Limits {
   maxMessageExpirySeconds: number;
   /** MQTT 5 Message Expiry Interval: a smaller value (0) from a publisher is raised to this. AWS: 1 s (§1.11). */
   minMessageExpirySeconds: number;
+  /** Jobs: longest job id, in characters (`[a-zA-Z0-9_-]`). AWS: 64 (aws-iot-behaviour.md §5); longer is InvalidRequest. */
+  jobsMaxJobIdChars: number;
+  /** Jobs: largest job document, in UTF-8 bytes of its JSON. AWS: 32 KB (§5); `iot.jobs.create()` refuses a larger one. */
+  jobsMaxDocumentBytes: number;
+  /** Jobs: longest clientToken a device may send, in characters. AWS: 64 (the Jobs API's clientToken); longer is InvalidRequest. */
+  jobsMaxClientTokenChars: number;
+  /** Jobs: longest statusDetails name, in characters (`[a-zA-Z0-9:_-]`). AWS: 128 (JobExecutionState); longer is InvalidRequest. */
+  jobsMaxStatusDetailsKeyChars: number;
+  /** Jobs: longest statusDetails value, in characters. AWS: 1,024 (JobExecutionState); longer is InvalidRequest. */
+  jobsMaxStatusDetailsValueChars: number;
+  /**
+   * Jobs: the longest step timeout (`stepTimeoutInMinutes`) and job in-progress timeout
+   * (`timeoutConfig.inProgressTimeoutInMinutes`), in minutes. AWS: 1 minute to 7 days, 10,080 (§5, the Jobs API).
+   */
+  jobsMaxTimeoutMinutes: number;
+  /** Jobs: executions a `/jobs/notify` message lists, IN_PROGRESS first. AWS: at most 10 (§5). */
+  jobsMaxNotifyExecutions: number;
 }
 
 /** How the broker reacts to things AWS does not support. */
@@ -268,6 +299,25 @@ export interface Reactions {
    * MQTT 5 allows), `'refuse'` answers 0x80 for that filter. (MQTT 3.1.1 clients: reactions.qos2.)
    */
   qos2SubscribeMqtt5: 'downgrade' | 'refuse';
+  /**
+   * MQTT 3.1.1: a PUBLISH an IoT policy denies (iot:Publish, or iot:RetainPublish for a RETAIN one). AWS drops
+   * the connection (aws-iot-behaviour.md §6.2, field reports; a QoS 1 device then retries in a loop):
+   * `'disconnect'`; `'drop'` discards the message and keeps the connection (no PUBACK). MQTT 5 always answers
+   * a QoS 1 one with PUBACK 0x87 (reactions.unauthorizedPublishQos0Mqtt5 for QoS 0).
+   */
+  unauthorizedPublish: 'disconnect' | 'drop';
+  /**
+   * MQTT 5: a QoS 0 PUBLISH an IoT policy denies. AWS does not document which [UNVERIFIED] (§6.2): `'drop'` —
+   * silently discarded — or `'disconnect'` (DISCONNECT 0x87 "Not authorized").
+   */
+  unauthorizedPublishQos0Mqtt5: 'drop' | 'disconnect';
+  /**
+   * MQTT 3.1.1: a SUBSCRIBE with a filter an IoT policy denies (iot:Subscribe). AWS drops the connection without
+   * a SUBACK (confirmed by AWS 2017–18, still reported 2021; §6.2): `'disconnect'`. No source shows a SUBACK
+   * 0x80 for it, but MQTT allows one: `'suback-failure'` answers 0x80 for the denied filters and grants the
+   * others. MQTT 5 always answers 0x87 for the denied filters.
+   */
+  unauthorizedSubscribe: 'disconnect' | 'suback-failure';
 }
 
 /** Where clients may publish and subscribe among AWS's `$` topics, as topic filters (aws-iot-behaviour.md §3.1, §4, §5). */
@@ -318,7 +368,8 @@ const RESERVED_TOPICS: ReservedTopics = Object.freeze({
     '$aws/rules/+', '$aws/rules/+/#', // basic ingest: to the rule, not to subscribers
     '$aws/things/+/shadow/get', '$aws/things/+/shadow/update', '$aws/things/+/shadow/delete',
     '$aws/things/+/shadow/name/+/get', '$aws/things/+/shadow/name/+/update', '$aws/things/+/shadow/name/+/delete',
-    '$aws/things/+/jobs/get', '$aws/things/+/jobs/start-next', '$aws/things/+/jobs/+/get', '$aws/things/+/jobs/+/update',
+    // Jobs: the whole namespace goes to the Jobs service, which answers a topic that is no API with InvalidTopic (§5).
+    '$aws/things/+/jobs/#',
     '$aws/certificates/create/+', '$aws/certificates/create-from-csr/+', '$aws/provisioning-templates/+/provision/+',
     '$aws/things/+/defender/metrics/+', '$aws/things/+/streams/+/get/+', '$aws/things/+/streams/+/describe/+',
   ]),
@@ -379,7 +430,18 @@ const CLASSIC_LIMITS: Limits = Object.freeze({
   shadowMaxInFlightRequests: 10,
   shadowRequestsPerSecondPerThing: 20,
   sigv4ClockSkewSeconds: 300,
+  customAuthTimeoutSeconds: 5,
+  customAuthMinTtlSeconds: 300,
+  customAuthMaxTtlSeconds: 86_400,
+  customAuthMaxPolicyDocuments: 10,
   shadowMaxStoreBytes: 64 * 1024 * 1024,
+  jobsMaxJobIdChars: 64,
+  jobsMaxDocumentBytes: 32 * 1024,
+  jobsMaxClientTokenChars: 64,
+  jobsMaxStatusDetailsKeyChars: 128,
+  jobsMaxStatusDetailsValueChars: 1024,
+  jobsMaxTimeoutMinutes: 10_080,
+  jobsMaxNotifyExecutions: 10,
 });
 
 const CLASSIC_REACTIONS: Reactions = Object.freeze({
@@ -402,6 +464,9 @@ const CLASSIC_REACTIONS: Reactions = Object.freeze({
   connectRate: 'close',
   shadowDeltaOnReportedUpdate: false,
   qos2SubscribeMqtt5: 'downgrade',
+  unauthorizedPublish: 'disconnect',
+  unauthorizedPublishQos0Mqtt5: 'drop',
+  unauthorizedSubscribe: 'disconnect',
 });
 
 export const classicProfile: Readonly<Profile> = Object.freeze({

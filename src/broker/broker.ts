@@ -5,8 +5,11 @@
  * of sockets or packets.
  */
 import type { Profile } from '../aws/profile';
+import type { AuthAction, AuthSubject, Authorization, ResourceKind } from '../auth/authorization';
+import type { Authorizers } from '../auth/authorizers';
 import {
   type SessionFacts,
+  connectFailedPayload,
   connectedPayload,
   disconnectedPayload,
   hasLifecycleEvents,
@@ -24,10 +27,13 @@ import { isShared } from '../topics/shared';
 import { type RetainOutcome, RetainedStore } from './retained';
 import { RateBuckets } from './throttle';
 import { type ShadowResponse, ShadowService, type ShadowTopic, parseShadowTopic } from '../services/shadow';
+import { type JobsTopic, parseJobsTopic } from '../services/jobs';
+import { JobsRuntime } from '../services/jobs-runtime';
+import { JOBS_ERROR_CODES } from '../chaos/types';
 import { guarded, guardedMicrotask } from '../clock/clock';
 import { basicIngest } from '../topics/reserved';
 import { type TopicProblem, checkTopicName } from '../topics/validate';
-import type { DisconnectReason } from '../trace/entry';
+import type { AuthorizationEvent, DisconnectReason } from '../trace/entry';
 import type { TraceRecorder } from '../trace/recorder';
 
 /** What the broker needs of a connected client. */
@@ -64,6 +70,10 @@ export interface ClientLink {
   sendPublish(message: Message, messageId: number | undefined, repeat?: boolean): void;
   /** This connection's chaos state, when chaos is on (decisions about what the client asked, e.g. shadowErrors). */
   chaos?(): ConnectionChaos | undefined;
+  /** The connection as IoT policies see it (principal, policy variables); absent: no principal, the client id only. */
+  readonly auth?: AuthSubject;
+  /** The thing the connection's certificate is attached to, when there is one (lifecycle events carry it). */
+  readonly thingName?: string;
   /** Ends the connection from the server side. The connection then reports back with `detach()`. */
   close(reason: DisconnectReason, options?: CloseOptions): void;
 }
@@ -233,8 +243,14 @@ export class Broker {
   private readonly shadowRates: RateBuckets | undefined;
   /** The Device Shadow service: answers what is published to `$aws/things/{thing}/shadow/.../(get|update|delete)`. */
   readonly shadows: ShadowService;
+  /** AWS IoT Jobs: answers what clients publish under `$aws/things/{thing}/jobs/`, and `iot.jobs` / the data plane. */
+  readonly jobs: JobsRuntime;
   /** The chaos engine, once chaos was configured; undefined means no chaos work at all. */
   chaos: ChaosEngine | undefined;
+  /** The endpoint's IoT policies, once any was configured; undefined: everything is allowed, and nothing is checked. */
+  authz: Authorization | undefined;
+  /** The endpoint's custom authorizers (options.authorizers); connections ask them at CONNECT. */
+  authorizers: Authorizers | undefined;
   private closed = false;
 
   constructor(
@@ -258,6 +274,8 @@ export class Broker {
       this.shadowRates = new RateBuckets(limits.shadowRequestsPerSecondPerThing);
     }
     this.shadows = new ShadowService(limits, profile.reactions.shadowDeltaOnReportedUpdate);
+    // AWS does not say at which QoS Jobs notifications go out [UNVERIFIED]: 1, so a subscriber's grant decides.
+    this.jobs = new JobsRuntime(limits, { clock, trace, publish: (topic, payload) => this.publishFromBroker('jobs', topic, payload, 1) });
   }
 
   /** AWS: shadow requests for one thing are limited per second (MQTT and HTTP together); false when over. */
@@ -269,6 +287,56 @@ export class Broker {
   admitConnect(clientId: string): boolean {
     return this.connects === undefined || this.connects.take(clientId, this.clock.now());
   }
+
+  /**
+   * Whether an IoT policy lets the connection do `action` on the resource (aws-iot-behaviour.md §6.1). Always
+   * true while no policy is configured. A denial is recorded (`authorization` event) with `reaction`, what the
+   * caller does about it.
+   */
+  authorize(link: ClientLink, action: AuthAction, kind: ResourceKind, name: string, reaction: AuthorizationEvent['reaction']): boolean {
+    const authz = this.authz;
+    if (authz === undefined) return true;
+    const subject = link.auth ?? this.plainSubject(link);
+    if (!authz.applies(subject)) return true;
+    const decision = authz.check(subject, action, kind, name);
+    if (decision.allowed) return true;
+    if (this.trace.active) {
+      this.trace.record({
+        kind: 'event', event: 'authorization', connectionId: link.connectionId, clientId: link.clientId, action, resource: decision.resource, allowed: false,
+        ...(decision.statement !== undefined ? { statement: decision.statement } : {}), reason: decision.reason, reaction,
+      });
+    }
+    return false;
+  }
+
+  /** A link without an AuthSubject of its own (no principal): its client id and address only. */
+  private plainSubject(link: ClientLink): AuthSubject {
+    let subject = this.plainSubjects.get(link);
+    if (!subject) this.plainSubjects.set(link, (subject = { principal: undefined, context: () => ({ clientId: link.clientId ?? '', sourceIp: link.remoteAddress }) }));
+    return subject;
+  }
+
+  private readonly plainSubjects = new WeakMap<ClientLink, AuthSubject>();
+
+  /**
+   * AWS (§3.3): a client that may not connect, or may not publish its will, is refused, and
+   * `$aws/events/presence/connect_failed/{clientId}` says so (AUTHORIZATION_FAILED).
+   */
+  connectFailed(link: ClientLink, clientId: string): void {
+    const { reactions } = this.profile;
+    if (!reactions.lifecycleEvents || !hasLifecycleEvents(clientId)) return;
+    const payload = connectFailedPayload({
+      clientId,
+      ...(link.thingName !== undefined ? { thingName: link.thingName } : {}),
+      principalIdentifier: link.principalIdentifier ?? principalFor(clientId),
+      sessionIdentifier: (this.failedSessionIds ??= streamFor(this.seed, 'connect-failed-sessions')).uuid(),
+      ipAddress: link.remoteAddress,
+    }, this.clock.now());
+    this.publishFromBroker('lifecycle', lifecycleTopics.connectFailed(clientId), Buffer.from(JSON.stringify(payload)), reactions.lifecycleQos, clientId);
+  }
+
+  /** Session identifiers of refused connections (connect_failed events), made when the first one is. */
+  private failedSessionIds: RandomStream | undefined;
 
   /** A client id for a client that sent an empty one. */
   assignClientId(): string {
@@ -669,6 +737,17 @@ export class Broker {
     if (topic.charCodeAt(0) === 36 /* $ */) {
       const ingest = basicIngest(topic);
       if (ingest) return this.toRule({ ...ingest, payload: inbound.payload, qos: inbound.qos, ...(from !== undefined ? { clientId: from } : {}) });
+      // AWS (§5): what a client publishes under `$aws/things/{thing}/jobs/` goes to the Jobs service only, and
+      // its answer goes to the requesting connection only, once the request's own handling is done.
+      const jobs = from !== undefined ? parseJobsTopic(topic) : undefined;
+      if (jobs) {
+        const requester = this.online.get(from!)?.link;
+        // Chaos (jobsErrors) decides now, in the order requests arrive, whether the service refuses this one.
+        const refused = requester && this.chaos ? requester.chaos?.()?.jobsError(topic) : undefined;
+        const { payload, qos } = inbound;
+        guardedMicrotask(guarded(() => this.answerJobs(jobs, payload, qos, requester, refused), (error) => this.trace.internalError('timer', error)));
+        return;
+      }
       const shadow = parseShadowTopic(topic);
       // The request goes to its subscribers like any message, and to the shadow service, which answers
       // once the request's own handling is done (its PUBACK out first).
@@ -709,6 +788,8 @@ export class Broker {
     // MQTT 5 (§1.11): an expired message is not delivered; one larger than the client's Maximum Packet Size is not sent to it.
     if (message.expiresAt !== undefined && expired(message, this.clock.now())) return this.dropped(session.clientId, message, 'expired');
     if (live && !this.fits(client, message)) return this.dropped(session.clientId, message, 'too-large');
+    // AWS (§6.1): iot:Receive is checked at every delivery, so a policy changed since SUBSCRIBE takes effect at once.
+    if (live && this.authz !== undefined && !this.authorize(client.link, 'iot:Receive', 'topic', message.topic, 'not-delivered')) return;
     // AWS: a connection's PUBLISH rate counts what it receives too; over it, the message is discarded.
     if (live && !client.link.mayDeliver(message.topic)) return;
     const id = session.offer(message, live, live ? client.link.bufferedBytes : 0);
@@ -750,6 +831,24 @@ export class Broker {
     return responses;
   }
 
+  /**
+   * Runs a Jobs request; its answer goes to the requesting connection only, whether or not it subscribed, at
+   * the request's QoS [UNVERIFIED], through the same outbound path as any delivery (chaos included) — never to
+   * other subscribers (AWS, §5). A requester that left meanwhile gets nothing.
+   */
+  private answerJobs(request: JobsTopic, payload: Buffer, qos: 0 | 1, requester: ClientLink | undefined, refused: Decided | undefined): void {
+    if (this.closed) return;
+    const client = requester && this.clientOf(requester);
+    const who = client ? { clientId: client.session.clientId, connectionId: client.link.connectionId } : undefined;
+    const code = refused ? { code: JOBS_ERROR_CODES[refused.value]!, tag: refused.tag } : undefined;
+    this.jobs.mqtt(request, payload, who, code, ({ topic, document }) => {
+      if (!client) return;
+      const answer = Buffer.from(JSON.stringify(document));
+      if (this.trace.active) this.trace.record({ kind: 'event', event: 'publish', origin: 'jobs', topic, qos, payload: answer, ...who! });
+      this.deliver(client.session, { topic, payload: answer, qos });
+    });
+  }
+
   /** Whether the client takes this message (its MQTT 5 Maximum Packet Size). */
   private fits(client: Online, message: Message): boolean {
     return client.link.fits?.(message) ?? true;
@@ -782,7 +881,7 @@ export class Broker {
 
   /** A message that no client sent (API, will, lifecycle): traced, then routed. */
   publishFromBroker(
-    origin: 'api' | 'will' | 'lifecycle' | 'shadow', topic: string, payload: Buffer, qos: 0 | 1, clientId?: string,
+    origin: 'api' | 'will' | 'lifecycle' | 'shadow' | 'jobs', topic: string, payload: Buffer, qos: 0 | 1, clientId?: string,
     /** MQTT 5 fields the message carries (a will's properties and expiry). */
     extra: Pick<Message, 'properties' | 'propertyBytes' | 'expiresAt'> = {},
   ): void {
@@ -817,6 +916,11 @@ export class Broker {
     if (gone) {
       if (id !== 0) client.session.ack(id);
       return this.dropped(client.session.clientId, message, gone);
+    }
+    // A message kept while the client was away (or waiting for room in flight) is checked when it goes (iot:Receive).
+    if (this.authz !== undefined && !this.authorize(client.link, 'iot:Receive', 'topic', message.topic, 'not-delivered')) {
+      if (id !== 0) client.session.ack(id);
+      return;
     }
     if (id === 0) client.link.sendPublish(message, undefined);
     else this.sendQos1(client, message, id);
@@ -971,6 +1075,7 @@ export class Broker {
   /** Endpoint shutdown: forgets every session and cancels every session timer; nothing is routed any more. */
   close(): void {
     this.closed = true;
+    this.jobs.close();
     for (const session of [...this.sessions.values()]) this.dropSession(session);
     for (const group of this.groups.values()) group.drain?.cancel();
     this.groups.clear();

@@ -4,11 +4,15 @@
  * when the connection ends. It is the `ClientLink` the broker knows the client by, and the context the
  * handlers get.
  */
+import type { AuthSubject } from '../auth/authorization';
+import type { AuthorizerOutcome, CustomAuthTransport, Prepared, ResolvedAuthorizer, CustomAuthorizerRequest } from '../auth/authorizers';
+import { certificateVariables } from '../auth/certificate';
+import type { AuthContext } from '../auth/policy';
 import type { Profile } from '../aws/profile';
 import type { ConnectionChaos } from '../chaos/engine';
 import type { ChaosTag } from '../chaos/types';
 import type { TimerHandle } from '../clock/clock';
-import type { DecodeError, Packet, PublishPacket } from '../codec/codec';
+import type { ConnectPacket, DecodeError, Packet, PublishPacket } from '../codec/codec';
 import type { PublishProperties } from '../codec/packets';
 import type { Message } from '../session/session';
 import type { ConnectionIdentity, DisconnectReason, ThrottledEvent } from '../trace/entry';
@@ -25,6 +29,7 @@ import { handleSubscribe } from './handlers/subscribe';
 import { handleUnsubscribe } from './handlers/unsubscribe';
 import { Outbound } from './outbound';
 import { RateBucket } from './throttle';
+import { hasInvalidUtf8 } from '../topics/validate';
 
 /** A connection over plain TCP: no certificate, no principal. */
 const PLAIN_TCP: ConnectionIdentity = { transport: 'tcp' };
@@ -56,6 +61,19 @@ const KEEP_ALIVE_FACTOR = 1.5;
 
 type Handler = (ctx: Dispatcher, packet: never) => void;
 
+/** What the transport knows of a connection beyond its identity. */
+export interface TransportFacts {
+  /** Asked at CONNECT: true refuses it (the certificate was deactivated since the handshake), AUTH_ERROR. */
+  refuseConnect?: () => boolean;
+  /** The client certificate (DER), for the certificate policy variables. */
+  certificate?: Uint8Array;
+  /**
+   * Set when the connection may authenticate with a custom authorizer (aws-iot-behaviour.md §7): what its
+   * transport saw (TLS server name, the WebSocket upgrade's headers and query string).
+   */
+  customAuth?: CustomAuthTransport;
+}
+
 
 /** The handlers of an accepted connection, by packet type. */
 const HANDLERS: Partial<Record<Packet['cmd'], Handler>> = {
@@ -68,7 +86,7 @@ const HANDLERS: Partial<Record<Packet['cmd'], Handler>> = {
 };
 
 export class Dispatcher implements ClientLink, ConnectContext, ConnectionEvents {
-  /** `authenticating`: the CONNECT was accepted, the CONNACK waits (chaos: connackDelay). */
+  /** `authenticating`: a custom authorizer runs, or the CONNECT was accepted and the CONNACK waits (chaos: connackDelay). */
   private state: 'awaiting-connect' | 'authenticating' | 'connected' | 'closed' = 'awaiting-connect';
   private connackTimer: TimerHandle | undefined;
   private readonly io: Connection;
@@ -92,10 +110,10 @@ export class Dispatcher implements ClientLink, ConnectContext, ConnectionEvents 
     readonly broker: Broker,
     private readonly onClosed: (d: Dispatcher) => void,
     /** Who the transport says this is (TLS: the certificate's principal and thing, SNI, ALPN; SigV4: the access key). */
-    readonly identity: ConnectionIdentity = PLAIN_TCP,
-    /** Asked at CONNECT: true refuses it (the certificate was deactivated since the handshake), AUTH_ERROR. */
-    private readonly refuseConnect?: () => boolean,
+    identity: ConnectionIdentity = PLAIN_TCP,
+    private readonly facts: TransportFacts = {},
   ) {
+    this.who = identity;
     const { limits } = broker.profile;
     this.io = new Connection(
       connectionId, socket, limits.maxPayloadBytes + limits.maxTopicBytes + PACKET_OVERHEAD_BYTES, broker.trace, broker.budget, this, broker.profile.features.protocolVersions,
@@ -118,6 +136,13 @@ export class Dispatcher implements ClientLink, ConnectContext, ConnectionEvents 
 
   private connectTimer: TimerHandle | undefined;
 
+  /** Who the connection is: what its transport said, and after a custom authorizer let it in, its principalId. */
+  private who: ConnectionIdentity;
+
+  get identity(): ConnectionIdentity {
+    return this.who;
+  }
+
   get clientId(): string | undefined {
     return this.io.clientId;
   }
@@ -135,6 +160,58 @@ export class Dispatcher implements ClientLink, ConnectContext, ConnectionEvents 
   private connectIdentity(): Omit<ConnectionIdentity, 'principalIdentifier'> {
     const { principalIdentifier: _lifecycleOnly, ...shown } = this.identity;
     return shown;
+  }
+
+  /** The thing the client certificate is attached to, if any. */
+  get thingName(): string | undefined {
+    return this.identity.thingName;
+  }
+
+  // ---- authorization --------------------------------------------------------------------------
+
+  private authSubject: AuthSubject | undefined;
+  private authContext: AuthContext | undefined;
+  /** `PersistentConnect` / `LastWill`, as the CONNECT asked (iot:ConnectAttributes). */
+  private connectAttributes: string[] = [];
+
+  /** This connection as IoT policies see it: its principal and its policy variables. */
+  get auth(): AuthSubject {
+    return (this.authSubject ??= { principal: this.identity.principal, context: () => (this.authContext ??= this.makeAuthContext()) });
+  }
+
+  private makeAuthContext(): AuthContext {
+    const clientId = this.clientId ?? '';
+    const ctx: AuthContext = { clientId, sourceIp: this.remoteAddress, connectAttributes: this.connectAttributes };
+    // AWS: the thing variables exist when the client id is the name of a thing the certificate is attached to (§6.1).
+    // (A custom authorizer's principalId is no certificate: a connection it let in has no thing.)
+    const principal = this.who.authorizer === undefined ? this.identity.principal : undefined;
+    const thing = principal !== undefined ? this.broker.authz?.attachedThing?.(principal, clientId) : undefined;
+    if (thing) {
+      ctx.thingName = clientId;
+      ctx.thingAttributes = thing.attributes;
+      if (thing.thingTypeName !== undefined) ctx.thingTypeName = thing.thingTypeName;
+    }
+    if (this.facts.certificate) ctx.certificate = certificateVariables(this.facts.certificate);
+    return ctx;
+  }
+
+  /**
+   * AWS at CONNECT (§1.6, §1.8, §6.1): iot:Connect on the client id, with iot:ConnectAttributes saying whether
+   * the session is persistent and whether there is a will; then iot:Publish (and iot:RetainPublish for Will
+   * Retain) on the will topic. False when a policy denies any of them (recorded in the trace).
+   */
+  authorizeConnect(clientId: string, persistent: boolean, will: Message | undefined, willRetain: boolean): boolean {
+    if (this.broker.authz === undefined) return true;
+    this.connectAttributes = [...(persistent ? ['PersistentConnect'] : []), ...(will ? ['LastWill'] : [])];
+    this.authContext = undefined; // the client id and attributes are known only now
+    const broker = this.broker;
+    return broker.authorize(this, 'iot:Connect', 'client', clientId, 'refused') &&
+      (will === undefined || (broker.authorize(this, 'iot:Publish', 'topic', will.topic, 'refused') &&
+        (!willRetain || broker.authorize(this, 'iot:RetainPublish', 'topic', will.topic, 'refused'))));
+  }
+
+  authorize(action: 'iot:Publish' | 'iot:RetainPublish' | 'iot:Subscribe', kind: 'topic' | 'topicfilter', name: string, reaction: 'closed' | 'refused' | 'dropped'): boolean {
+    return this.broker.authz === undefined || this.broker.authorize(this, action, kind, name, reaction);
   }
 
   get bufferedBytes(): number {
@@ -175,11 +252,13 @@ export class Dispatcher implements ClientLink, ConnectContext, ConnectionEvents 
           receiveMaximum: p.receiveMaximum ?? 65_535,
         };
       }
-      if (this.refuseConnect?.()) {
+      if (this.facts.refuseConnect?.()) {
         // MQTT 5: CONNACK 0x87 "Not authorized" (AWS, aws-iot-behaviour.md §6.2); MQTT 3.1.1: the socket closes.
         if (this.mqtt5) this.send({ cmd: 'connack', reasonCode: 0x87, sessionPresent: false });
         return this.close('AUTH_ERROR');
       }
+      const customAuth = this.facts.customAuth && this.broker.authorizers?.prepare(this.facts.customAuth, { clientId: packet.clientId, username: packet.username, password: packet.password });
+      if (customAuth) return this.authenticate(packet, customAuth);
       return handleConnect(this, packet);
     }
     // AWS: the client must wait for CONNACK before it sends anything else (reactions.packetBeforeConnack).
@@ -355,6 +434,101 @@ export class Dispatcher implements ClientLink, ConnectContext, ConnectionEvents 
     }, ms);
   }
 
+  // ---- custom authorizers (aws-iot-behaviour.md §7) ------------------------------------------------
+
+  /** The authorizer run in progress (at CONNECT or a refresh), to cancel when the connection goes. */
+  private customAuthRun: { name: string; cancel: () => void } | undefined;
+  /** disconnectAfterInSeconds and refreshAfterInSeconds, on the endpoint's clock. */
+  private ttlTimer: TimerHandle | undefined;
+  private refreshTimer: TimerHandle | undefined;
+
+  /**
+   * AWS runs the custom authorizer before it answers the CONNECT: the connection waits (packets that come
+   * meanwhile are held, or are a violation under packetBeforeConnack: 'disconnect'), then the CONNECT goes on
+   * to its usual checks with the authorizer's principal and policies, or is refused.
+   */
+  private authenticate(packet: ConnectPacket, prepared: Prepared): void {
+    this.state = 'authenticating';
+    if (packet.clientId !== '') this.identify(packet.clientId);
+    const started = this.broker.clock.now();
+    if ('refusal' in prepared) {
+      this.recordAuthorizer(prepared.authorizer?.name, { ok: false, isAuthenticated: false, ...prepared.refusal }, started, false);
+      return this.refuseAuthenticated(packet, prepared.refusal.code);
+    }
+    const { authorizer, request } = prepared;
+    this.runAuthorizer(authorizer, request, (outcome) => {
+      this.recordAuthorizer(authorizer.name, outcome, started, false);
+      if (!outcome.ok) return this.refuseAuthenticated(packet, outcome.code);
+      this.authenticated(authorizer, request, outcome);
+      this.state = 'awaiting-connect';
+      handleConnect(this, packet);
+      // Packets held while the authorizer ran go on now, unless the CONNACK is held back too (connackDelay does it then).
+      if (this.stateNow() === 'connected') for (const early of this.early?.splice(0) ?? []) this.packet(early);
+    });
+  }
+
+  /** The state as it is now (after a call that may have changed it). */
+  private stateNow(): Dispatcher['state'] {
+    return this.state;
+  }
+
+  private runAuthorizer(authorizer: ResolvedAuthorizer, request: CustomAuthorizerRequest, then: (outcome: AuthorizerOutcome) => void): void {
+    const cancel = this.broker.authorizers!.invoke(authorizer, request, this.broker.clock, (outcome) => {
+      this.customAuthRun = undefined;
+      if (this.state === 'closed') return;
+      try {
+        then(outcome);
+      } catch (error) {
+        this.failed(error);
+      }
+    });
+    if (this.state !== 'closed') this.customAuthRun = { name: authorizer.name, cancel };
+    else cancel();
+  }
+
+  /**
+   * AWS refuses the CONNECT: MQTT 5 with CONNACK 0x86 "Bad user name or password" (not authenticated, or a token
+   * signature that does not verify) or 0x87 "Not authorized"; MQTT 3.1.1 without a CONNACK (the socket closes).
+   * Either way a connect_failed lifecycle event (§3.3, §6.2).
+   */
+  private refuseAuthenticated(packet: ConnectPacket, reasonCode: number): void {
+    if (this.mqtt5) this.send({ cmd: 'connack', reasonCode, sessionPresent: false });
+    // (Only for a client id the CONNECT's own checks would accept: the authorizer runs before them.)
+    const id = packet.clientId;
+    if (id !== '' && Buffer.byteLength(id) <= this.profile.limits.maxClientIdBytes && !hasInvalidUtf8(id)) this.broker.connectFailed(this, id);
+    this.close('AUTH_ERROR');
+  }
+
+  /** The authorizer let the connection in: its principalId and policies are the connection's from now on. */
+  private authenticated(authorizer: ResolvedAuthorizer, request: CustomAuthorizerRequest, outcome: Extract<AuthorizerOutcome, { ok: true }>): void {
+    this.who = { ...this.who, principal: outcome.principalId, authorizer: authorizer.name };
+    this.authSubject = { principal: outcome.principalId, extraPolicies: outcome.policies, context: () => (this.authContext ??= this.makeAuthContext()) };
+    const clock = this.broker.clock;
+    // AWS: the connection is closed after disconnectAfterInSeconds (lifecycle reason CUSTOMAUTH_TTL_EXPIRATION),
+    // counted from the first authentication; a refresh does not move it.
+    this.ttlTimer ??= clock.setTimeout(() => this.close('CUSTOMAUTH_TTL_EXPIRATION'), outcome.disconnectAfterSeconds * 1000);
+    // AWS keeps the returned policies for refreshAfterInSeconds, then asks the authorizer again.
+    this.refreshTimer = clock.setTimeout(() => {
+      this.refreshTimer = undefined;
+      const started = clock.now();
+      this.runAuthorizer(authorizer, request, (again) => {
+        this.recordAuthorizer(authorizer.name, again, started, true);
+        if (again.ok) this.authenticated(authorizer, request, again);
+        else this.close('AUTH_ERROR');
+      });
+    }, outcome.refreshAfterSeconds * 1000);
+  }
+
+  private recordAuthorizer(name: string | undefined, outcome: AuthorizerOutcome, started: number, refresh: boolean): void {
+    const trace = this.broker.trace;
+    if (!trace.active) return;
+    trace.record({
+      kind: 'event', event: 'authorizer', connectionId: this.connectionId, clientId: this.clientId, ...(name !== undefined ? { authorizer: name } : {}),
+      isAuthenticated: outcome.ok, ...(outcome.ok ? { principalId: outcome.principalId } : {}), durationMs: this.broker.clock.now() - started,
+      ...(!outcome.ok && outcome.error !== undefined ? { error: outcome.error } : {}), ...(refresh ? { refresh: true } : {}),
+    });
+  }
+
   // ---- output ---------------------------------------------------------------------------------
 
   /** Sends a packet: straight to the socket, or through the chaos pipeline when chaos is on. */
@@ -465,7 +639,8 @@ export class Dispatcher implements ClientLink, ConnectContext, ConnectionEvents 
     const work: string[] = [];
     const held = this.outbound?.pending ?? 0;
     if (countTimers && held > 0) work.push(`${who}: ${held} packet(s) held back or delayed by chaos`);
-    if (countTimers && this.state === 'authenticating') work.push(`${who}: CONNACK held back by chaos (connackDelay)`);
+    if (this.customAuthRun) work.push(`${who}: custom authorizer ${JSON.stringify(this.customAuthRun.name)} has not answered (it fails after limits.customAuthTimeoutSeconds on the endpoint's clock)`);
+    else if (countTimers && this.state === 'authenticating') work.push(`${who}: CONNACK held back by chaos (connackDelay)`);
     const throttled = this.rates?.held.length ?? 0;
     if (countTimers && this.state !== 'closed' && throttled > 0) work.push(`${who}: ${throttled} packet(s) held back by limits.maxBytesPerSecond`);
     if (this.state !== 'closed' && this.io.writableLength > 0) work.push(`${who}: ${this.io.writableLength} bytes not yet taken by the client`);
@@ -507,6 +682,10 @@ export class Dispatcher implements ClientLink, ConnectContext, ConnectionEvents 
     this.keepAliveTimer?.cancel();
     this.connectTimer?.cancel();
     this.connackTimer?.cancel();
+    this.customAuthRun?.cancel();
+    this.customAuthRun = undefined;
+    this.ttlTimer?.cancel();
+    this.refreshTimer?.cancel();
     this.outbound?.close();
     const rates = this.rates;
     if (rates) {

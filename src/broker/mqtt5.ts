@@ -61,6 +61,11 @@ export const DISCONNECT_REASON = {
         return chaos ? undefined : REASON.serverShuttingDown;
       case 'AUTH_ERROR':
         return REASON.notAuthorized;
+      case 'CUSTOMAUTH_TTL_EXPIRATION':
+        // A custom authorizer's disconnectAfterInSeconds ran out (§3.2, §7). AWS does not say which code goes with
+        // it; MQTT 5's own is 0xA0 "Maximum connect time", which is not in AWS's list of server DISCONNECT codes
+        // (§1.11), so the one of that list that fits: 0x87 "Not authorized" (the authorization expired) [UNVERIFIED].
+        return REASON.notAuthorized;
       case 'SERVER_ERROR':
         return REASON.unspecified;
       case 'CLIENT_ERROR':

@@ -6,7 +6,7 @@ import type { Packet } from '../codec/codec';
 import { type ResolvedChaos, inScope } from './options';
 import * as policy from './policies';
 import { type RandomStream, streamFor } from './prng';
-import type { ChaosDecision, ChaosTag, FaultName, ScriptStep, ScriptableFault } from './types';
+import { type ChaosDecision, type ChaosTag, type FaultName, JOBS_ERROR_CODES, type JobsErrorsCode, type ScriptStep, type ScriptableFault } from './types';
 
 /** A decision with its place in the log. */
 export interface Decided {
@@ -24,6 +24,7 @@ const DECISION_PARAM: Record<ScriptableFault, 'copies' | 'delayMs' | 'holdMs' | 
   takeover: undefined,
   connackDelay: 'delayMs',
   shadowErrors: 'code',
+  jobsErrors: 'code',
 };
 
 /**
@@ -40,6 +41,7 @@ const STREAM_JUMPS: Record<FaultName, number> = {
   takeover: 7,
   connackDelay: 8,
   shadowErrors: 9,
+  jobsErrors: 10,
 };
 
 /** Defaults for what a script step does when it does not say. */
@@ -207,7 +209,8 @@ export class ChaosEngine {
     if (packet.topic !== undefined) decision.topic = packet.topic;
     if (packet.cmd !== undefined) decision.cmd = packet.cmd;
     const param = DECISION_PARAM[fault];
-    if (param) (decision as unknown as Record<string, number>)[param] = value;
+    // jobsErrors decides an index: the log (and a script made from it) names the code.
+    if (param) (decision as unknown as Record<string, number | string>)[param] = fault === 'jobsErrors' ? JOBS_ERROR_CODES[value]! : value;
     this.record(decision);
     return { value, tag: { fault, decision: this.taken - 1 } };
   }
@@ -266,7 +269,12 @@ export class ConnectionChaos {
 
   /** shadowErrors: the transient error (429 or 500) a shadow request from this client gets, if any. */
   shadowError(topic: string): Decided | undefined {
-    return this.engine.decide('shadowErrors', this, { topic, cmd: 'publish' }, policy.shadowError, (s) => s.code ?? 429);
+    return this.engine.decide('shadowErrors', this, { topic, cmd: 'publish' }, policy.shadowError, (s) => (s.code as number | undefined) ?? 429);
+  }
+
+  /** jobsErrors: the transient error a Jobs request from this client gets, if any (an index in JOBS_ERROR_CODES). */
+  jobsError(topic: string): Decided | undefined {
+    return this.engine.decide('jobsErrors', this, { topic, cmd: 'publish' }, policy.jobsError, (s) => JOBS_ERROR_CODES.indexOf((s.code as JobsErrorsCode | undefined) ?? 'RequestThrottled'));
   }
 
   /** reorder: how long to hold an outgoing packet, if at all. */

@@ -5,7 +5,7 @@ import { classicProfile } from '../aws/profile';
 import { topicMatcher } from '../topics/topic-index';
 import { checkTopicFilter } from '../topics/validate';
 import { checkKnownKeys, fail, show } from '../validate';
-import { type ChaosOptions, type ChaosScope, FAULTS, type FaultName, type ScriptStep, type ScriptableFault, type ShadowErrorCode } from './types';
+import { type ChaosOptions, type ChaosScope, FAULTS, type FaultName, JOBS_ERROR_CODES, type JobsErrorsCode, type ScriptStep, type ScriptableFault, type ShadowErrorCode } from './types';
 
 const SHADOW_ERROR_CODES: readonly ShadowErrorCode[] = [429, 500];
 
@@ -28,11 +28,12 @@ export interface ResolvedChaos {
   takeover?: { probability: number; afterPackets?: number; scope: Scope };
   connackDelay?: { minMs: number; maxMs: number; scope: Scope };
   shadowErrors?: { probability: number; codes: ShadowErrorCode[]; scope: Scope };
+  jobsErrors?: { probability: number; codes: JobsErrorsCode[]; scope: Scope };
   script: ResolvedStep[];
 }
 
 /** Chaos scopes may name any valid filter: AWS's length limits concern what clients send, not the test's knobs. */
-const ANY_LENGTH = { ...classicProfile.limits, maxTopicBytes: 65535, maxTopicSlashes: 65535 };
+export const ANY_LENGTH = { ...classicProfile.limits, maxTopicBytes: 65535, maxTopicSlashes: 65535 };
 
 /** Whether an event of `clientId` (on `topic`, if it has one) falls inside a knob's scope. */
 export function inScope(scope: Scope, clientId: string, topic: string | undefined): boolean {
@@ -160,6 +161,19 @@ export function resolveChaos(input: unknown, where: string): ResolvedChaos {
     out.shadowErrors = { probability: probability(k.probability, `${n}.probability`), codes, scope: scope(k, n) };
   }
 
+  k = knob('jobsErrors', ['probability', 'codes']);
+  if (k) {
+    const n = p('jobsErrors');
+    let codes: JobsErrorsCode[] = [...JOBS_ERROR_CODES];
+    if (k.codes !== undefined) {
+      if (!Array.isArray(k.codes) || k.codes.length === 0 || !k.codes.every((c) => JOBS_ERROR_CODES.includes(c as JobsErrorsCode))) {
+        fail(`${n}.codes must be a non-empty array of AWS's transient Jobs errors, "RequestThrottled" and/or "InternalError" (got ${show(k.codes)}).`);
+      }
+      codes = [...new Set(k.codes as JobsErrorsCode[])];
+    }
+    out.jobsErrors = { probability: probability(k.probability, `${n}.probability`), codes, scope: scope(k, n) };
+  }
+
   if (o.script !== undefined) {
     if (!Array.isArray(o.script)) fail(`${where}.script must be an array of steps like { fault: 'reorder', client: 'dev-1', nth: 3 } (got ${show(o.script)}).`);
     out.script = (o.script as unknown[]).map((raw, i) => {
@@ -185,8 +199,10 @@ export function resolveChaos(input: unknown, where: string): ResolvedChaos {
       if (s.copies !== undefined) step.copies = count(s.copies, `${n}.copies`);
       for (const key of ['delayMs', 'holdMs'] as const) if (s[key] !== undefined) step[key] = ms(s[key], `${n}.${key}`);
       if (s.code !== undefined) {
-        if (!SHADOW_ERROR_CODES.includes(s.code as ShadowErrorCode)) fail(`${n}.code must be 429 or 500 (got ${show(s.code)}).`);
-        step.code = s.code as ShadowErrorCode;
+        if (step.fault === 'jobsErrors') {
+          if (!JOBS_ERROR_CODES.includes(s.code as JobsErrorsCode)) fail(`${n}.code must be "RequestThrottled" or "InternalError" for jobsErrors (got ${show(s.code)}).`);
+        } else if (!SHADOW_ERROR_CODES.includes(s.code as ShadowErrorCode)) fail(`${n}.code must be 429 or 500 (got ${show(s.code)}).`);
+        step.code = s.code as ShadowErrorCode | JobsErrorsCode;
       }
       return step;
     });

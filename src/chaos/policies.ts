@@ -5,6 +5,7 @@
  */
 import type { RandomStream } from './prng';
 import type { ResolvedChaos } from './options';
+import { JOBS_ERROR_CODES } from './types';
 
 export type Knob<F extends keyof ResolvedChaos> = NonNullable<ResolvedChaos[F]>;
 
@@ -32,9 +33,20 @@ export function holdTime(k: Knob<'reorder'>, rng: RandomStream): number | undefi
   return rng.next() < k.probability ? rng.int(1, k.maxHoldMs) : undefined;
 }
 
+/** shadowErrors / jobsErrors: the code this request is refused with, if it is. */
+function transientError<C>(k: { probability: number; codes: readonly C[] }, rng: RandomStream): C | undefined {
+  return rng.next() < k.probability ? k.codes[k.codes.length === 1 ? 0 : rng.int(0, k.codes.length - 1)] : undefined;
+}
+
 /** shadowErrors: the error this shadow request gets, if any. */
 export function shadowError(k: Knob<'shadowErrors'>, rng: RandomStream): number | undefined {
-  return rng.next() < k.probability ? k.codes[k.codes.length === 1 ? 0 : rng.int(0, k.codes.length - 1)] : undefined;
+  return transientError(k, rng);
+}
+
+/** jobsErrors: the error this Jobs request gets, if any, as its index in JOBS_ERROR_CODES. */
+export function jobsError(k: Knob<'jobsErrors'>, rng: RandomStream): number | undefined {
+  const code = transientError(k, rng);
+  return code === undefined ? undefined : JOBS_ERROR_CODES.indexOf(code);
 }
 
 /** latency: the delay of this packet. */

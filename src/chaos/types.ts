@@ -2,7 +2,7 @@
  * Chaos: AWS IoT's documented misbehaviours (and a network's) as seeded knobs.
  */
 
-export const FAULTS = ['duplicateQos0', 'resendWithNewPacketId', 'subscriptionDelay', 'reorder', 'latency', 'dropConnection', 'takeover', 'connackDelay', 'shadowErrors'] as const;
+export const FAULTS = ['duplicateQos0', 'resendWithNewPacketId', 'subscriptionDelay', 'reorder', 'latency', 'dropConnection', 'takeover', 'connackDelay', 'shadowErrors', 'jobsErrors'] as const;
 export type FaultName = (typeof FAULTS)[number];
 
 /** Limits a knob to some topics and some clients. Both absent: every topic, every client. */
@@ -71,6 +71,23 @@ export interface ShadowErrorsOptions extends ChaosScope {
   codes?: ShadowErrorCode[];
 }
 
+/** The transient errors AWS IoT Jobs documents for a device's request (aws-iot-behaviour.md §5). */
+export const JOBS_ERROR_CODES = ['RequestThrottled', 'InternalError'] as const;
+export type JobsErrorsCode = (typeof JOBS_ERROR_CODES)[number];
+
+/**
+ * AWS: a Jobs request may be rejected with a transient error — RequestThrottled or InternalError — which a
+ * device must retry. The request then changes nothing and the requester gets `{ code, message, timestamp,
+ * clientToken }` on the request topic's `/rejected`. Applies to requests a client publishes (not `iot.jobs`,
+ * not the HTTP data plane); `topics` match the request topic (`$aws/things/+/jobs/+/update`, ...).
+ */
+export interface JobsErrorsOptions extends ChaosScope {
+  /** Chance that a request is refused (0..1). */
+  probability: number;
+  /** The codes drawn from. Default both: ['RequestThrottled', 'InternalError']. */
+  codes?: JobsErrorsCode[];
+}
+
 /** Network latency on every outgoing packet; order is kept. */
 export type LatencyOptions = ChaosScope & ({ ms: number } | { minMs: number; maxMs: number });
 
@@ -103,8 +120,8 @@ export interface ScriptStep {
   delayMs?: number;
   /** reorder: how long the packet is held (default 10). */
   holdMs?: number;
-  /** shadowErrors: the error code (default 429). */
-  code?: ShadowErrorCode;
+  /** shadowErrors: the error code (default 429); jobsErrors: the Jobs code (default 'RequestThrottled'). */
+  code?: ShadowErrorCode | JobsErrorsCode;
 }
 
 export interface ChaosOptions {
@@ -117,6 +134,7 @@ export interface ChaosOptions {
   takeover?: TakeoverOptions;
   connackDelay?: ConnackDelayOptions;
   shadowErrors?: ShadowErrorsOptions;
+  jobsErrors?: JobsErrorsOptions;
   script?: ScriptStep[];
 }
 
@@ -150,5 +168,5 @@ export interface ChaosDecision {
   copies?: number;
   delayMs?: number;
   holdMs?: number;
-  code?: ShadowErrorCode;
+  code?: ShadowErrorCode | JobsErrorsCode;
 }

@@ -32,6 +32,7 @@ export interface RealClockOptions {
 }
 
 const realSetTimeout = timers.setTimeout;
+const realSetImmediate = timers.setImmediate;
 const realClearTimeout = timers.clearTimeout;
 const timeOrigin = performance.timeOrigin;
 const perfNow = performance.now.bind(performance);
@@ -66,6 +67,11 @@ export function microtask(fn: () => void, onError: ErrorSink = warnError): void 
 /** `microtask()` for a job that is already guarded and runs often (no wrapper made per call). */
 export function guardedMicrotask(job: () => void): void {
   void settled.then(job);
+}
+
+/** Resolves on a later turn of the event loop, after the I/O waiting now: long work gives way to sockets with it. */
+export function nextTurn(): Promise<void> {
+  return new Promise((resolve) => realSetImmediate(resolve));
 }
 
 /** A clock on real time. `now()` is whole milliseconds: the process's start time plus a monotonic count. */

@@ -29,6 +29,7 @@ interface CertificateRecord {
 interface ThingRecord {
   thingName: string;
   attributes: Record<string, string>;
+  thingTypeName?: string;
 }
 
 /** What the registry knows of a certificate a client presented. */
@@ -94,15 +95,22 @@ export class Registry {
       throw new FakeIotError('INVALID_ARGUMENT', `createThing(thingName): thingName must be 1-128 characters of a-z, A-Z, 0-9, ":", "_" and "-", as AWS requires (got ${JSON.stringify(thingName)}).`);
     }
     if (this.things.has(thingName)) throw new FakeIotError('INVALID_ARGUMENT', `${where}: a thing of that name exists already on this endpoint.`);
-    const attributes = checkThingOptions(options, where);
+    const { attributes, thingTypeName } = checkThingOptions(options, where);
     const credentials = this.issue(thingName);
-    this.things.set(thingName, { thingName, attributes });
+    this.things.set(thingName, { thingName, attributes, ...(thingTypeName !== undefined ? { thingTypeName } : {}) });
     this.certificates.get(credentials.certificateId)!.things.push(thingName);
     return { thingName, thingArn: `arn:aws:iot:${this.config.region}:${this.config.accountId}:thing/${thingName}`, ...credentials };
   }
 
   createCertificate(): CertificateCredentials {
     return this.issue(undefined);
+  }
+
+  /** The thing `thingName` when `certificateId` is attached to it: its attributes and type (the thing policy variables). */
+  attachedThing(certificateId: string, thingName: string): { attributes: Record<string, string>; thingTypeName?: string } | undefined {
+    const thing = this.things.get(thingName);
+    if (!thing || !this.certificates.get(certificateId)?.things.includes(thingName)) return undefined;
+    return { attributes: thing.attributes, ...(thing.thingTypeName !== undefined ? { thingTypeName: thing.thingTypeName } : {}) };
   }
 
   /** The attributes of a thing (undefined: no such thing). */
@@ -156,12 +164,23 @@ export class Registry {
   }
 }
 
-function checkThingOptions(options: unknown, where: string): Record<string, string> {
-  if (options === undefined) return {};
+const THING_OPTIONS = ['attributes', 'thingTypeName', 'policies'];
+/** AWS: a thing type name is 1-128 characters of a-zA-Z0-9:_- . */
+const THING_TYPE_NAME = /^[a-zA-Z0-9:_-]{1,128}$/;
+
+function checkThingOptions(options: unknown, where: string): { attributes: Record<string, string>; thingTypeName?: string } {
+  if (options === undefined) return { attributes: {} };
   if (typeof options !== 'object' || options === null || Array.isArray(options)) throw new FakeIotError('INVALID_ARGUMENT', `${where}: options must be an object such as { attributes: { model: "x1" } }.`);
-  const unknown = Object.keys(options).filter((k) => k !== 'attributes');
-  if (unknown.length) throw new FakeIotError('INVALID_ARGUMENT', `${where}: unknown option ${unknown.map((k) => `"${k}"`).join(', ')}; the only option is "attributes".`);
-  const attributes = (options as { attributes?: unknown }).attributes;
+  const unknown = Object.keys(options).filter((k) => !THING_OPTIONS.includes(k));
+  if (unknown.length) throw new FakeIotError('INVALID_ARGUMENT', `${where}: unknown option ${unknown.map((k) => `"${k}"`).join(', ')}; the options are ${THING_OPTIONS.map((k) => `"${k}"`).join(', ')}.`);
+  const { thingTypeName } = options as { thingTypeName?: unknown };
+  if (thingTypeName !== undefined && (typeof thingTypeName !== 'string' || !THING_TYPE_NAME.test(thingTypeName))) {
+    throw new FakeIotError('INVALID_ARGUMENT', `${where}: options.thingTypeName must be 1-128 characters of a-z, A-Z, 0-9, ":", "_" and "-" (got ${JSON.stringify(thingTypeName)}).`);
+  }
+  return { attributes: checkAttributes((options as { attributes?: unknown }).attributes, where), ...(thingTypeName !== undefined ? { thingTypeName } : {}) };
+}
+
+function checkAttributes(attributes: unknown, where: string): Record<string, string> {
   if (attributes === undefined) return {};
   if (typeof attributes !== 'object' || attributes === null || Array.isArray(attributes)) throw new FakeIotError('INVALID_ARGUMENT', `${where}: options.attributes must be an object of name/value strings.`);
   const entries = Object.entries(attributes);

@@ -34,8 +34,12 @@ export interface ThingCredentials extends CertificateCredentials {
 }
 
 export interface CreateThingOptions {
-  /** The thing's attributes (AWS: up to 50 name/value strings). */
+  /** The thing's attributes (AWS: up to 50 name/value strings): `${iot:Connection.Thing.Attributes[name]}` in policies. */
   attributes?: Record<string, string>;
+  /** The thing's type: `${iot:Connection.Thing.ThingTypeName}` in policies. */
+  thingTypeName?: string;
+  /** Names of IoT policies (the policies option, or iot.setPolicy()) to attach to the thing's certificate. */
+  policies?: string[];
 }
 
 /** The TLS listener of an endpoint started with `tls`. */

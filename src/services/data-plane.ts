@@ -164,6 +164,6 @@ export function dataPlane(backend: DataPlaneBackend): (request: DataPlaneRequest
       return list(request, segments[5]!);
     }
     const shown = request.rawPath.length > 100 ? `${request.rawPath.slice(0, 100)}…` : request.rawPath;
-    return error(404, `No data-plane operation at ${request.method} ${shown} (this fake serves Publish, GetThingShadow, UpdateThingShadow, DeleteThingShadow, ListNamedShadowsForThing, GetRetainedMessage, ListRetainedMessages)`, 'not-found');
+    return error(404, `No data-plane operation at ${request.method} ${shown} (this fake serves Publish, GetThingShadow, UpdateThingShadow, DeleteThingShadow, ListNamedShadowsForThing, GetRetainedMessage, ListRetainedMessages, and the jobs data plane under /things/{thingName}/jobs)`, 'not-found');
   };
 }

@@ -1,6 +1,7 @@
 import type { Packet } from '../codec/codec';
 import type { Limits } from '../aws/profile';
 import type { ChaosTag } from '../chaos/types';
+import type { JobExecutionStatus, JobOperation, JobsErrorCode } from '../services/jobs';
 import type { SigV4Failure } from '../transport/sigv4';
 
 /** AWS's lifecycle `disconnectReason` values that the fake produces. */
@@ -14,8 +15,14 @@ export type DisconnectReason =
   | 'API_INITIATED_DISCONNECT'
   | 'SERVER_ERROR'
   | 'THROTTLED'
-  /** The connection's certificate was made INACTIVE or REVOKED before its CONNECT (iot.setCertificateStatus). */
-  | 'AUTH_ERROR';
+  /**
+   * The connection's certificate was made INACTIVE or REVOKED before its CONNECT (iot.setCertificateStatus), or
+   * an IoT policy denied what it did (CONNECT, will, PUBLISH, SUBSCRIBE; see the `authorization` event), or a
+   * custom authorizer refused it.
+   */
+  | 'AUTH_ERROR'
+  /** A custom authorizer's disconnectAfterInSeconds ran out. */
+  | 'CUSTOMAUTH_TTL_EXPIRATION';
 
 /** How a client reached the endpoint: plain MQTT over TCP, MQTT over TLS (mTLS), MQTT over WebSocket (`ws://`, `wss://`). */
 export type Transport = 'tcp' | 'tls' | 'ws' | 'wss';
@@ -33,6 +40,8 @@ export interface ConnectionIdentity {
   alpn?: string;
   /** What lifecycle events carry as principalIdentifier when it is not `principal` (IAM-style for SigV4). */
   principalIdentifier?: string;
+  /** The custom authorizer that let the connection in (its `principalId` is then `principal`). */
+  authorizer?: string;
 }
 
 interface EntryBase {
@@ -79,7 +88,7 @@ export interface ConnectEvent extends EntryBase {
   remoteAddress: string;
   /** `'tcp'`, `'tls'`, `'ws'` or `'wss'`. */
   transport: Transport;
-  /** The client certificate's id on TLS, the access key id for SigV4 (AWS's principal); absent on plain TCP. */
+  /** The client certificate's id on TLS, the access key id for SigV4, a custom authorizer's principalId (AWS's principal); absent on plain TCP. */
   principal?: string;
   /** The thing the client certificate is attached to, when it is attached to one. */
   thingName?: string;
@@ -87,6 +96,8 @@ export interface ConnectEvent extends EntryBase {
   sni?: string;
   /** The ALPN protocol agreed, when the client offered one. */
   alpn?: string;
+  /** The custom authorizer that let the connection in. */
+  authorizer?: string;
 }
 
 /** A connection ended. */
@@ -142,8 +153,8 @@ export interface IgnoredEvent extends EntryBase {
 export interface PublishEvent extends EntryBase {
   kind: 'event';
   event: 'publish';
-  /** `shadow`: a response of the Device Shadow service. */
-  origin: 'api' | 'will' | 'lifecycle' | 'shadow';
+  /** `shadow`: a response of the Device Shadow service. `jobs`: a Jobs notification, or a Jobs answer (sent to the requester only, `clientId`). */
+  origin: 'api' | 'will' | 'lifecycle' | 'shadow' | 'jobs';
   topic: string;
   qos: 0 | 1;
   payload: Buffer;
@@ -242,6 +253,77 @@ export interface ShadowEvent extends EntryBase {
   code?: number;
   /** Set when chaos (shadowErrors) refused the request. */
   chaos?: ChaosTag;
+}
+
+/**
+ * AWS IoT Jobs: an execution changed (created, started, updated, canceled, deleted, removed, timed out), or
+ * the service rejected a device's request (over MQTT or the jobs data plane).
+ */
+export interface JobEvent extends EntryBase {
+  kind: 'event';
+  event: 'job';
+  thingName: string;
+  /** Absent for a rejected request that names no job (`jobs/get`, `jobs/start-next`, an invalid topic). */
+  jobId?: string;
+  operation: JobOperation;
+  outcome: 'accepted' | 'rejected';
+  /** Who asked: a client over MQTT, the jobs data plane (HTTP), `iot.jobs` (cloud), or a timeout (timer). */
+  via: 'mqtt' | 'http' | 'cloud' | 'timer';
+  /** The execution's status after the change (accepted). */
+  status?: JobExecutionStatus;
+  /** Its status before (absent when the execution was created). */
+  previousStatus?: JobExecutionStatus;
+  versionNumber?: number;
+  executionNumber?: number;
+  /** deleteExecution: the execution is gone. */
+  deleted?: true;
+  /** A timeout: the step timer or the job's in-progress timer. */
+  timer?: 'step' | 'in-progress';
+  /** AWS's error code (rejected): InvalidJson, InvalidRequest, VersionMismatch, ...; RequestThrottled or InternalError from chaos (jobsErrors). */
+  code?: JobsErrorCode;
+  /** Set when chaos (jobsErrors) refused the request. */
+  chaos?: ChaosTag;
+}
+
+/**
+ * An IoT policy denied something a connection asked for or was about to receive (aws-iot-behaviour.md §6):
+ * recorded for every decision that denied, so a failing test can say why in one line.
+ */
+export interface AuthorizationEvent extends EntryBase {
+  kind: 'event';
+  event: 'authorization';
+  action: 'iot:Connect' | 'iot:Publish' | 'iot:RetainPublish' | 'iot:Subscribe' | 'iot:Receive';
+  /** The ARN checked: `arn:aws:iot:<region>:<account>:client/<id>`, `…:topic/<name>` or `…:topicfilter/<filter>`. */
+  resource: string;
+  allowed: false;
+  /** The Deny statement that decided, as `<policy>#<index>`; absent when no statement allowed it (default deny). */
+  statement?: string;
+  /** One line for people: what was denied and by what. */
+  reason: string;
+  /** What the broker did about it: the connection closed, a failure code sent back, or the message not delivered. */
+  reaction: 'closed' | 'refused' | 'not-delivered' | 'dropped';
+}
+
+/**
+ * A custom authorizer ran (aws-iot-behaviour.md §7): at CONNECT, or again after its refreshAfterInSeconds. Also
+ * recorded when the connection was refused before any authorizer could run (no authorizer named, a token
+ * signature that does not verify); `error` then says why, as it does for an authorizer that threw, timed out
+ * or answered something AWS would not accept.
+ */
+export interface AuthorizerEvent extends EntryBase {
+  kind: 'event';
+  event: 'authorizer';
+  /** The authorizer's name; absent when none could be chosen. */
+  authorizer?: string;
+  /** Whether the connection is authenticated: the authorizer said so, in a valid response. */
+  isAuthenticated: boolean;
+  principalId?: string;
+  /** How long the authorizer took, on the endpoint's clock. */
+  durationMs: number;
+  /** Why the authentication failed other than by `isAuthenticated: false`. */
+  error?: string;
+  /** True for a run after refreshAfterInSeconds (a failed one closes the connection, AUTH_ERROR). */
+  refresh?: boolean;
 }
 
 /**
@@ -356,6 +438,9 @@ export type EventEntry =
   | RuleEvent
   | ThrottledEvent
   | ShadowEvent
+  | JobEvent
+  | AuthorizationEvent
+  | AuthorizerEvent
   | InternalErrorEvent
   | TransportErrorEvent;
 export type TraceEntry = PacketEntry | EventEntry;

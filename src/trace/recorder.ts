@@ -4,12 +4,19 @@ import type { ChaosTag } from '../chaos/types';
 import type { Packet } from '../codec/codec';
 import type { NewEntry, TraceEntry } from './entry';
 import { entryToJSON, formatEntry } from './format';
+import { type TraceHtmlOptions, traceToHtml } from './html';
+import { traceToPcap } from './pcap';
 import { EntryRing } from './ring';
 import { type EntryFor, type TraceMatch, describeMatch, matches } from './query';
 
 export interface WaitForOptions {
   /** How long to wait, in real milliseconds. Default 3000 (below Jest's default test timeout). */
   timeoutMs?: number;
+  /**
+   * Gives the wait up early: once it aborts, the wait rejects with the signal's reason and its timer is
+   * cancelled. For callers that stop waiting before the timeout (a long poll whose client went away).
+   */
+  signal?: AbortSignal;
 }
 
 export const DEFAULT_WAIT_TIMEOUT_MS = 3000;
@@ -44,6 +51,16 @@ export interface Trace {
   format(entries?: readonly TraceEntry[]): string;
   /** Plain-JSON entries: payloads as text (or `{ base64 }`), passwords redacted. */
   toJSON(): Record<string, unknown>[];
+  /**
+   * The trace as one self-contained HTML page (open it offline, from file://): a sequence diagram of the
+   * broker and each client, chaos and violations marked, filters, and the decoded packet on click.
+   */
+  toHtml(options?: TraceHtmlOptions): string;
+  /**
+   * The trace's packets as a pcapng capture for Wireshark / tshark: one synthetic TCP stream to port 1883
+   * per connection, each packet encoded again from the trace (MQTT over TLS or WebSocket shows as plain MQTT).
+   */
+  toPcap(): Buffer;
   /** Forgets every recorded entry. Sequence numbers go on from where they were. */
   clear(): void;
   /** Calls `listener` with every new entry; returns the function that stops it. */
@@ -55,6 +72,8 @@ interface Waiter {
   resolve(entry: TraceEntry): void;
   reject(error: Error): void;
   timer: TimerHandle;
+  /** Stops listening to the caller's AbortSignal. */
+  unlisten?: () => void;
 }
 
 export class TraceRecorder implements Trace {
@@ -192,6 +211,10 @@ export class TraceRecorder implements Trace {
     if (typeof timeoutMs !== 'number' || !(timeoutMs >= 0)) {
       return Promise.reject(new FakeIotError('INVALID_ARGUMENT', `trace.waitFor(): options.timeoutMs must be a number of milliseconds >= 0 (got ${String(timeoutMs)}).`));
     }
+    const { signal } = options;
+    if (signal !== undefined && !(signal instanceof AbortSignal)) {
+      return Promise.reject(new FakeIotError('INVALID_ARGUMENT', `trace.waitFor(): options.signal must be an AbortSignal (got ${String(signal)}).`));
+    }
     if (!this.enabled) {
       return Promise.reject(new FakeIotError('TRACE_DISABLED', 'trace.waitFor() needs the trace, but this endpoint was started with trace: false. Remove that option to use it.'));
     }
@@ -203,6 +226,7 @@ export class TraceRecorder implements Trace {
     }
     if (found) return Promise.resolve(found as EntryFor<M>);
     if (this.closedReason) return Promise.reject(this.failure('ENDPOINT_CLOSED', match, this.closedReason));
+    if (signal?.aborted) return Promise.reject(signal.reason);
     return new Promise<EntryFor<M>>((resolve, reject) => {
       const waiter: Waiter = {
         match,
@@ -210,9 +234,18 @@ export class TraceRecorder implements Trace {
         reject,
         timer: this.timers.setTimeout(() => {
           this.waiters.delete(waiter);
+          waiter.unlisten?.();
           reject(this.failure('TRACE_TIMEOUT', match, `no trace entry matched within ${timeoutMs} ms`));
         }, timeoutMs),
       };
+      if (signal) {
+        const abort = () => {
+          this.settle(waiter);
+          reject(signal.reason);
+        };
+        signal.addEventListener('abort', abort, { once: true });
+        waiter.unlisten = () => signal.removeEventListener('abort', abort);
+      }
       this.waiters.add(waiter);
     });
   }
@@ -223,6 +256,14 @@ export class TraceRecorder implements Trace {
 
   toJSON(): Record<string, unknown>[] {
     return this.entries.map(entryToJSON);
+  }
+
+  toHtml(options: TraceHtmlOptions = {}): string {
+    return traceToHtml(this.entries, { seed: this.seed, ...options });
+  }
+
+  toPcap(): Buffer {
+    return traceToPcap(this.entries);
   }
 
   clear(): void {
@@ -249,6 +290,7 @@ export class TraceRecorder implements Trace {
 
   private settle(w: Waiter): void {
     w.timer.cancel();
+    w.unlisten?.();
     this.waiters.delete(w);
   }
 

@@ -47,8 +47,11 @@ export interface DataPlaneRequest {
 /** What the endpoint answers: 200 with a JSON document, or an error status and message. */
 export type DataPlaneAnswer =
   | { status: 200; body: object }
-  /** `refusal`: also a transport-error trace event with that reason (a request the service never saw). */
-  | { status: number; message: string; refusal?: TransportFailure };
+  /**
+   * `refusal`: also a transport-error trace event with that reason (a request the service never saw).
+   * `errorType`: the exception the AWS SDK raises (default: the IoT data plane's for the status).
+   */
+  | { status: number; message: string; refusal?: TransportFailure; errorType?: string };
 
 export interface HttpListenerOptions {
   host: string;
@@ -60,6 +63,8 @@ export interface HttpListenerOptions {
   /** Real milliseconds a client has to send its whole request. */
   requestTimeoutMs: number;
   verifier: SigV4Verifier;
+  /** The SigV4 service a request to this path is signed for; undefined: the IoT data plane's (`iotdata`). */
+  service?(rawPath: string): string | undefined;
   /** A request id for each answer (`x-amzn-RequestId`): from the endpoint's seeded stream, so a seed replays them. */
   requestId(): string;
   handle(request: DataPlaneRequest): DataPlaneAnswer;
@@ -104,8 +109,8 @@ function send(res: ServerResponse, requestId: string, answer: DataPlaneAnswer, c
     res.end(body);
     return;
   }
-  const { status, message } = answer as { status: number; message: string };
-  const type = DATA_PLANE_ERRORS[status] ?? (status >= 500 ? 'InternalFailureException' : 'InvalidRequestException');
+  const { status, message, errorType } = answer as { status: number; message: string; errorType?: string };
+  const type = errorType ?? DATA_PLANE_ERRORS[status] ?? (status >= 500 ? 'InternalFailureException' : 'InvalidRequestException');
   const body = JSON.stringify({ message, traceId: requestId });
   res.writeHead(status, {
     'Content-Type': 'application/json',
@@ -180,7 +185,7 @@ export async function listenHttp(options: HttpListenerOptions): Promise<HttpList
       const body = Buffer.concat(chunks, size);
       if (!query) return refuse(req, res, 400, 'bad-request', 'the query string is not valid percent-encoding');
       options.verifier
-        .verifyHeader({ method, url, headers: req.headers }, body, SIGV4_DATA_PLANE_SERVICE)
+        .verifyHeader({ method, url, headers: req.headers }, body, options.service?.(rawPath) ?? SIGV4_DATA_PLANE_SERVICE)
         .then((result) => {
           if (closed || res.writableEnded) return;
           if (!result.ok) return refuse(req, res, result.reason === 'missing-signature' ? 401 : 403, result.reason, result.message);

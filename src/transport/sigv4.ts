@@ -121,6 +121,17 @@ export function formatAmzDate(ms: number): string {
 const SIGNING_PARAMS = ['X-Amz-Algorithm', 'X-Amz-Credential', 'X-Amz-Date', 'X-Amz-SignedHeaders', 'X-Amz-Signature'] as const;
 
 /**
+ * Whether a request's query string carries SigV4 (any of its parameters, or one that cannot be read): an
+ * unsigned WebSocket upgrade may be custom authentication instead (aws-iot-behaviour.md §7).
+ */
+export function hasSigV4Query(url: string): boolean {
+  const q = url.indexOf('?');
+  if (q === -1) return false;
+  const pairs = parseQuery(url.slice(q + 1));
+  return pairs === undefined || pairs.some(([name]) => (SIGNING_PARAMS as readonly string[]).includes(name));
+}
+
+/**
  * The IAM-style principal identifier AWS puts in the lifecycle events of a SigV4 connection. AWS's sample
  * is `<account>/<roleId>:<session>`; the fake has no IAM, so it names the access key id in the fake account.
  */

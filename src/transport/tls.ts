@@ -27,6 +27,11 @@ export interface TlsConfig {
   requireSni: boolean;
   /** ALPN protocols accepted when the client offers any; a client that offers none is accepted too. */
   alpn: readonly string[];
+  /**
+   * The ALPN protocol that selects custom authentication (AWS: `mqtt`, §7), when the endpoint has custom
+   * authorizers: accepted besides `alpn`, and a connection that agreed on it needs no client certificate.
+   */
+  customAuthAlpn?: string;
   /** How long (real time) a connection may take from accept to a finished handshake. */
   handshakeTimeoutMs: number;
   /** The endpoint's plain port, named in the hint for a client that speaks plain MQTT here. */
@@ -35,8 +40,8 @@ export interface TlsConfig {
 
 /** What a finished, verified handshake tells about the client. */
 export interface TlsClientFacts {
-  /** The client certificate's DER. */
-  certificate: Buffer;
+  /** The client certificate's DER; undefined for custom authentication (ALPN `customAuthAlpn`), which needs none. */
+  certificate: Buffer | undefined;
   sni: string | undefined;
   alpn: string | undefined;
   remoteAddress: string;
@@ -194,8 +199,9 @@ export async function listenTls(config: TlsConfig, events: TlsEvents): Promise<L
   }
   const tlsServer = pooled.server;
 
+  const accepted = config.customAuthAlpn !== undefined && !config.alpn.includes(config.customAuthAlpn) ? [...config.alpn, config.customAuthAlpn] : config.alpn;
   const alpn = (socket: TLSSocket, protocols: string[]) => {
-    const chosen = protocols.find((p) => config.alpn.includes(p));
+    const chosen = protocols.find((p) => accepted.includes(p));
     if (chosen === undefined) {
       // Returning nothing ends the handshake with a no_application_protocol alert (reported in onClientError).
       const p = pending.get(keyOf(socket));
@@ -213,7 +219,7 @@ export async function listenTls(config: TlsConfig, events: TlsEvents): Promise<L
       const offered = p?.offered ?? [];
       return refuse(p, {
         reason: 'alpn-refused', code, ...(offered.length ? { alpn: offered.join(',') } : {}),
-        message: `the client offered ALPN ${offered.map((o) => JSON.stringify(o)).join(', ') || '(unknown)'}; this endpoint accepts ${config.alpn.map((a) => JSON.stringify(a)).join(', ') || 'no ALPN protocol'} (or none)`,
+        message: `the client offered ALPN ${offered.map((o) => JSON.stringify(o)).join(', ') || '(unknown)'}; this endpoint accepts ${accepted.map((a) => JSON.stringify(a)).join(', ') || 'no ALPN protocol'} (or none)${offered.includes('mqtt') && config.customAuthAlpn === undefined ? ' — ALPN "mqtt" is custom authentication: configure options.authorizers' : ''}`,
       }, [socket, p?.raw]);
     }
     if (code === 'ERR_TLS_HANDSHAKE_TIMEOUT') {
@@ -231,12 +237,14 @@ export async function listenTls(config: TlsConfig, events: TlsEvents): Promise<L
     const sni = typeof socket.servername === 'string' && socket.servername !== '' ? socket.servername : undefined;
     const alpn = typeof socket.alpnProtocol === 'string' ? socket.alpnProtocol : undefined;
     const seen = { ...(sni ? { sni } : {}), ...(alpn ? { alpn } : {}) };
-    const peer = socket.getPeerCertificate();
+    // AWS: ALPN `mqtt` (port 443) is custom authentication; the authorizer decides at CONNECT, no certificate needed (§7).
+    const customAuth = alpn !== undefined && alpn === config.customAuthAlpn;
+    const peer = customAuth ? undefined : socket.getPeerCertificate();
     const certificate = peer && Buffer.isBuffer(peer.raw) ? peer.raw : undefined;
-    if (!certificate) {
+    if (!certificate && !customAuth) {
       return refuse(p, { reason: 'no-client-certificate', ...seen, message: 'the client sent no certificate; AWS IoT requires one on this port (MQTT.js: cert and key options; paho: tls_set(certfile=, keyfile=))' }, [socket, p.raw]);
     }
-    if (!socket.authorized) {
+    if (!customAuth && !socket.authorized) {
       const code = String(socket.authorizationError ?? 'UNKNOWN');
       const unknownCa = UNKNOWN_CA_ERRORS.has(code);
       return refuse(p, {

@@ -10,13 +10,14 @@ import { type IncomingMessage, STATUS_CODES, type Server as HttpServer, createSe
 import { createServer as createHttpsServer } from 'node:https';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import type { SecureContextOptions } from 'node:tls';
+import type { SecureContextOptions, TLSSocket } from 'node:tls';
+import type { CustomAuthTransport } from '../auth/authorizers';
 import { WebSocketServer, createWebSocketStream } from 'ws';
 import type { ByteStream } from '../broker/connection';
 import { FakeIotError } from '../errors';
 import { listenOn } from './tcp';
 import type { ConnectionIdentity, TransportErrorEvent, TransportFailure } from '../trace/entry';
-import { type SigV4Verifier, sigv4PrincipalIdentifier } from './sigv4';
+import { type SigV4Result, type SigV4Verifier, hasSigV4Query, sigv4PrincipalIdentifier } from './sigv4';
 
 /** The WebSocket subprotocols that carry MQTT 3.1.1 to AWS IoT, in order of preference. */
 export const MQTT_SUBPROTOCOLS = ['mqtt', 'mqttv3.1'] as const;
@@ -38,8 +39,14 @@ export interface WebSocketListenerOptions {
   verifier: SigV4Verifier;
   /** The endpoint's AWS account id (options.accountId): SigV4 connections' lifecycle principalIdentifier names it. */
   accountId: string;
-  /** An upgraded WebSocket, ready for MQTT. */
-  accept(stream: ByteStream, identity: ConnectionIdentity): void;
+  /**
+   * Custom authorizers are configured: an upgrade without SigV4 is let through, for an authorizer to decide at
+   * CONNECT (aws-iot-behaviour.md §7). `required`: such a connection must name an authorizer (credentials are
+   * configured, so it has no other way in).
+   */
+  customAuth?: { required: boolean };
+  /** An upgraded WebSocket, ready for MQTT; `customAuth` when it is to authenticate with a custom authorizer. */
+  accept(stream: ByteStream, identity: ConnectionIdentity, customAuth?: CustomAuthTransport): void;
   /** Something was refused: goes to the trace. */
   refused(refusal: Refusal): void;
 }
@@ -63,6 +70,13 @@ function pathOf(url: string | undefined): string {
 /** Shows a request path in a message: quoted, and cut short when long. */
 function showPath(path: string): string {
   return JSON.stringify(path.length > 100 ? `${path.slice(0, 100)}…` : path);
+}
+
+/** The upgrade's headers as the authorizer gets them: names in lower case, repeated ones joined with commas. */
+function flatHeaders(headers: IncomingMessage['headers']): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [name, value] of Object.entries(headers)) if (value !== undefined) out[name] = Array.isArray(value) ? value.join(',') : value;
+  return out;
 }
 
 export async function listenWebSocket(options: WebSocketListenerOptions): Promise<WebSocketListener> {
@@ -145,8 +159,18 @@ export async function listenWebSocket(options: WebSocketListenerOptions): Promis
     if (offered.length > 0 && !MQTT_SUBPROTOCOLS.some((p) => offered.includes(p))) {
       return refuse(socket, remoteAddress, 400, 'unsupported-subprotocol', `the WebSocket subprotocol must be ${MQTT_SUBPROTOCOLS.join(' or ')} (offered: ${offered.slice(0, 5).join(', ')})`);
     }
-    options.verifier
-      .verify({ method: req.method ?? 'GET', url: req.url ?? '/', headers: req.headers })
+    const url = req.url ?? '/';
+    // AWS: a WebSocket without SigV4 authenticates with a custom authorizer: its name, token and signature in the
+    // upgrade's headers or query string, or in the MQTT CONNECT's user name (§7). The authorizer decides at CONNECT.
+    const customAuth: CustomAuthTransport | undefined = options.customAuth && !hasSigV4Query(url)
+      ? {
+        via: 'websocket', required: options.customAuth.required, tls: transport === 'wss',
+        ...(typeof (req.socket as TLSSocket).servername === 'string' ? { serverName: (req.socket as TLSSocket).servername as string } : {}),
+        http: { headers: flatHeaders(req.headers), queryString: url.includes('?') ? url.slice(url.indexOf('?')) : '' },
+      }
+      : undefined;
+    const verified: Promise<SigV4Result> = customAuth ? Promise.resolve({ ok: true }) : options.verifier.verify({ method: req.method ?? 'GET', url, headers: req.headers });
+    verified
       .then((result) => {
         if (closed || socket.destroyed) return void socket.destroy();
         if (!result.ok) return refuse(socket, remoteAddress, 403, result.reason, result.message);
@@ -160,7 +184,7 @@ export async function listenWebSocket(options: WebSocketListenerOptions): Promis
           Object.defineProperties(stream, { remoteAddress: { value: remoteAddress }, localPort: { value: (req.socket as Socket).localPort } });
           const principal = result.accessKeyId;
           try {
-            options.accept(stream as ByteStream, principal === undefined ? { transport } : { transport, principal, principalIdentifier: sigv4PrincipalIdentifier(principal, options.accountId) });
+            options.accept(stream as ByteStream, principal === undefined ? { transport } : { transport, principal, principalIdentifier: sigv4PrincipalIdentifier(principal, options.accountId) }, customAuth);
           } catch (error) {
             ws.terminate();
             options.refused({ transport, remoteAddress, reason: 'internal-error', message: `the connection failed inside fake-aws-iot: ${error instanceof Error ? error.message : String(error)}` });

@@ -89,6 +89,16 @@ export function handleConnect(ctx: ConnectContext, packet: ConnectPacket): void 
     }
   }
 
+  // AWS (§1.6, §1.8, §6): the policies must allow iot:Connect (with iot:ConnectAttributes PersistentConnect /
+  // LastWill as asked) and publishing the will. Denied: MQTT 5 hears CONNACK 0x87 "Not authorized", MQTT 3.1.1
+  // no CONNACK at all (the socket closes); either way a connect_failed lifecycle event (AUTHORIZATION_FAILED, §3.3).
+  const persistent = v5 ? (properties.sessionExpiryInterval ?? 0) > 0 : !clean;
+  if (!ctx.authorizeConnect(clientId, persistent, will, packet.will?.retain === true && will?.retain === true)) {
+    refuse(undefined, REASON.notAuthorized);
+    ctx.broker.connectFailed(ctx.link, clientId);
+    return ctx.close('AUTH_ERROR');
+  }
+
   // AWS: keep-alive is clamped to [min, max]; 0 (no keep-alive) becomes the maximum.
   const requested = packet.keepalive ?? 0;
   const keepAlive = requested === 0 ? limits.maxKeepAliveSeconds : Math.min(Math.max(requested, limits.minKeepAliveSeconds), limits.maxKeepAliveSeconds);

@@ -62,6 +62,11 @@ export interface HandlerContext {
   throttle(what: Pick<ThrottledEvent, 'limit' | 'direction' | 'action'> & Partial<Pick<ThrottledEvent, 'topic'>>): void;
   /** This connection's chaos state, when chaos is on. */
   chaos(): ConnectionChaos | undefined;
+  /**
+   * Whether the connection's IoT policies allow the action (always, while the endpoint has no policy). A
+   * denial is recorded in the trace with `reaction`, what the handler then does.
+   */
+  authorize(action: 'iot:Publish' | 'iot:RetainPublish' | 'iot:Subscribe', kind: 'topic' | 'topicfilter', name: string, reaction: 'closed' | 'refused' | 'dropped'): boolean;
 }
 
 /** What the CONNECT handler decided for an acceptable CONNECT. */
@@ -86,4 +91,6 @@ export interface ConnectContext extends HandlerContext {
   identify(clientId: string): void;
   /** Takes the connection into the broker and sends CONNACK 0. */
   accept(acceptance: Acceptance): void;
+  /** iot:Connect, and the will's iot:Publish / iot:RetainPublish (false: denied, recorded). */
+  authorizeConnect(clientId: string, persistent: boolean, will: Message | undefined, willRetain: boolean): boolean;
 }

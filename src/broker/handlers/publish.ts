@@ -62,6 +62,18 @@ export function checkMessage(ctx: HandlerContext, topic: string, qos: number, re
   return undefined;
 }
 
+/** The IoT policy check of a PUBLISH, and AWS's reaction when it is denied (false: the PUBLISH goes no further). */
+function mayPublish(ctx: HandlerContext, topic: string, qos: 0 | 1 | 2, retained: boolean): boolean {
+  const { reactions } = ctx.profile;
+  const v5 = ctx.mqtt5;
+  const drop = v5 ? qos === 0 && reactions.unauthorizedPublishQos0Mqtt5 === 'drop' : reactions.unauthorizedPublish === 'drop';
+  const reaction = v5 && qos === 1 ? 'refused' : drop ? 'dropped' : 'closed';
+  const allowed = ctx.authorize('iot:Publish', 'topic', topic, reaction) && (!retained || ctx.authorize('iot:RetainPublish', 'topic', topic, reaction));
+  if (allowed) return true;
+  if (reaction === 'closed') ctx.close('AUTH_ERROR'); // MQTT 5: DISCONNECT 0x87 "Not authorized"
+  return false;
+}
+
 export function handlePublish(ctx: HandlerContext, packet: PublishPacket): void {
   const payload = packet.payload as Buffer;
   const v5 = ctx.mqtt5;
@@ -108,6 +120,13 @@ export function handlePublish(ctx: HandlerContext, packet: PublishPacket): void 
     // AWS documents no reaction [UNVERIFIED]; a QoS 0 one is dropped (recorded as ignored).
     if (packet.qos === 1) return refuse(REASON.payloadFormatInvalid, 'the payload is marked UTF-8 (Payload Format Indicator 1) but is not valid UTF-8');
     return ctx.ignored('MQTT-3.3.2-4', 'QoS 0 PUBLISH marked UTF-8 (Payload Format Indicator 1) with a payload that is not: not delivered');
+  }
+  // AWS (§6.1, §6.2): iot:Publish on the topic, and iot:RetainPublish as well for a message to be retained.
+  // Denied: MQTT 5 QoS 1 gets PUBACK 0x87; MQTT 5 QoS 0 is dropped or disconnected (reactions.unauthorizedPublishQos0Mqtt5);
+  // MQTT 3.1.1 loses its connection (reactions.unauthorizedPublish; a QoS 1 device then retries in a loop).
+  if (ctx.broker.authz !== undefined && !mayPublish(ctx, topic, packet.qos, storesRetained(ctx, topic, packet.retain))) {
+    if (v5 && packet.qos === 1) refuse(REASON.notAuthorized, `not authorized to publish to ${JSON.stringify(topic)}`);
+    return;
   }
   // AWS: a connection may publish limits.maxPublishesPerSecond (in + out); the excess is discarded
   // (reactions.publishRate) — on MQTT 3.1.1 with no PUBACK, so a QoS 1 publisher finds out [UNVERIFIED]; on

@@ -33,18 +33,32 @@ export function handleSubscribe(ctx: HandlerContext, packet: SubscribePacket): v
     const problem = filterProblem(ctx, s.topic);
     if (problem) return ctx.violation(problem);
   }
+  // AWS (§6.1, §6.2): iot:Subscribe on each filter. A denied one drops the connection without SUBACK
+  // (reactions.unauthorizedSubscribe: 'disconnect'), or is answered 0x80 while the others are granted.
+  let allowed = subs;
+  if (ctx.broker.authz !== undefined) {
+    const reaction = reactions.unauthorizedSubscribe === 'disconnect' ? 'closed' : 'refused';
+    allowed = subs.filter((s) => ctx.authorize('iot:Subscribe', 'topicfilter', s.topic, reaction));
+    if (allowed.length < subs.length && reaction === 'closed') return ctx.close('AUTH_ERROR');
+  }
   // AWS: at most limits.maxSubscriptionsPerConnection (50) subscriptions per connection.
   const current = ctx.broker.subscriptionsOf(ctx.link);
-  const added = new Set(subs.map((s) => s.topic).filter((t) => !current.has(t)));
+  const added = new Set(allowed.map((s) => s.topic).filter((t) => !current.has(t)));
   const total = current.size + added.size;
   if (total > limits.maxSubscriptionsPerConnection) {
     return ctx.violation(limitProblem('maxSubscriptionsPerConnection', limits.maxSubscriptionsPerConnection, total, `${total} subscriptions; AWS allows ${limits.maxSubscriptionsPerConnection} per connection`));
   }
-  const granted = add(ctx, subs);
-  // [MQTT-3.8.4-1] SUBACK with the granted QoS of each filter, in order.
+  const grantedAllowed = add(ctx, allowed);
+  // [MQTT-3.8.4-1] SUBACK with the granted QoS of each filter, in order (0x80 for a denied one).
+  let g = 0;
+  const granted = allowed === subs ? grantedAllowed : subs.map((s) => (allowed.includes(s) ? grantedAllowed[g++]! : SUBACK_FAILURE));
   ctx.send({ cmd: 'suback', messageId: packet.messageId, granted });
-  after(ctx, subs.map((s) => s.topic), subs.map((s) => s.topic));
+  const topics = allowed.map((s) => s.topic);
+  after(ctx, topics, topics);
 }
+
+/** MQTT 3.1.1 SUBACK return code 0x80: the subscription failed. */
+const SUBACK_FAILURE = 0x80;
 
 /**
  * What is wrong with a filter, if anything. AWS: `$share/{ShareName}/{TopicFilter}` is a shared subscription
@@ -109,6 +123,8 @@ function subscribe5(ctx: HandlerContext, packet: SubscribePacket): void {
       if (problem?.rule === 'aws.reserved-topic') return ctx.violation({ ...problem, reasonCode: REASON.topicFilterInvalid });
       if (problem?.rule === 'MQTT-1.5.3-1') return ctx.violation({ ...problem, reasonCode: REASON.malformed });
       if (problem) code = REASON.topicFilterInvalid;
+      // AWS (§6.2): a filter the policies do not allow to subscribe to is SUBACK 0x87 "Not authorized".
+      else if (!ctx.authorize('iot:Subscribe', 'topicfilter', s.topic, 'refused')) code = REASON.notAuthorized;
     }
     if (code === undefined && !current.has(s.topic) && !adding.has(s.topic)) {
       // AWS: at most limits.maxSubscriptionsPerConnection (50); MQTT 5 hears 0x97 "Quota exceeded" for the excess.

@@ -13,7 +13,9 @@ import { FakeIotError } from '../../errors';
 import { type TimerHandle, realClock } from '../../clock/clock';
 import type { FakeIotOptions } from '../../options';
 import { type FakeIot, startFakeIot } from '../../start-fake-iot';
+import { shellQuote } from '../../shell';
 import { formatEntry } from '../../trace/format';
+import { announceFailedRun } from '../../trace/watch';
 import { type JestTestContext, currentJestTest } from './jest-context';
 
 /** The four misbehaviours the AWS developer guide documents. */
@@ -74,7 +76,10 @@ export function chaosArbitrary(constraints: ChaosArbitraryConstraints = {}): fc.
     takeover: probability(Math.min(s.maxProbability, 0.2)).map((p) => ({ probability: p })),
     connackDelay: delayRange.map((d) => ({ minMs: d.min, maxMs: d.max })),
     shadowErrors: fc.record({ probability: probability(s.maxProbability), codes: fc.subarray([429, 500] as const, { minLength: 1 }) }),
+    jobsErrors: fc.record({ probability: probability(s.maxProbability), codes: fc.subarray(['RequestThrottled', 'InternalError'] as const, { minLength: 1 }) }),
   };
+  // No knob to draw: fast-check's record of no keys would "shrink" {} to {} again, re-running the same case.
+  if (s.faults.length === 0) return fc.constant({});
   const chosen: Record<string, fc.Arbitrary<object>> = {};
   for (const f of s.faults) {
     if (!knobs[f]) throw new FakeIotError('INVALID_ARGUMENT', `chaosArbitrary(constraints): unknown fault ${JSON.stringify(f)}.`);
@@ -122,6 +127,8 @@ export function chaosScriptArbitrary(constraints: ChaosScriptArbitraryConstraint
     if (fault === 'resendWithNewPacketId' || fault === 'subscriptionDelay' || fault === 'connackDelay') s.delayMs = fault === 'resendWithNewPacketId' ? delayMs : Math.max(1, delayMs);
     if (fault === 'reorder') s.holdMs = holdMs;
     if (fault === 'shadowErrors') s.code = code;
+    // The same draw as shadowErrors' (no new draw, so existing seeds keep their scripts): 429 throttles, 500 fails.
+    if (fault === 'jobsErrors') s.code = code === 429 ? 'RequestThrottled' : 'InternalError';
     return s;
   });
   return fc.array(step, { maxLength: constraints.maxSteps ?? 5 });
@@ -270,7 +277,6 @@ function defaultTimeLimit(test: JestTestContext, now: number): number {
   return Math.max(1, left >= 2000 ? Math.min(left * 0.8, left - 1000) : left / 2);
 }
 
-const shellQuote = (s: string) => (/^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`);
 const escapeRegExp = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 /** `FAKE_IOT_SEED=... FAKE_IOT_PROPERTY=... npx jest <file> -t '^<test name>$'`, as far as the names are known. */
@@ -357,6 +363,7 @@ export async function assertClientSurvives(options: SurvivalOptions): Promise<Su
         const entries = iot.trace.entries;
         const t0 = entries[0]?.at ?? 0;
         records.set(key(chaos, endpointSeed), { script: iot.chaos.toScript(), trace: entries.slice(-40).map((e) => `    ${formatEntry(e, t0)}`).join('\n') });
+        announceFailedRun(iot.trace); // FAKE_IOT_ARTIFACTS keeps this run's trace
         throw outcome.error;
       }
     } finally {

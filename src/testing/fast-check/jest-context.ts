@@ -10,6 +10,8 @@ interface CircusTest {
   parent?: CircusTest;
   timeout?: unknown;
   startedAt?: unknown;
+  /** What failed so far in the test and its hooks. */
+  errors?: unknown;
 }
 interface CircusState {
   currentlyRunningTest?: CircusTest | null;
@@ -27,7 +29,7 @@ export interface JestTestContext {
   isCurrent(): boolean;
 }
 
-function circusState(): CircusState | undefined {
+export function circusState(): CircusState | undefined {
   const symbol = Object.getOwnPropertySymbols(globalThis).find((s) => s.description === 'JEST_STATE_SYMBOL');
   const state = symbol ? (globalThis as Record<symbol, unknown>)[symbol] : undefined;
   return state && typeof state === 'object' ? (state as CircusState) : undefined;

@@ -7,8 +7,11 @@
  *   expect(iot).toHaveDisconnected('dev-1', { reason: 'MQTT_KEEP_ALIVE_TIMEOUT' });
  *   expect(iot.trace).toContainEntry({ event: 'violation', rule: 'aws.retain' });
  *   expect(iot).toHaveShadow('dev-1', { reported: { on: true } });
+ *   expect(iot).toHaveJobExecution('dev-1', 'fw-1', { status: 'SUCCEEDED' });
+ *   expect(iot).toHaveDenied('dev-1', { action: 'iot:Subscribe', resource: /shadow/ });
  *
  * On failure the message shows the relevant part of the trace and the seed that replays the run.
+ * With FAKE_IOT_ARTIFACTS=<dir>, a failing test also leaves the traces of its endpoints in <dir> (./artifacts).
  */
 // Brings the `expect` package's types into this build, for the augmentation below to merge into (an
 // augmentation alone does not load its module). Erased from the output: users' programs load them through
@@ -16,10 +19,12 @@
 import type {} from 'expect';
 import { FakeIotError } from '../../errors';
 import type { FakeIot } from '../../start-fake-iot';
-import type { DisconnectReason, TraceEntry } from '../../trace/entry';
+import type { JobExecutionStatus } from '../../services/jobs';
+import type { AuthorizationEvent, DisconnectReason, TraceEntry } from '../../trace/entry';
 import { formatEntry } from '../../trace/format';
 import { describeMatch, type TraceMatch } from '../../trace/query';
 import { type Trace, seedHint } from '../../trace/recorder';
+import { installTraceArtifacts } from './artifacts';
 
 export interface DeliveredExpectation {
   clientId: string;
@@ -53,6 +58,20 @@ export interface ShadowExpectation {
   shadowName?: string;
 }
 
+/** What a job execution should be: its status, statusDetails holding these names and values (others may be there too), its version. */
+export interface JobExecutionExpectation {
+  status?: JobExecutionStatus;
+  statusDetails?: Record<string, string>;
+  versionNumber?: number;
+}
+
+/** What a denial should be: the action, the resource ARN (exact, or a RegExp over it), and what the broker did. */
+export interface DeniedExpectation {
+  action?: AuthorizationEvent['action'];
+  resource?: string | RegExp;
+  reaction?: AuthorizationEvent['reaction'];
+}
+
 type Subject = FakeIot | Trace;
 
 /** The matchers `import 'fake-aws-iot/jest'` registers, as types. */
@@ -67,6 +86,10 @@ export interface FakeIotMatchers<R> {
   toContainEntry(match: TraceMatch): R;
   /** The thing's Device Shadow exists and its desired / reported hold these fields (and has that version). Needs the endpoint, not its trace. */
   toHaveShadow(thingName: string, expected?: ShadowExpectation): R;
+  /** The thing has an execution of the job (not deleted), with that status / statusDetails / version. Needs the endpoint, not its trace. */
+  toHaveJobExecution(thingName: string, jobId: string, expected?: JobExecutionExpectation): R;
+  /** An IoT policy denied `clientId` something (this action, on a resource like this); the failure lists every denial. */
+  toHaveDenied(clientId: string, expected?: DeniedExpectation): R;
 }
 
 // Two homes for matcher types: the global `expect` (@types/jest) reads `jest.Matchers`; the `expect` from
@@ -199,6 +222,39 @@ ${has}
 ${excerpt(traceOf(received))}` };
   },
 
+  toHaveJobExecution(this: MatcherContext, received: Subject, thingName: string, jobId: string, expected: JobExecutionExpectation = {}): MatcherResult {
+    const jobs = (received as Partial<FakeIot> | null)?.jobs;
+    if (!jobs) throw new FakeIotError('INVALID_ARGUMENT', "toHaveJobExecution() takes the endpoint from startFakeIot() (not its trace): expect(iot).toHaveJobExecution(thingName, jobId, { status: 'SUCCEEDED' }).");
+    const execution = jobs.execution(thingName, jobId);
+    const pass =
+      execution !== undefined &&
+      (expected.status === undefined || execution.status === expected.status) &&
+      (expected.statusDetails === undefined || contains(execution.statusDetails ?? {}, expected.statusDetails)) &&
+      (expected.versionNumber === undefined || execution.versionNumber === expected.versionNumber);
+    const call = `expect(iot).${this.isNot ? 'not.' : ''}toHaveJobExecution(${JSON.stringify(thingName)}, ${JSON.stringify(jobId)}, ${JSON.stringify(expected)})`;
+    const has = execution === undefined ? `${thingName} has no execution of job ${jobId}.` : `${thingName}'s execution of ${jobId}: ${JSON.stringify({ status: execution.status, statusDetails: execution.statusDetails, versionNumber: execution.versionNumber })}`;
+    const trace = traceOf(received);
+    const history = trace.enabled ? trace.filter({ event: 'job', thingName }).map((e) => `  ${formatEntry(e, trace.entries[0]?.at ?? 0)}`) : [];
+    return { pass, message: () => `${call}\n\n${has}\n\n${history.length ? `job events of ${thingName}:\n${history.join('\n')}\n\n` : ''}${excerpt(trace)}` };
+  },
+
+  toHaveDenied(this: MatcherContext, received: Subject, clientId: string, expected: DeniedExpectation = {}): MatcherResult {
+    const trace = traceOf(received);
+    const all = trace.filter({ event: 'authorization', clientId });
+    const { resource } = expected;
+    const matching = all.filter(
+      (e) => (expected.action === undefined || e.action === expected.action) &&
+        (expected.reaction === undefined || e.reaction === expected.reaction) &&
+        (resource === undefined || (typeof resource === 'string' ? e.resource === resource : resource.test(e.resource))),
+    );
+    const call = `expect(iot).${this.isNot ? 'not.' : ''}toHaveDenied(${JSON.stringify(clientId)}${Object.keys(expected).length ? `, ${describeMatch(expected as TraceMatch)}` : ''})`;
+    const seen = all.length ? `Denials of ${clientId}:\n${all.map((e) => `  ${e.reason} (${e.reaction})`).join('\n')}` : `No denial of ${clientId} was recorded.`;
+    return {
+      pass: matching.length > 0,
+      message: () => `${call}\n\nExpected ${this.isNot ? 'no' : 'a'} matching denial, found ${matching.length}. ${seen}\n\n${excerpt(trace, clientId)}`,
+    };
+  },
+
   toContainEntry(this: MatcherContext, received: Subject, match: TraceMatch): MatcherResult {
     const trace = traceOf(received);
     const found = trace.filter(match).length;
@@ -209,3 +265,5 @@ ${excerpt(traceOf(received))}` };
 
 const globalExpect = (globalThis as { expect?: { extend?: (m: object) => void } }).expect;
 if (typeof globalExpect?.extend === 'function') globalExpect.extend(fakeIotMatchers);
+// FAKE_IOT_ARTIFACTS=<dir>: failing tests leave their endpoints' traces there (JSON lines and HTML).
+installTraceArtifacts();

@@ -37,6 +37,17 @@ async function compare(names, measure, reps = REPS) {
   return Object.fromEntries(names.map((n) => [n, median(samples[n])]));
 }
 
+/** compare() for measurements of several numbers: the median of each. */
+async function compareAll(names, measure, reps = REPS) {
+  const samples = Object.fromEntries(names.map((n) => [n, []]));
+  await compare(names, async (n) => {
+    samples[n].push(await measure(n));
+    return 0;
+  }, reps);
+  return Object.fromEntries(names.map((n) => [n, Object.fromEntries(Object.keys(samples[n][0]).map((k) => [k, median(samples[n].map((x) => x[k]))]))]));
+}
+const pick = (results, key) => Object.fromEntries(Object.entries(results).map(([n, r]) => [n, r[key]]));
+
 // ---- measurements -------------------------------------------------------------------------
 
 /** ms per test cycle: start, connect, subscribe, QoS 1 to itself, receive, close (`start` and `extra` pick the system and the connection). */
@@ -80,9 +91,14 @@ function coldImport(name) {
 
 /** Published messages per second through an in-process system (see relay()). */
 async function throughput(name, opts) {
+  return (await relayOn(name, opts)).rate;
+}
+
+/** relay() through a fresh in-process system. */
+async function relayOn(name, opts) {
   const b = await systems[name]();
   try {
-    return (await relay(b.url, opts)).rate;
+    return await relay(b.url, opts);
   } finally {
     await b.close();
   }
@@ -152,7 +168,7 @@ const notes = [];
 
 if (runs('relay') || runs('cycle') || runs('fanout') || runs('subs') || runs('latency')) {
   // One warm-up round, discarded, so the JIT has compiled both systems' hot paths before anything is measured.
-  for (const n of ['project', 'project+trace', 'project+chaos0', 'aedes']) {
+  for (const n of ['project', 'project+trace', 'project+chaos0', 'project+policies', 'aedes']) {
     await throughput(n, { qos: 0, count: n0 });
     if (!quick) await throughput(n, { qos: 1, count: n1 });
   }
@@ -168,25 +184,29 @@ if (runs('cycle')) {
   row('cold import (fresh process)', 'ms', 'lower', await compare(both, coldImport));
 }
 
-/** Windowed relay rows and what each costs relative to the plain project (trace off, MQTT 3.1.1). */
+/** Windowed relay rows, and what each feature costs a test that does not use it, against the plain project. */
 const costs = {};
 if (runs('relay')) {
-  const q0 = await compare(['project', 'project+trace', 'project+chaos0', 'project+shadow', 'aedes'], (n) =>
-    n === 'project+shadow' ? throughput('project', { qos: 0, count: n0, setup: shadowDevice }) : throughput(n, { qos: 0, count: n0 }));
-  row('relay 1→1 QoS 0 (windowed)', 'msg/s', 'higher', q0);
-  const q1 = await compare(['project', 'project+trace', 'project+shadow', 'aedes'], (n) =>
-    n === 'project+shadow' ? throughput('project', { qos: 1, count: n1, setup: shadowDevice }) : throughput(n, { qos: 1, count: n1 }));
-  row('relay 1→1 QoS 1 (windowed)', 'msg/s', 'higher', q1);
-  // aedes has no MQTT 5: the project with MQTT 5 clients against aedes with 3.1.1 ones (the row's ratio), and the
-  // project with 3.1.1 clients in the same interleaving, so the cost of MQTT 5 itself shows as well.
-  const v5q1 = await compare(['project', 'project@3.1.1', 'aedes'], (n) =>
-    n === 'project@3.1.1' ? throughput('project', { qos: 1, count: n1 }) : throughput(n, { qos: 1, count: n1, protocolVersion: n === 'project' ? 5 : 4 }));
-  row('relay 1→1 QoS 1, MQTT 5 clients', 'msg/s', 'higher', v5q1);
-  costs.trace = [q0['project+trace'] / q0.project, q1['project+trace'] / q1.project];
-  costs.shadow = [q0['project+shadow'] / q0.project, q1['project+shadow'] / q1.project];
-  costs.mqtt5 = [undefined, v5q1.project / v5q1['project@3.1.1']];
-  costs.chaos0 = [q0['project+chaos0'] / q0.project, undefined];
-  costs.vsAedes = { q0: q0.project / q0.aedes, q0trace: q0['project+trace'] / q0.aedes, q1: q1.project / q1.aedes, q1trace: q1['project+trace'] / q1.aedes };
+  // 'project+shadow': a device using the shadow service beside the relay; '+v5': MQTT 5 clients (aedes has none);
+  // '+policies': a 10-statement policy checked at every operation. Each measured for throughput and for this
+  // process's CPU per message (clients and broker: the difference between two systems is the broker's).
+  const variant = (n, opts) => {
+    if (n === 'project+shadow') return relayOn('project', { ...opts, setup: shadowDevice });
+    if (n === 'project+v5') return relayOn('project', { ...opts, protocolVersion: 5 });
+    return relayOn(n, opts);
+  };
+  const names = ['project', 'project+trace', 'project+chaos0', 'project+policies', 'project+shadow', 'project+v5', 'aedes'];
+  const q0 = await compareAll(names, (n) => variant(n, { qos: 0, count: n0 }));
+  row('relay 1→1 QoS 0 (windowed)', 'msg/s', 'higher', pick(q0, 'rate'));
+  const q1 = await compareAll(names, (n) => variant(n, { qos: 1, count: n1 }));
+  row('relay 1→1 QoS 1 (windowed)', 'msg/s', 'higher', pick(q1, 'rate'));
+  // aedes has no MQTT 5: the project with MQTT 5 clients against aedes with 3.1.1 ones.
+  row('relay 1→1 QoS 1, MQTT 5 clients', 'msg/s', 'higher', { project: q1['project+v5'].rate, aedes: q1.aedes.rate });
+  for (const [label, n] of [['trace on', 'project+trace'], ['chaos configured at 0', 'project+chaos0'], ['policies (10 statements)', 'project+policies'], ['shadow device', 'project+shadow'], ['MQTT 5 clients', 'project+v5']]) {
+    costs[label] = [q0, q1].map((q) => ({ rate: q[n].rate / q.project.rate, processCpu: q[n].processCpu - q.project.processCpu }));
+  }
+  costs.vsAedes = { q0: q0.project.rate / q0.aedes.rate, q0trace: q0['project+trace'].rate / q0.aedes.rate, q1: q1.project.rate / q1.aedes.rate, q1trace: q1['project+trace'].rate / q1.aedes.rate };
+  costs.processCpu = { q0: pick(q0, 'processCpu'), q1: pick(q1, 'processCpu') };
 }
 if (runs('fanout')) {
   row('fan-out 1→5 QoS 0 (windowed)', 'msg/s', 'higher', await compare(both, (n) => throughput(n, { qos: 0, fanout: 5, count: n0 / 5 })));
@@ -238,6 +258,8 @@ if (runs('external')) {
       { label: '1→5 QoS 0', qos: 0, fanout: 5, count: m0 / 5 },
       { label: '1→5 QoS 1', qos: 1, fanout: 5, count: m1 / 5 },
       { label: '1→50 QoS 0', qos: 0, fanout: 50, count: m0 / 50 },
+      // Both brokers speak MQTT 5: what MQTT 5 clients cost each (not a target row).
+      { label: '1→1 QoS 1 v5', qos: 1, fanout: 1, count: m1, protocolVersion: 5 },
     ];
     try {
       for (const c of cases) {
@@ -258,7 +280,7 @@ if (runs('external')) {
         external.push({ case: c.label, cpu, rate });
         const took = (performance.now() - lastRow) / 1000;
         lastRow = performance.now();
-        console.log(`CLI vs mosquitto ${c.label.padEnd(11)} CPU µs/msg  project ${cpu.project.toFixed(2).padStart(6)}  mosquitto ${cpu.mosquitto.toFixed(2).padStart(6)}  ratio ${(cpu.project / cpu.mosquitto).toFixed(2)} (lower is better)   msg/s project ${rate.project.toFixed(0).padStart(6)}  mosquitto ${rate.mosquitto.toFixed(0).padStart(6)}  ratio ${(rate.project / rate.mosquitto).toFixed(2)} [${took.toFixed(1)} s]`);
+        console.log(`CLI vs mosquitto ${c.label.padEnd(13)} CPU µs/msg  project ${cpu.project.toFixed(2).padStart(6)}  mosquitto ${cpu.mosquitto.toFixed(2).padStart(6)}  ratio ${(cpu.project / cpu.mosquitto).toFixed(2)} (lower is better)   msg/s project ${rate.project.toFixed(0).padStart(6)}  mosquitto ${rate.mosquitto.toFixed(0).padStart(6)}  ratio ${(rate.project / rate.mosquitto).toFixed(2)} [${took.toFixed(1)} s]`);
       }
     } finally {
       await Promise.all(Object.values(procs).map((p) => p.close()));
@@ -271,8 +293,12 @@ console.log('');
 if (costs.vsAedes) {
   const v = costs.vsAedes;
   console.log(`relay vs aedes: QoS 0 ${v.q0.toFixed(2)} (trace on ${v.q0trace.toFixed(2)}), QoS 1 ${v.q1.toFixed(2)} (trace on ${v.q1trace.toFixed(2)})`);
-  const pct = (x) => (x === undefined ? '–' : `${((x - 1) * 100).toFixed(0)} %`);
-  console.log(`against the plain project (QoS 0 / QoS 1): trace on ${pct(costs.trace[0])} / ${pct(costs.trace[1])}; chaos configured at 0 ${pct(costs.chaos0[0])}; shadow device ${pct(costs.shadow[0])} / ${pct(costs.shadow[1])}; MQTT 5 clients – / ${pct(costs.mqtt5[1])}; policies: not measured (no policy option yet)`);
+  const pct = (x) => `${x >= 1 ? '+' : ''}${((x - 1) * 100).toFixed(0)} %`;
+  const us = (x) => `${x >= 0 ? '+' : ''}${x.toFixed(2)} µs`;
+  console.log('against the plain project (QoS 0 / QoS 1): throughput, and this process\'s CPU per message (clients + broker)');
+  for (const [label, [c0, c1]] of Object.entries(costs).filter(([, c]) => Array.isArray(c))) {
+    console.log(`  ${label.padEnd(26)} ${pct(c0.rate).padStart(6)} / ${pct(c1.rate).padStart(6)}    ${us(c0.processCpu).padStart(10)} / ${us(c1.processCpu).padStart(10)}`);
+  }
 }
 if (subsRatio) console.log(`10k other subscriptions vs none: project ${subsRatio.project.toFixed(2)}, aedes ${subsRatio.aedes.toFixed(2)}`);
 for (const note of notes) console.log(note);

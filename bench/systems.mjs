@@ -13,6 +13,8 @@ export const systems = {
   project: (extra = {}) => startProject({ trace: false, ...extra }),
   'project+trace': (extra = {}) => startProject({ ...extra }),
   'project+chaos0': (extra = {}) => startProject({ trace: false, chaos: { duplicateQos0: { probability: 0 }, reorder: { probability: 0, maxHoldMs: 1 } }, ...extra }),
+  /** With IoT policies on: a 10-statement policy attached to every connection ('*'), which allows the bench's traffic. */
+  'project+policies': (extra = {}) => startProject({ trace: false, policies: { bench: benchPolicy }, ...extra }, (iot) => iot.attachPolicy('bench', '*')),
   aedes: () => startAedes(),
 };
 
@@ -34,11 +36,34 @@ export const tlsSystems = {
   aedes: () => startAedesTls(),
 };
 
-async function startProject(options) {
+async function startProject(options, setup) {
   // throttles: false — the bench measures the broker, not AWS's 100 PUBLISH/s per connection.
   const iot = await startFakeIot({ limits: benchLimits, throttles: false, ...options });
+  setup?.(iot);
   return { url: iot.url, close: () => iot.close() };
 }
+
+/**
+ * A device fleet's policy of ten statements, as a test suite with policies on would attach it: connect as your
+ * client id, telemetry out and in, commands and the thing's shadow, two denials. Every operation of the
+ * relay is checked against all of it.
+ */
+const arn = (resource) => `arn:aws:iot:*:*:${resource}`;
+export const benchPolicy = {
+  Version: '2012-10-17',
+  Statement: [
+    { Effect: 'Allow', Action: 'iot:Connect', Resource: arn('client/${iot:ClientId}') },
+    { Effect: 'Deny', Action: 'iot:Connect', Resource: arn('client/blocked-*') },
+    { Effect: 'Allow', Action: 'iot:Publish', Resource: arn('topic/dt/things/*/telemetry') },
+    { Effect: 'Allow', Action: 'iot:Subscribe', Resource: arn('topicfilter/dt/things/*/telemetry') },
+    { Effect: 'Allow', Action: 'iot:Receive', Resource: arn('topic/dt/things/*/telemetry') },
+    { Effect: 'Deny', Action: 'iot:Publish', Resource: arn('topic/dt/things/*/admin') },
+    { Effect: 'Allow', Action: ['iot:Publish', 'iot:Receive'], Resource: [arn('topic/$aws/things/${iot:ClientId}/shadow/*'), arn('topic/cmd/${iot:ClientId}/*')] },
+    { Effect: 'Allow', Action: 'iot:Subscribe', Resource: [arn('topicfilter/$aws/things/${iot:ClientId}/shadow/*'), arn('topicfilter/cmd/${iot:ClientId}/*')] },
+    { Effect: 'Allow', Action: ['iot:Subscribe', 'iot:Receive'], Resource: [arn('topicfilter/other/*'), arn('topic/other/*')] },
+    { Effect: 'Allow', Action: 'iot:RetainPublish', Resource: arn('topic/cmd/${iot:ClientId}/state'), Condition: { Bool: { 'iot:Connection.Thing.IsAttached': 'true' } } },
+  ],
+};
 
 async function startAedes() {
   const broker = await Aedes.createBroker();

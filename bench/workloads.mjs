@@ -17,7 +17,8 @@ const WINDOW = { 0: 500, 1: 200 };
  * of what its `fanout` subscribers received (on average), `count` messages in all; `others` unrelated
  * subscriptions are present; clients speak MQTT `protocolVersion` (4: 3.1.1, 5: MQTT 5). With `pid`, the
  * broker process's CPU time over the run is read from /proc/<pid>/stat. `setup(url)` runs before the clock
- * starts (e.g. a shadow device). Returns { rate: published msg/s, cpu: broker µs per delivered message }.
+ * starts (e.g. a shadow device). Returns { rate: published msg/s, cpu: the broker process's µs per delivered
+ * message, processCpu: this process's }.
  */
 export async function relay(url, { qos, fanout = 1, others = 0, count, protocolVersion = 4, pid, setup }) {
   const subs = await Promise.all(Array.from({ length: fanout }, () => connect(url, { clientId: id('sub'), protocolVersion })));
@@ -57,6 +58,7 @@ export async function relay(url, { qos, fanout = 1, others = 0, count, protocolV
     progress = received;
   }, 10_000);
   const cpu0 = pid ? cpuMicros(pid) : undefined;
+  const own0 = process.cpuUsage();
   const t0 = performance.now();
   pump();
   try {
@@ -66,8 +68,14 @@ export async function relay(url, { qos, fanout = 1, others = 0, count, protocolV
   }
   const seconds = (performance.now() - t0) / 1000;
   const cpu1 = pid ? cpuMicros(pid) : undefined;
+  const own = process.cpuUsage(own0);
   await Promise.all([...subs, pub, ...extra].map((c) => c.endAsync(true)));
-  return { rate: count / seconds, cpu: cpu0 !== undefined && cpu1 !== undefined ? (cpu1 - cpu0) / total : undefined };
+  return {
+    rate: count / seconds,
+    cpu: cpu0 !== undefined && cpu1 !== undefined ? (cpu1 - cpu0) / total : undefined,
+    // This process's CPU per delivery: the clients', and an in-process broker's.
+    processCpu: (own.user + own.system) / total,
+  };
 }
 
 /**

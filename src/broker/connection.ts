@@ -69,9 +69,7 @@ function flushAll(): void {
 export class Connection {
   /** Set by the dispatcher once known; stamps the trace entries. */
   clientId: string | undefined;
-  readonly remoteAddress: string;
-  /** The endpoint's port this socket came in on. */
-  readonly localPort: number;
+  private peer: string | undefined;
   /** Number of the socket read being handled (a packet read together with CONNECT was sent before CONNACK). */
   chunk = 0;
   private open = true;
@@ -93,8 +91,6 @@ export class Connection {
     /** Protocol levels a CONNECT may ask for (the profile's features.protocolVersions). */
     protocolVersions: readonly number[] = [4],
   ) {
-    this.remoteAddress = (socket.remoteAddress ?? '').replace(/^::ffff:/, '');
-    this.localPort = socket.localPort ?? 0;
     this.decoder = createDecoder({ maxPacketBytes, protocolVersions }, this);
     socket.setNoDelay?.(true);
     (socket as OwnedStream)[OWNER] = this;
@@ -103,6 +99,20 @@ export class Connection {
     // What waits in the socket counts toward the endpoint's byte budget: looked at after each flush.
     socket.on('drain', onDrain);
     socket.on('close', onClose);
+  }
+
+  /**
+   * The peer's address, asked of the socket when first wanted (a system call: a connection that nobody asks
+   * about makes none). It is first wanted while the socket is open: at CONNECT (trace, lifecycle event,
+   * policy conditions).
+   */
+  get remoteAddress(): string {
+    return (this.peer ??= (this.socket.remoteAddress ?? '').replace(/^::ffff:/, ''));
+  }
+
+  /** The endpoint's port this socket came in on (for messages about the connection). */
+  get localPort(): number {
+    return this.socket.localPort ?? 0;
   }
 
   /** The decoder's packets (DecoderSink). */

@@ -26,10 +26,12 @@ export function randomSeed(): number {
 
 /** The generator's starting state for (seed, key): the first 128 bits of SHA-256 over both. */
 function stateFor(seed: number, key: string): number[] {
-  const head = Buffer.alloc(4);
-  head.writeUInt32BE(seed >>> 0);
-  // UTF-16 code units, so distinct strings (even with lone surrogates) never share a state.
-  const digest = createHash('sha256').update(head).update(key, 'utf16le').digest();
+  // The seed's four bytes, then the key's UTF-16 code units (so distinct strings, even with lone surrogates,
+  // never share a state), hashed in one piece.
+  const bytes = Buffer.allocUnsafe(4 + key.length * 2);
+  bytes.writeUInt32BE(seed >>> 0, 0);
+  bytes.write(key, 4, 'utf16le');
+  const digest = createHash('sha256').update(bytes).digest();
   const state = [0, 4, 8, 12].map((i) => digest.readInt32BE(i));
   if ((state[0]! | state[1]! | state[2]! | state[3]!) === 0) state[0] = 1; // the all-zero state is xoroshiro's one fixed point
   return state;

@@ -1,6 +1,7 @@
 /**
  * Fast paths of the encoder for the packets every message costs: PUBLISH (MQTT 3.1.1, and MQTT 5 without
- * properties) and PUBACK. They write the bytes mqtt-packet's generate() writes for the same packet — the
+ * properties) and PUBACK; and for MQTT 3.1.1's CONNACK, SUBACK, UNSUBACK and PINGRESP, which every test's
+ * connection costs. They write the bytes mqtt-packet's generate() writes for the same packet — the
  * codec tests compare the two on a table of packets and on generated ones — without its intermediate
  * stream, the per-field buffers and the final concatenation. Anything else (properties, other packets,
  * odd field types) returns undefined and goes to mqtt-packet.
@@ -112,14 +113,76 @@ export function writePuback(packet: PubackPacket, size: number, buf: Buffer, pos
   return pos + size;
 }
 
+/** An acknowledgement's codes (SUBACK's granted QoS): whole numbers 0-255 that mqtt-packet writes as bytes. */
+function isByteList(codes: unknown): codes is number[] {
+  if (!Array.isArray(codes) || codes.length === 0) return false;
+  for (const c of codes) if (typeof c !== 'number' || !Number.isInteger(c) || c < 0 || c > 0xff) return false;
+  return true;
+}
+
+function isByte(n: unknown): n is number {
+  return typeof n === 'number' && Number.isInteger(n) && n >= 0 && n <= 0xff;
+}
+
+/**
+ * Bytes of the MQTT 3.1.1 packets a connection's life costs besides messages (CONNACK, SUBACK, UNSUBACK,
+ * PINGRESP), as the fast path writes them; -1 for others (MQTT 5 ones carry properties: mqtt-packet).
+ */
+function controlSize(packet: Packet, protocolVersion: 4 | 5): number {
+  switch (packet.cmd) {
+    case 'pingresp':
+      return 2;
+    case 'connack':
+      return protocolVersion === 4 && isByte(packet.returnCode) ? 4 : -1;
+    case 'suback':
+      return protocolVersion === 4 && isPacketId(packet.messageId) && isByteList(packet.granted) ? 1 + varIntBytes(2 + packet.granted.length) + 2 + packet.granted.length : -1;
+    case 'unsuback':
+      return protocolVersion === 4 && isPacketId(packet.messageId) && !(packet as { dup?: boolean }).dup ? 4 : -1;
+    default:
+      return -1;
+  }
+}
+
+function writeControl(packet: Packet, buf: Buffer, pos: number): number {
+  switch (packet.cmd) {
+    case 'pingresp':
+      buf[pos] = 0xd0;
+      buf[pos + 1] = 0;
+      return pos + 2;
+    case 'connack':
+      buf[pos] = 0x20;
+      buf[pos + 1] = 2;
+      buf[pos + 2] = packet.sessionPresent ? 1 : 0;
+      buf[pos + 3] = packet.returnCode!;
+      return pos + 4;
+    case 'suback': {
+      const granted = packet.granted;
+      buf[pos] = 0x90;
+      pos = writeVarInt(buf, pos + 1, 2 + granted.length);
+      buf[pos++] = packet.messageId! >> 8;
+      buf[pos++] = packet.messageId! & 0xff;
+      for (const code of granted) buf[pos++] = code;
+      return pos;
+    }
+    default: // unsuback
+      buf[pos] = 0xb0;
+      buf[pos + 1] = 2;
+      buf[pos + 2] = (packet as { messageId: number }).messageId >> 8;
+      buf[pos + 3] = (packet as { messageId: number }).messageId & 0xff;
+      return pos + 4;
+  }
+}
+
 /** Bytes of a packet the fast paths cover, -1 for others. */
 export function fastSize(packet: Packet, protocolVersion: 4 | 5): number {
   if (packet.cmd === 'publish') return publishSize(packet, protocolVersion);
   if (packet.cmd === 'puback') return pubackSize(packet, protocolVersion);
-  return -1;
+  return controlSize(packet, protocolVersion);
 }
 
 /** Writes a packet fastSize() covers (`size` its answer) into `buf` at `pos`; returns the position after it. */
 export function writeFast(packet: Packet, protocolVersion: 4 | 5, size: number, buf: Buffer, pos: number): number {
-  return packet.cmd === 'publish' ? writePublish(packet, protocolVersion, buf, pos) : writePuback(packet as PubackPacket, size, buf, pos);
+  if (packet.cmd === 'publish') return writePublish(packet, protocolVersion, buf, pos);
+  if (packet.cmd === 'puback') return writePuback(packet, size, buf, pos);
+  return writeControl(packet, buf, pos);
 }

@@ -22,11 +22,12 @@ const median = (xs) => {
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 };
 
-/** Runs `measure(system)` for each system, interleaved, `reps` times; returns medians. */
+/** Runs `measure(system)` for each system, interleaved (in rotated order), `reps` times; returns medians. */
 async function compare(names, measure, reps = REPS) {
   const samples = Object.fromEntries(names.map((n) => [n, []]));
   for (let r = 0; r < reps; r++) {
-    for (const n of names) {
+    // Each repetition starts one system further on (A B C, B C A, ...): no system always runs right after the same one.
+    for (const n of [...names.slice(r % names.length), ...names.slice(0, r % names.length)]) {
       // Start each measurement from a quiet process: the previous system's closing work (timers, sockets,
       // garbage) must not be charged to the next one. Without this pause the first system after aedes lost ~25 %.
       await new Promise((resolve) => setTimeout(resolve, 20));
@@ -34,6 +35,7 @@ async function compare(names, measure, reps = REPS) {
       samples[n].push(await measure(n));
     }
   }
+  if (process.env.BENCH_SAMPLES) console.log(JSON.stringify(samples, (k, v) => (typeof v === 'number' ? Number(v.toFixed(2)) : v)));
   return Object.fromEntries(names.map((n) => [n, median(samples[n])]));
 }
 
@@ -41,8 +43,9 @@ async function compare(names, measure, reps = REPS) {
 async function compareAll(names, measure, reps = REPS) {
   const samples = Object.fromEntries(names.map((n) => [n, []]));
   await compare(names, async (n) => {
-    samples[n].push(await measure(n));
-    return 0;
+    const result = await measure(n);
+    samples[n].push(result);
+    return result.rate ?? 0;
   }, reps);
   return Object.fromEntries(names.map((n) => [n, Object.fromEntries(Object.keys(samples[n][0]).map((k) => [k, median(samples[n].map((x) => x[k]))]))]));
 }
@@ -250,8 +253,11 @@ if (runs('external')) {
     const cliOptions = { limits: benchLimits, ...(process.env.BENCH_CLI_TRACE === 'off' ? { trace: false } : {}) };
     const nodeArgs = cliProfileDir ? ['--cpu-prof', `--cpu-prof-dir=${cliProfileDir}`] : [];
     const procs = { project: await startCli({ options: cliOptions, nodeArgs }), mosquitto: await startMosquitto(mosquitto) };
-    const m0 = quick ? 20000 : 60000;
-    const m1 = quick ? 10000 : 30000;
+    // Runs of ~1 s each (the broker's CPU time is read in 10 ms ticks), 7 repetitions: the two processes' CPU
+    // per message varies more from run to run than in-process figures do.
+    const m0 = quick ? 20000 : 90000;
+    const m1 = quick ? 10000 : 45000;
+    const reps = quick ? REPS : 7;
     const cases = [
       { label: '1→1 QoS 0', qos: 0, fanout: 1, count: m0 },
       { label: '1→1 QoS 1', qos: 1, fanout: 1, count: m1 },
@@ -266,7 +272,7 @@ if (runs('external')) {
         // Warm-up: the CLI's JIT compiles this workload's paths before the measured runs.
         for (const n of ['project', 'mosquitto']) await relay(procs[n].url, { ...c, pid: procs[n].pid });
         const results = { project: [], mosquitto: [] };
-        for (let r = 0; r < REPS; r++) {
+        for (let r = 0; r < reps; r++) {
           for (const n of ['project', 'mosquitto']) {
             await new Promise((resolve) => setTimeout(resolve, 20));
             globalThis.gc?.();

@@ -129,16 +129,7 @@ export class TraceRecorder implements Trace {
 
   private add(entry: TraceEntry): number {
     if (this.enabled) this.items.add(entry);
-    for (const listener of this.listeners) {
-      try {
-        listener(entry);
-      } catch (error) {
-        // A listener's failure is the test's: it is unsubscribed, recorded, and fails the endpoint's close().
-        this.listeners.delete(listener);
-        this.callbackFailures.push(error);
-        this.internalError('trace-listener', error);
-      }
-    }
+    if (this.listeners.size > 0) this.tell(entry);
     if (this.waiters.size > 0) {
       this.check(entry);
       // An entry is recorded as its packet is read, before the broker acts on it. Predicates that look at
@@ -150,6 +141,19 @@ export class TraceRecorder implements Trace {
       }
     }
     return entry.seq;
+  }
+
+  private tell(entry: TraceEntry): void {
+    for (const listener of this.listeners) {
+      try {
+        listener(entry);
+      } catch (error) {
+        // A listener's failure is the test's: it is unsubscribed, recorded, and fails the endpoint's close().
+        this.listeners.delete(listener);
+        this.callbackFailures.push(error);
+        this.internalError('trace-listener', error);
+      }
+    }
   }
 
   /** Errors thrown by callbacks the test registered (trace listeners). */

@@ -1,5 +1,5 @@
-// Side-by-side benchmark: fake-aws-iot against aedes, MQTT.js clients in the same process,
-// systems interleaved (A B A B ...), medians of several repetitions. `npm run bench [-- --quick]`.
+// Side-by-side benchmark: fake-aws-iot against aedes (MQTT.js clients in the same process), and the CLI against
+// mosquitto (each broker its own process), systems interleaved, medians. `npm run bench [-- --quick]`.
 import { fork, spawnSync } from 'node:child_process';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';

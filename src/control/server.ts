@@ -1,7 +1,7 @@
 /**
  * The control API: a small HTTP + JSON server (node:http) on loopback, so that tests in any language can
  * drive a running endpoint — publish as the cloud, disconnect clients, read and wait on the trace, set
- * chaos, move the virtual clock, read and seed shadows. It is a client of the endpoint's public handle like
+ * chaos, move the virtual clock, read and seed shadows, create and cancel jobs. It is a client of the endpoint's public handle like
  * any Jest test; the routes are in routes.ts and documented in openapi.json (served at `/openapi.json`).
  *
  * It never holds MQTT up: every route answers at once except the long polls (`/trace/wait`, `/settled`),
@@ -107,7 +107,7 @@ export async function startControlServer(iot: FakeIot, options: { port?: number;
     res.end(body);
   };
   const sendError = (res: ServerResponse, error: HttpError, aws = false) => {
-    const body = JSON.stringify({ code: error.code, message: error.message, ...(error.field !== undefined ? { field: error.field } : {}) });
+    const body = JSON.stringify({ code: error.code, message: error.message, ...(error.field !== undefined ? { field: error.field } : {}), ...(error.awsError !== undefined ? { awsError: error.awsError } : {}) });
     send(res, error.status, `${body}\n`, 'application/json', aws ? { 'x-amzn-ErrorType': DATA_PLANE_ERRORS[error.status] ?? 'InvalidRequestException' } : {});
   };
   const sendAnswer = (res: ServerResponse, answer: Answer) => {

@@ -199,18 +199,29 @@ const JOB_REJECTION_STATUS: Readonly<Record<string, number>> = {
   VersionConflictException: 409,
 };
 
+/** The request field to change after AWS refused a jobs request, when there is one (`notFound`: the route's id). */
+function rejectedField(awsError: string, message: string, notFound: string | undefined): string | undefined {
+  if (awsError === 'ResourceNotFoundException') return notFound;
+  if (awsError === 'ResourceAlreadyExistsException') return 'jobId';
+  if (awsError === 'VersionConflictException') return 'expectedVersion';
+  // An execution that has not ended may be canceled or deleted with force; a terminal one never.
+  if (awsError === 'InvalidStateTransitionException' && message.includes('needs force')) return 'force';
+  return undefined;
+}
+
 /**
  * An `iot.jobs` call for a route: a refusal of its arguments is a 400 naming `field`; what AWS refuses
- * (JOB_REJECTED) is answered with AWS's status for the exception, named in `awsError`, and the field
- * `rejected` gives for it (the request field to change, when there is one).
+ * (JOB_REJECTED) is answered with AWS's status for the exception, named in `awsError`, and the request field
+ * to change (`notFound` for ResourceNotFoundException).
  */
-function jobCall<T>(field: string | ((message: string) => string), rejected: Readonly<Record<string, string>>, fn: () => T): T {
+function jobCall<T>(field: string | ((message: string) => string), notFound: string | undefined, fn: () => T): T {
   try {
     return naming(field, fn);
   } catch (error) {
     if (!(error instanceof FakeIotError) || error.code !== 'JOB_REJECTED') throw error;
     const awsError = (error as FakeIotError & { awsError?: string }).awsError ?? 'InvalidRequestException';
-    throw new HttpError(JOB_REJECTION_STATUS[awsError] ?? 400, 'JOB_REJECTED', bare(error), rejected[awsError], awsError);
+    const message = bare(error);
+    throw new HttpError(JOB_REJECTION_STATUS[awsError] ?? 400, 'JOB_REJECTED', message, rejectedField(awsError, message, notFound), awsError);
   }
 }
 
@@ -480,7 +491,7 @@ export const ROUTES: readonly Route[] = [
     handle(iot, request) {
       const body = bodyOf(request, ['jobId', 'targets', 'document', 'description', 'timeoutConfig']);
       const job = { ...body, jobId: jobIdOf(iot, body.jobId) } as CreateJobSpec;
-      return { json: jobCall(createJobField, { ResourceAlreadyExistsException: 'jobId' }, () => iot.jobs.create(job)) };
+      return { json: jobCall(createJobField, undefined, () => iot.jobs.create(job)) };
     },
   },
   {
@@ -504,7 +515,7 @@ export const ROUTES: readonly Route[] = [
         if (typeof body.comment !== 'string') throw new BadRequest('comment', `comment must be a string (got ${JSON.stringify(body.comment)?.slice(0, 100)})`);
         options.comment = body.comment;
       }
-      return { json: jobCall('body', { ResourceNotFoundException: 'jobId' }, () => iot.jobs.cancel(jobId, options)) };
+      return { json: jobCall('body', 'jobId', () => iot.jobs.cancel(jobId, options)) };
     },
   },
   {
@@ -533,8 +544,7 @@ export const ROUTES: readonly Route[] = [
       const options: CancelExecutionOptions = { force: optionalBoolean(body.force, 'force') ?? false };
       const expectedVersion = optionalWhole(body.expectedVersion, 'expectedVersion');
       if (expectedVersion !== undefined) options.expectedVersion = expectedVersion;
-      const rejected = { InvalidStateTransitionException: 'force', VersionConflictException: 'expectedVersion' };
-      return { json: jobCall('body', rejected, () => iot.jobs.cancelExecution(jobId, thingName, options)) };
+      return { json: jobCall('body', undefined, () => iot.jobs.cancelExecution(jobId, thingName, options)) };
     },
   },
   {
@@ -546,7 +556,7 @@ export const ROUTES: readonly Route[] = [
       const options: DeleteExecutionOptions = { force: queryBoolean(request, 'force') };
       const executionNumber = wholeQuery(request, 'executionNumber');
       if (executionNumber !== undefined) options.executionNumber = executionNumber;
-      jobCall('body', { InvalidStateTransitionException: 'force' }, () => iot.jobs.deleteExecution(jobId, thingName, options));
+      jobCall('body', undefined, () => iot.jobs.deleteExecution(jobId, thingName, options));
       return { json: {} };
     },
   },

@@ -9,7 +9,7 @@ import * as path from 'node:path';
 import { spawnGroup, startCli } from '../clients/cli';
 
 const readme = readFileSync(path.resolve(__dirname, '../../README.md'), 'utf8');
-const start = readme.indexOf('\n## Control API\n');
+const start = readme.indexOf('\n### Control API\n');
 const section = readme.slice(start, readme.indexOf('\n## ', start + 1));
 const blocks = (lang: string) => [...section.matchAll(new RegExp('```' + lang + '\\n([\\s\\S]*?)```', 'g'))].map((m) => m[1]!);
 const escape = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');

@@ -17,6 +17,7 @@ import type { FakeIot } from '../start-fake-iot';
 import { DATA_PLANE_ERRORS } from '../transport/http';
 import { listenOn } from '../transport/tcp';
 import { BadRequest } from './json';
+import { setMaxListeners } from 'node:events';
 import { type Answer, type ControlRequest, HttpError, MAX_BODY_BYTES, MAX_OPEN_POLLS, ROUTES, type Route } from './routes';
 
 export interface ControlServer {
@@ -94,6 +95,9 @@ export async function startControlServer(iot: FakeIot, options: { port?: number;
   }
   const routes = ROUTES.map(compile);
   const closing = new AbortController();
+  // Every open long poll listens on this one signal: up to MAX_OPEN_POLLS (and the settled() waits) at once,
+  // more than Node's default of 10 before it warns of a leak into the host's stderr.
+  setMaxListeners(MAX_OPEN_POLLS + 16, closing.signal);
   /** Requests received and not answered yet. */
   const unanswered = new Set<ServerResponse>();
   const sockets = new Set<Socket>();

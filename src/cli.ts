@@ -2,7 +2,7 @@
 /**
  * `fake-aws-iot` — runs the fake endpoint as a process, for test suites in other languages and for CI.
  */
-import { chmodSync, createWriteStream, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, closeSync, createWriteStream, mkdirSync, openSync, readFileSync, readSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { realClock } from './clock/clock';
@@ -39,7 +39,9 @@ Options:
                           ListNamedShadowsForThing) for the AWS SDK on port <n> (0 picks a free one);
                           https:// when the config turns tls on
   --control-port <n>      also serve the control API (HTTP+JSON on 127.0.0.1:<n>, 0 picks a free one): publish,
-                          disconnect, trace and long-poll waits, chaos, clock, shadows; GET /openapi.json lists it
+                          disconnect, trace and long-poll waits, chaos, clock, shadows, jobs; GET /openapi.json lists it
+  --policy <file.json>    an AWS IoT policy document, named after the file (device.json: device) and attached to
+                          every connection (repeatable). With any policy, what no policy allows is denied
   --config <path>         JSON file with startFakeIot() options (flags given here win)
   --no-throttles          turn AWS's rate limits off (100 PUBLISH/s and 512 KiB/s per connection,
                           1 CONNECT/s per client id, 10 stored messages/s): for load tests
@@ -53,6 +55,9 @@ Stops cleanly on SIGINT or SIGTERM.`;
 /** Bytes of trace lines allowed to wait for the disk before further lines are skipped. */
 const TRACE_FILE_BACKLOG_BYTES = 16 * 1024 * 1024;
 
+/** The largest --policy file read (AWS takes 2048 characters besides whitespace; this leaves room for layout). */
+const MAX_POLICY_FILE_BYTES = 64 * 1024;
+
 /** The process that started this one, read before anything can be awaited. */
 const PARENT = process.ppid;
 const VERSION = (require('../package.json') as { version: string }).version;
@@ -64,6 +69,19 @@ function fail(message: string, code = 2): never {
 
 function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** A file's text, or undefined when it holds more than `max` bytes (read no further: /dev/zero ends too). */
+function readBounded(file: string, max: number): string | undefined {
+  const fd = openSync(file, 'r');
+  try {
+    const buffer = Buffer.alloc(max + 1);
+    let size = 0;
+    for (let n; size <= max && (n = readSync(fd, buffer, size, max + 1 - size, null)) > 0; ) size += n;
+    return size > max ? undefined : buffer.subarray(0, size).toString('utf8');
+  } finally {
+    closeSync(fd);
+  }
 }
 
 function integer(flag: string, text: string): number {
@@ -96,6 +114,7 @@ async function main(argv: string[]): Promise<void> {
         config: { type: 'string' },
         'http-port': { type: 'string' },
         'control-port': { type: 'string' },
+        policy: { type: 'string', multiple: true },
         'exit-with-parent': { type: 'boolean' },
         'no-throttles': { type: 'boolean' },
         verbose: { type: 'boolean' },
@@ -156,6 +175,32 @@ async function main(argv: string[]): Promise<void> {
   }
   if (v['http-port'] !== undefined) options.http = { port: integer('http-port', v['http-port']) };
 
+  // --policy: each file a policy named after it (a --config policy of that name gives way), attached to '*'
+  // once the endpoint runs. startFakeIot() checks the documents; its messages name the file (policyFileOf).
+  const policyFiles = new Map<string, string>();
+  for (const file of v.policy ?? []) {
+    const name = path.basename(file, path.extname(file));
+    if (policyFiles.has(name)) fail(`--policy ${file}: ${policyFiles.get(name)} gives a policy named ${JSON.stringify(name)} already (each is named after its file).`);
+    let text: string | undefined;
+    try {
+      text = readBounded(file, MAX_POLICY_FILE_BYTES);
+    } catch (error) {
+      fail(`cannot read --policy ${file}: ${(error as Error).message}`);
+    }
+    if (text === undefined) fail(`--policy ${file} is larger than ${MAX_POLICY_FILE_BYTES} bytes: not an IoT policy document (AWS takes 2048 characters besides whitespace).`);
+    policyFiles.set(name, file);
+    options.policies = { ...(isObject(options.policies) ? options.policies : {}), [name]: text };
+  }
+  /** startFakeIot()'s refusal of a --policy document, naming the file rather than options.policies. */
+  const policyFileOf = (message: string) => {
+    for (const [name, file] of policyFiles) {
+      message = message
+        .replace(`options.policies[${JSON.stringify(name)}]:`, `--policy ${file}:`)
+        .replace(`options.policies: ${JSON.stringify(name)} is not a policy name`, `--policy ${file}: its base name ${JSON.stringify(name)} is not a policy name`);
+    }
+    return message;
+  };
+
   const mode = v['trace-file-mode'];
   if (mode !== undefined && mode !== 'append' && mode !== 'truncate') fail(`--trace-file-mode must be append or truncate (got ${JSON.stringify(mode)}).`);
   if (mode !== undefined && v['trace-file'] === undefined) fail('--trace-file-mode needs --trace-file.');
@@ -172,9 +217,10 @@ async function main(argv: string[]): Promise<void> {
   try {
     iot = await startFakeIot(options);
   } catch (error) {
-    if (error instanceof FakeIotError) fail(error.message, error.code === 'INVALID_OPTION' ? 2 : 1);
+    if (error instanceof FakeIotError) fail(policyFileOf(error.message), error.code === 'INVALID_OPTION' ? 2 : 1);
     throw error;
   }
+  for (const name of policyFiles.keys()) iot.attachPolicy(name, '*');
 
   let control: { url: string; close(): Promise<void> } | undefined;
   if (v['control-port'] !== undefined) {
@@ -268,6 +314,7 @@ async function main(argv: string[]): Promise<void> {
   for (const line of wrote) process.stdout.write(`fake-aws-iot ${line}\n`);
   // Last: whoever waits for the banner may signal right away, and the handlers above must be in place.
   if (iot.http) process.stdout.write(`fake-aws-iot data plane (AWS SDK endpoint) on ${iot.http.url}\n`);
+  for (const [name, file] of policyFiles) process.stdout.write(`fake-aws-iot policy ${name} (${path.resolve(file)}) attached to every connection\n`);
   if (control) process.stdout.write(`fake-aws-iot control API on ${control.url} (GET /openapi.json)\n`);
   process.stdout.write(`fake-aws-iot listening on ${iot.url} (seed ${iot.seed}, profile ${iot.profile.name})\n`);
 }

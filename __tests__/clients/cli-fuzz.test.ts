@@ -64,7 +64,9 @@ function argvOf(line: string, out: string): string[] {
 
 const section = (() => {
   const start = readme.indexOf('\n### Fuzzing device code in any language\n');
-  return start === -1 ? '' : readme.slice(start, readme.indexOf('\n## ', start));
+  // Up to the next heading of its level or above (the Control API follows it under the same "##").
+  const end = readme.slice(start + 1).search(/\n#{2,3} /);
+  return start === -1 ? '' : readme.slice(start, end === -1 ? undefined : start + 1 + end);
 })();
 const blocks = (lang: string) => [...section.matchAll(new RegExp('```' + lang + '\\n([\\s\\S]*?)```', 'g'))].map((m) => m[1]!);
 const readmeCommands = () => blocks('sh').flatMap((b) => b.split('\n')).map((l) => l.replace(/#.*/, '').trim()).filter(Boolean);

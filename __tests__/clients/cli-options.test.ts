@@ -1,11 +1,11 @@
 /**
- * CLI options around the trace file and --config, driven through the real CLI process.
+ * CLI options around the trace file, --config and --policy, driven through the real CLI process.
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import mqtt from 'mqtt';
-import { CLI, run, startCli } from './cli';
+import { CLI, run, spawnGroup, startCli } from './cli';
 
 const VERSION = (JSON.parse(readFileSync(path.resolve(__dirname, '../../package.json'), 'utf8')) as { version: string }).version;
 let dir: string;
@@ -132,3 +132,102 @@ describe('--profile', () => {
     expect(bad.stderr).toMatch(/\[fake-aws-iot\] --profile must be classic or current \(got "modern"\)/);
   });
 });
+
+describe('--policy', () => {
+  const arn = 'arn:aws:iot:us-east-1:123456789012';
+  /** Connect as anyone; subscribe only to cmd/<own client id>; publish and receive under cmd/. */
+  const devicePolicy = {
+    Version: '2012-10-17',
+    Statement: [
+      { Effect: 'Allow', Action: 'iot:Connect', Resource: `${arn}:client/*` },
+      { Effect: 'Allow', Action: 'iot:Subscribe', Resource: `${arn}:topicfilter/cmd/\${iot:ClientId}` },
+      { Effect: 'Allow', Action: ['iot:Publish', 'iot:Receive'], Resource: `${arn}:topic/cmd/*` },
+    ],
+  };
+
+  /** A control API request from this process (Node's fetch); the JSON answer. */
+  async function control(url: string, route: string, body: unknown): Promise<any> {
+    const res = await fetch(`${url}${route}`, { method: 'POST', body: JSON.stringify(body) });
+    const json = await res.json();
+    expect([res.status, route]).toEqual([200, route]);
+    return json;
+  }
+
+  test('the file is a policy attached to every connection: mosquitto_sub inside it gets its message; outside it, a denied SUBSCRIBE drops the connection, again at every reconnect', async () => {
+    const file = path.join(dir, 'device.json');
+    writeFileSync(file, JSON.stringify(devicePolicy, null, 2));
+    const cli = await startCli(['--policy', file, '--control-port', '0']);
+    expect(cli.stdout()).toContain(`fake-aws-iot policy device (${file}) attached to every connection\n`);
+    const url = /control API on (http:\/\/127\.0\.0\.1:\d+) /.exec(cli.stdout())![1]!;
+    const mosquitto = (cmd: string, ...args: string[]) => spawnGroup(cmd, ['-h', '127.0.0.1', '-p', String(cli.port), '-q', '1', ...args]);
+
+    const allowed = mosquitto('mosquitto_sub', '-i', 'dev-1', '-t', 'cmd/dev-1', '-C', '1');
+    await control(url, '/trace/wait', { match: { event: 'subscription-active', clientId: 'dev-1' }, timeoutMs: 10_000 });
+    expect(await mosquitto('mosquitto_pub', '-i', 'cloud', '-t', 'cmd/dev-1', '-m', 'reboot').exited).toBe(0);
+    expect(await allowed.exited).toBe(0);
+    expect(allowed.stdout()).toBe('reboot\n');
+
+    // Another device's commands: AWS closes an MQTT 3.1.1 connection whose SUBSCRIBE is denied, without a SUBACK.
+    mosquitto('mosquitto_sub', '-i', 'dev-2', '-t', 'cmd/dev-1');
+    const denied = (await control(url, '/trace/wait', { match: { event: 'authorization', clientId: 'dev-2' }, timeoutMs: 10_000 })).entry;
+    expect(denied).toMatchObject({ action: 'iot:Subscribe', resource: `${arn}:topicfilter/cmd/dev-1`, allowed: false, reaction: 'closed' });
+    const dropped = (await control(url, '/trace/wait', { match: { event: 'disconnect', clientId: 'dev-2' } })).entry;
+    expect(dropped).toMatchObject({ connectionId: denied.connectionId, reason: 'AUTH_ERROR' });
+    expect((await control(url, '/trace/filter', { match: { direction: 'out', clientId: 'dev-2', packet: { cmd: 'suback' } } })).entries).toEqual([]);
+    // mosquitto_sub connects again and subscribes again: the loop a device in the field falls into.
+    const again = (await control(url, '/trace/wait', { match: { event: 'authorization', clientId: 'dev-2' }, after: dropped.seq, timeoutMs: 10_000 })).entry;
+    expect(again).toMatchObject({ action: 'iot:Subscribe', reaction: 'closed' });
+    expect(again.connectionId).toBeGreaterThan(denied.connectionId);
+    expect(await cli.stop()).toBe(0);
+  });
+
+  test.each([
+    ['a missing file', () => path.join(dir, 'missing.json'), /^\[fake-aws-iot\] cannot read --policy \S+missing\.json: ENOENT/],
+    ['a directory', () => dir, /^\[fake-aws-iot\] cannot read --policy \S+: EISDIR/],
+    ['a file that never ends', () => '/dev/zero', /^\[fake-aws-iot\] --policy \/dev\/zero is larger than 65536 bytes/],
+    ['a file that is not JSON', () => write('broken.json', '{"Version": '), /^\[fake-aws-iot\] --policy \S+broken\.json: policy "broken" is not valid JSON/],
+    ['an invalid document', () => write('bad.json', JSON.stringify({ ...devicePolicy, Statement: [{ ...devicePolicy.Statement[0], Effect: 'Permit' }] })), /^\[fake-aws-iot\] --policy \S+bad\.json: policy "bad", Statement\[0\]: Effect must be "Allow" or "Deny" \(got "Permit"\)/],
+    ['a base name AWS refuses', () => write('my policy.json', JSON.stringify(devicePolicy)), /^\[fake-aws-iot\] --policy .+my policy\.json: its base name "my policy" is not a policy name AWS accepts/],
+  ])('%s exits 2 with the message naming --policy and the file', async (_what, file, message) => {
+    const result = await run(process.execPath, [CLI, '--port', '0', '--policy', file()]);
+    expect([result.code, result.stderr, result.stdout]).toEqual([2, expect.stringMatching(message), '']);
+  });
+
+  test('two files of the same base name exit 2: each policy is named after its file', async () => {
+    const first = write('device.json', JSON.stringify(devicePolicy));
+    mkdirSync(path.join(dir, 'other'));
+    const second = path.join(dir, 'other', 'device.json');
+    writeFileSync(second, JSON.stringify(devicePolicy));
+    const result = await run(process.execPath, [CLI, '--port', '0', '--policy', first, '--policy', second]);
+    expect([result.code, result.stderr]).toEqual([2, `[fake-aws-iot] --policy ${second}: ${first} gives a policy named "device" already (each is named after its file).\n`]);
+  });
+
+  test('"policies" in --config are checked, and attached to nothing: every CONNECT is refused until a --policy file attaches one', async () => {
+    const config = write('options.json', JSON.stringify({ policies: { device: devicePolicy } }));
+    const bad = write('bad-options.json', JSON.stringify({ policies: { device: { ...devicePolicy, Statement: [{ ...devicePolicy.Statement[0], Effect: 'Permit' }] } } }));
+    const refused = await run(process.execPath, [CLI, '--port', '0', '--config', bad]);
+    expect([refused.code, refused.stderr]).toEqual([2, expect.stringMatching(/^\[fake-aws-iot\] options\.policies\["device"\]: policy "device", Statement\[0\]: Effect must be/)]);
+
+    /** mosquitto_pub's exit code, and the endpoint's decisions about its connection. */
+    const publishes = async (args: string[]) => {
+      const cli = await startCli([...args, '--control-port', '0']);
+      const url = /control API on (http:\/\/127\.0\.0\.1:\d+) /.exec(cli.stdout())![1]!;
+      const pub = await run('mosquitto_pub', ['-h', '127.0.0.1', '-p', String(cli.port), '-i', 'dev-1', '-q', '1', '-t', 'cmd/dev-1', '-m', 'x']);
+      const { entries } = await control(url, '/trace/filter', { match: { event: 'authorization', clientId: 'dev-1' } });
+      expect(await cli.stop()).toBe(0);
+      return [pub.code, entries.map((e: { action: string; reason: string }) => `${e.action}: ${e.reason}`)];
+    };
+    // The socket closes without a CONNACK.
+    const [code, decisions] = await publishes(['--config', config]);
+    expect(code).not.toBe(0);
+    expect(decisions).toEqual([expect.stringMatching(/^iot:Connect: .*:client\/dev-1: no statement allows it \(default deny\)$/)]);
+    // The same document as a file (the file wins over a --config policy of its name) is attached to every connection.
+    expect(await publishes(['--config', config, '--policy', write('device.json', JSON.stringify(devicePolicy))])).toEqual([0, []]);
+  });
+});
+
+function write(name: string, text: string): string {
+  const file = path.join(dir, name);
+  writeFileSync(file, text);
+  return file;
+}

@@ -6,9 +6,9 @@
 import * as net from 'node:net';
 import { DeleteConnectionCommand, IoTDataPlaneClient, InvalidRequestException, ResourceNotFoundException } from '@aws-sdk/client-iot-data-plane';
 import mqtt from 'mqtt';
-import { client, endpoint, expectReleased, raw, resources, settledResources } from '../helpers';
+import { type TestClient, client, endpoint, expectReleased, raw, resources, settledResources } from '../helpers';
 import { pingRoundTrip } from '../sync';
-import { parseTraceJsonLines } from '../../src';
+import { type FakeIot, parseTraceJsonLines } from '../../src';
 import { startControlServer } from '../../src/control/server';
 import { call, control, nextWait } from './helpers';
 
@@ -281,6 +281,153 @@ describe('chaos, clock and shadows', () => {
     expect(await call(ctl, 'DELETE', '/things/lamp/shadow?name=no%20spaces')).toMatchObject({ status: 400, json: { code: 'INVALID_ARGUMENT', field: 'name' } });
     expect(await call(ctl, 'DELETE', '/things/lamp/shadow?name=light')).toMatchObject({ status: 200, json: { version: 1 } });
     expect(await call(ctl, 'DELETE', '/things/lamp/shadow?name=light')).toMatchObject({ status: 404, json: { code: 'SHADOW_REJECTED' } });
+  });
+});
+
+/**
+ * A job agent on a real MQTT.js client: it asks for the next job when notify-next names one, runs each once,
+ * and reports what `outcome` says for it (undefined: it holds the job IN_PROGRESS), with expectedVersion.
+ */
+async function jobAgent(iot: FakeIot, thingName: string, outcome: (jobId: string) => 'SUCCEEDED' | 'FAILED' | undefined): Promise<TestClient> {
+  const device = await client(iot, thingName);
+  const jobs = `$aws/things/${thingName}/jobs`;
+  const started = new Set<string>();
+  device.on('message', (topic, payload) => {
+    const message = JSON.parse(payload.toString());
+    if (topic === `${jobs}/notify-next` && message.execution) device.publish(`${jobs}/start-next`, '{}', { qos: 1 });
+    if (topic === `${jobs}/start-next/accepted` && message.execution && !started.has(message.execution.jobId)) {
+      const { jobId, versionNumber } = message.execution;
+      started.add(jobId);
+      const status = outcome(jobId);
+      if (status) device.publish(`${jobs}/${jobId}/update`, JSON.stringify({ status, expectedVersion: versionNumber }), { qos: 1 });
+    }
+  });
+  await device.subscribeAsync(`${jobs}/notify-next`, { qos: 1 });
+  return device;
+}
+
+describe('jobs', () => {
+  test('a real MQTT.js job agent runs the jobs POST /jobs creates, in order; the long poll waits for SUCCEEDED; GET shows job and execution; DELETE forgets it', async () => {
+    const iot = await endpoint({ seed: 3 });
+    const ctl = await control(iot);
+    await jobAgent(iot, 'dev-1', () => 'SUCCEEDED');
+    await call(ctl, 'POST', '/trace/wait', { match: { event: 'subscription-active', clientId: 'dev-1' } });
+
+    const created = await call(ctl, 'POST', '/jobs', { jobId: 'fw-1', targets: ['dev-1'], document: { version: '1.1' }, description: 'firmware 1.1' });
+    expect(created).toMatchObject({ status: 200, json: { jobId: 'fw-1', status: 'IN_PROGRESS', targets: ['dev-1'], document: { version: '1.1' }, description: 'firmware 1.1', jobProcessDetails: { numberOfQueuedThings: 1 } } });
+    // A thing ARN names a target too; a document may be JSON text.
+    expect(await call(ctl, 'POST', '/jobs', { jobId: 'fw-2', targets: ['arn:aws:iot:us-east-1:123456789012:thing/dev-1'], document: '{"version":"1.2"}' })).toMatchObject({ status: 200, json: { targets: ['dev-1'], document: { version: '1.2' } } });
+
+    const done = await call(ctl, 'POST', '/trace/wait', { match: { event: 'job', jobId: 'fw-2', status: 'SUCCEEDED' }, timeoutMs: 10_000 });
+    expect(done.json.entry).toMatchObject({ thingName: 'dev-1', via: 'mqtt', operation: 'update', previousStatus: 'IN_PROGRESS', versionNumber: 3 });
+    const finished = (await call(ctl, 'POST', '/trace/filter', { match: { event: 'job', status: 'SUCCEEDED' } })).json.entries;
+    expect(finished.map((e: { jobId: string }) => e.jobId)).toEqual(['fw-1', 'fw-2']);
+
+    expect((await call(ctl, 'GET', '/things/dev-1/jobs/fw-1')).json).toMatchObject({ jobId: 'fw-1', thingName: 'dev-1', status: 'SUCCEEDED', versionNumber: 3, executionNumber: 1 });
+    expect((await call(ctl, 'GET', '/jobs/fw-1')).json).toMatchObject({ status: 'COMPLETED', jobProcessDetails: { numberOfSucceededThings: 1, numberOfQueuedThings: 0 } });
+    const listed = (await call(ctl, 'GET', '/things/dev-1/jobs')).json;
+    expect(listed.executions.map((e: { jobId: string; status: string }) => [e.jobId, e.status])).toEqual([['fw-1', 'SUCCEEDED'], ['fw-2', 'SUCCEEDED']]);
+    expect(listed.executions).toEqual(iot.jobs.executions('dev-1'));
+
+    expect(await call(ctl, 'DELETE', '/things/dev-1/jobs/fw-1')).toMatchObject({ status: 200, json: {} });
+    expect(await call(ctl, 'GET', '/things/dev-1/jobs/fw-1')).toMatchObject({ status: 404, json: { code: 'NOT_FOUND' } });
+    expect(await call(ctl, 'DELETE', '/things/dev-1/jobs/fw-1')).toMatchObject({ status: 404, json: { code: 'JOB_REJECTED', awsError: 'ResourceNotFoundException' } });
+    expect(iot.trace.find({ event: 'job', jobId: 'fw-1', deleted: true })).toMatchObject({ via: 'cloud', operation: 'delete' });
+  });
+
+  test('POST /things/{thingName}/jobs/{jobId}/cancel: an IN_PROGRESS execution needs force, a stale expectedVersion is refused; the device is told and its late update rejected', async () => {
+    const iot = await endpoint();
+    const ctl = await control(iot);
+    const device = await jobAgent(iot, 'dev-2', () => undefined); // holds the job IN_PROGRESS
+    await call(ctl, 'POST', '/trace/wait', { match: { event: 'subscription-active', clientId: 'dev-2' } });
+    await call(ctl, 'POST', '/jobs', { jobId: 'fw-3', targets: ['dev-2'], document: { version: '1.3' } });
+    await call(ctl, 'POST', '/trace/wait', { match: { event: 'job', jobId: 'fw-3', status: 'IN_PROGRESS' } });
+
+    const cancel = (body?: unknown) => call(ctl, 'POST', '/things/dev-2/jobs/fw-3/cancel', body);
+    expect(await cancel()).toMatchObject({ status: 409, json: { code: 'JOB_REJECTED', awsError: 'InvalidStateTransitionException', field: 'force', message: expect.stringContaining('needs force') } });
+    expect(await cancel({ force: true, expectedVersion: 1 })).toMatchObject({ status: 409, json: { code: 'JOB_REJECTED', awsError: 'VersionConflictException', field: 'expectedVersion' } });
+    expect(await cancel({ force: true, expectedVersion: 2 })).toMatchObject({ status: 200, json: { jobId: 'fw-3', thingName: 'dev-2', status: 'CANCELED', forceCanceled: true, versionNumber: 3 } });
+    const ended = await cancel({ force: true });
+    expect(ended).toMatchObject({ status: 409, json: { awsError: 'InvalidStateTransitionException', message: expect.stringContaining('terminal') } });
+    expect(ended.json.field).toBeUndefined(); // nothing in the request would change that
+
+    // notify-next (fw-3), the answer to start-next, then notify-next with no execution: the list is empty.
+    const [, , emptied] = await device.receivedCount(3);
+    expect([emptied!.topic, JSON.parse(emptied!.payload)]).toEqual(['$aws/things/dev-2/jobs/notify-next', { timestamp: expect.any(Number) }]);
+    device.publish('$aws/things/dev-2/jobs/fw-3/update', JSON.stringify({ status: 'SUCCEEDED' }), { qos: 1 });
+    const late = await call(ctl, 'POST', '/trace/wait', { match: { event: 'job', jobId: 'fw-3', outcome: 'rejected' } });
+    expect(late.json.entry).toMatchObject({ via: 'mqtt', code: 'InvalidStateTransition' });
+    // Its only execution ended, so the job is COMPLETED: canceling it is AWS's InvalidStateTransitionException.
+    expect(await call(ctl, 'POST', '/jobs/fw-3/cancel')).toMatchObject({ status: 409, json: { code: 'JOB_REJECTED', awsError: 'InvalidStateTransitionException' } });
+  });
+
+  test('POST /jobs/{jobId}/cancel leaves IN_PROGRESS executions running unless forced; DELETE needs force for one that has not ended; AWS refusals name the field', async () => {
+    const iot = await endpoint();
+    const ctl = await control(iot);
+    await jobAgent(iot, 'dev-3', (jobId) => (jobId === 'fw-5' ? 'FAILED' : undefined));
+    await call(ctl, 'POST', '/trace/wait', { match: { event: 'subscription-active', clientId: 'dev-3' } });
+    await call(ctl, 'POST', '/jobs', { jobId: 'fw-4', targets: ['dev-3', 'dev-4'], document: { version: '1.4' } });
+    await call(ctl, 'POST', '/trace/wait', { match: { event: 'job', jobId: 'fw-4', thingName: 'dev-3', status: 'IN_PROGRESS' } });
+
+    const canceled = await call(ctl, 'POST', '/jobs/fw-4/cancel', { comment: 'superseded' });
+    expect(canceled).toMatchObject({ status: 200, json: { status: 'CANCELED', comment: 'superseded', jobProcessDetails: { numberOfInProgressThings: 1, numberOfCanceledThings: 1 } } });
+    expect(canceled.json.forceCanceled).toBeUndefined();
+    expect((await call(ctl, 'GET', '/things/dev-3/jobs/fw-4')).json.status).toBe('IN_PROGRESS');
+    const forced = await call(ctl, 'POST', '/jobs/fw-4/cancel', { force: true });
+    expect(forced).toMatchObject({ status: 200, json: { status: 'CANCELED', forceCanceled: true, jobProcessDetails: { numberOfInProgressThings: 0, numberOfCanceledThings: 2 } } });
+    expect((await call(ctl, 'GET', '/things/dev-3/jobs/fw-4')).json).toMatchObject({ status: 'CANCELED', forceCanceled: true });
+
+    // The agent fails fw-5; fw-6 waits QUEUED behind nothing on dev-4, which runs no agent.
+    await call(ctl, 'POST', '/jobs', { jobId: 'fw-5', targets: ['dev-3'], document: { version: '1.5' } });
+    await call(ctl, 'POST', '/trace/wait', { match: { event: 'job', jobId: 'fw-5', status: 'FAILED' } });
+    expect(await call(ctl, 'DELETE', '/things/dev-3/jobs/fw-5?executionNumber=2')).toMatchObject({ status: 404, json: { awsError: 'ResourceNotFoundException' } });
+    expect(await call(ctl, 'DELETE', '/things/dev-3/jobs/fw-5?executionNumber=1')).toMatchObject({ status: 200 });
+    await call(ctl, 'POST', '/jobs', { jobId: 'fw-6', targets: ['dev-4'], document: { version: '1.6' } });
+    expect(await call(ctl, 'DELETE', '/things/dev-4/jobs/fw-6')).toMatchObject({ status: 409, json: { code: 'JOB_REJECTED', awsError: 'InvalidStateTransitionException', field: 'force' } });
+    expect(await call(ctl, 'DELETE', '/things/dev-4/jobs/fw-6?force=true')).toMatchObject({ status: 200, json: {} });
+    expect((await call(ctl, 'GET', '/things/dev-4/jobs')).json.executions.map((e: { jobId: string }) => e.jobId)).toEqual(['fw-4']);
+
+    expect(await call(ctl, 'POST', '/jobs', { jobId: 'fw-6', targets: ['dev-4'], document: {} })).toMatchObject({ status: 409, json: { code: 'JOB_REJECTED', awsError: 'ResourceAlreadyExistsException', field: 'jobId' } });
+    expect(await call(ctl, 'POST', '/jobs/fw-404/cancel')).toMatchObject({ status: 404, json: { code: 'JOB_REJECTED', awsError: 'ResourceNotFoundException', field: 'jobId' } });
+    expect(await call(ctl, 'POST', '/things/dev-4/jobs/fw-404/cancel')).toMatchObject({ status: 404, json: { awsError: 'ResourceNotFoundException' } });
+  });
+
+  test('a bad jobs request is refused 400 naming the field, and changes nothing; after close, 503', async () => {
+    const iot = await endpoint();
+    const ctl = await control(iot);
+    const job = { jobId: 'fw-1', targets: ['dev-1'], document: { version: '1' } };
+    const refusal = async (method: string, path: string, body?: unknown) => {
+      const { status, json } = await call(ctl, method, path, body);
+      expect([status, json.code]).toEqual([400, 'INVALID_ARGUMENT']);
+      return json.field as string;
+    };
+    expect(await refusal('POST', '/jobs', { ...job, jobId: 'a b' })).toBe('jobId');
+    expect(await refusal('POST', '/jobs', { ...job, jobId: 'x'.repeat(65) })).toBe('jobId');
+    expect(await refusal('POST', '/jobs', { targets: ['dev-1'], document: {} })).toBe('jobId');
+    expect(await refusal('POST', '/jobs', { ...job, targets: [] })).toBe('targets');
+    expect(await refusal('POST', '/jobs', { ...job, targets: ['no spaces'] })).toBe('targets');
+    expect(await refusal('POST', '/jobs', { ...job, document: 'not json' })).toBe('document');
+    expect(await refusal('POST', '/jobs', { ...job, document: 5 })).toBe('document');
+    expect(await refusal('POST', '/jobs', { ...job, document: { blob: 'x'.repeat(iot.profile.limits.jobsMaxDocumentBytes) } })).toBe('document');
+    expect(await refusal('POST', '/jobs', { ...job, description: 7 })).toBe('description');
+    expect(await refusal('POST', '/jobs', { ...job, timeoutConfig: { inProgressTimeoutInMinutes: 0 } })).toBe('timeoutConfig.inProgressTimeoutInMinutes');
+    expect(await refusal('POST', '/jobs', { ...job, target: 'dev-1' })).toBe('target');
+    expect(await refusal('POST', '/jobs', [job])).toBe('body');
+    expect(await refusal('GET', '/jobs/a%20b')).toBe('jobId');
+    expect(await refusal('GET', '/things/no%20spaces/jobs')).toBe('thingName');
+    expect(await refusal('GET', '/things/dev-1/jobs/%24next')).toBe('jobId');
+    expect(await refusal('POST', '/jobs/fw-1/cancel', { force: 'yes' })).toBe('force');
+    expect(await refusal('POST', '/jobs/fw-1/cancel', { comment: 5 })).toBe('comment');
+    expect(await refusal('POST', '/things/dev-1/jobs/fw-1/cancel', { expectedVersion: -1 })).toBe('expectedVersion');
+    expect(await refusal('POST', '/things/dev-1/jobs/fw-1/cancel', { expectedVersion: 1.5 })).toBe('expectedVersion');
+    expect(await refusal('POST', '/things/dev-1/jobs/fw-1/cancel', { reason: 'x' })).toBe('reason');
+    expect(await refusal('DELETE', '/things/dev-1/jobs/fw-1?force=maybe')).toBe('force');
+    expect(await refusal('DELETE', '/things/dev-1/jobs/fw-1?executionNumber=one')).toBe('executionNumber');
+    expect(await call(ctl, 'GET', '/jobs/fw-1')).toMatchObject({ status: 404, json: { code: 'NOT_FOUND', field: 'jobId' } });
+    expect((await call(ctl, 'GET', '/things/dev-1/jobs')).json).toEqual({ executions: [] });
+    expect(iot.trace.find({ event: 'job' })).toBeUndefined();
+    await iot.close();
+    expect(await call(ctl, 'POST', '/jobs', job)).toMatchObject({ status: 503, json: { code: 'ENDPOINT_CLOSED' } });
   });
 });
 

@@ -60,10 +60,12 @@ test("each operation, called with the file's own example, answers a status the f
   const dev = await client(iot, 'dev-1', { clean: false });
   await dev.subscribeAsync('cmd/dev-1', { qos: 1 });
   iot.shadows.update('lamp', { state: { reported: { on: false } } });
+  // The execution routes act on a job of their own: the example of POST /jobs/{jobId}/cancel cancels fw-1's.
+  iot.jobs.create({ jobId: 'lamp-1', targets: ['lamp'], document: { operation: 'reboot' } });
   const order = [...operations].sort((a, b) => Number(a.method === 'DELETE') - Number(b.method === 'DELETE')); // deletions last
   const seen: string[] = [];
   for (const { method, path: p, op } of order) {
-    const url = p.replace('{clientId}', 'dev-1').replace('{thingName}', 'lamp');
+    const url = p.replace('{clientId}', 'dev-1').replace('{thingName}', 'lamp').replace('{jobId}', p.startsWith('/things/') ? 'lamp-1' : 'fw-1');
     let body = op.requestBody ? resolve(op.requestBody).content['application/json'].example : undefined;
     if (body && 'timeoutMs' in body) body = { ...body, timeoutMs: 0 }; // long polls: answer at once
     // call() checks the status, the content type and the body against the file.

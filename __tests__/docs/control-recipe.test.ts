@@ -1,6 +1,7 @@
 /**
  * The README's "Control API" section, run as written: the CLI command line (and what it prints), the Python
- * test (urllib + a paho device) and the shell session (curl + mosquitto_sub), from the README's text. Only the
+ * test (urllib + a paho device) and the shell sessions (curl + mosquitto_sub, and a job for a mosquitto
+ * device), from the README's text. Only the
  * ports (8080 and 1883, which a test cannot count on) become free ones.
  */
 import { readFileSync } from 'node:fs';
@@ -8,7 +9,7 @@ import * as path from 'node:path';
 import { spawnGroup, startCli } from '../clients/cli';
 
 const readme = readFileSync(path.resolve(__dirname, '../../README.md'), 'utf8');
-const start = readme.indexOf('\n## Control API\n');
+const start = readme.indexOf('\n### Control API\n');
 const section = readme.slice(start, readme.indexOf('\n## ', start + 1));
 const blocks = (lang: string) => [...section.matchAll(new RegExp('```' + lang + '\\n([\\s\\S]*?)```', 'g'))].map((m) => m[1]!);
 const escape = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
@@ -29,9 +30,9 @@ async function startAsDocumented() {
   return { cli, ports };
 }
 
-test('the section has the CLI line, a Python test and a shell session', () => {
+test('the section has the CLI line, a Python test and two shell sessions', () => {
   expect(start).toBeGreaterThan(-1);
-  expect(blocks('sh')).toHaveLength(2);
+  expect(blocks('sh')).toHaveLength(3);
   expect(blocks('python')).toHaveLength(1);
 });
 
@@ -59,5 +60,26 @@ test('README: the shell session waits for mosquitto_sub, publishes to it and wai
     {},
     { entry: expect.objectContaining({ direction: 'in', clientId: 'dev-2', packet: expect.objectContaining({ cmd: 'puback' }) }) },
   ]);
+  expect(await cli.stop()).toBe(0);
+});
+
+test('README: the jobs session queues a job for a mosquitto device, which reports it done; the refusal is as its comment says', async () => {
+  const { cli, ports } = await startAsDocumented();
+  const code = blocks('sh')[2]!;
+  // Lines `# {...}` show what the session prints ("..." stands for anything).
+  const shown = [...code.matchAll(/^# (\{.*)$/gm)].map((m) => new RegExp(`^${escape(m[1]!).replaceAll('\\.\\.\\.', '.*')}$`));
+  expect(shown).toHaveLength(2);
+  const session = spawnGroup('bash', ['-ec', ports(code)]);
+  expect(await session.exited).toBe(0);
+  const lines = session.stdout().trim().split('\n');
+  for (const pattern of shown) expect(lines).toContainEqual(expect.stringMatching(pattern));
+  expect(lines.at(-1)).toMatch(shown[1]!);
+  const answers = lines.map((l) => JSON.parse(l));
+  expect(answers).toEqual(expect.arrayContaining([
+    { entry: expect.objectContaining({ event: 'subscription-active', clientId: 'dev-3' }) },
+    expect.objectContaining({ jobId: 'fw-1', status: 'IN_PROGRESS', targets: ['dev-3'], document: { version: '1.2' } }),
+    { entry: expect.objectContaining({ event: 'job', jobId: 'fw-1', thingName: 'dev-3', via: 'mqtt', previousStatus: 'QUEUED', status: 'SUCCEEDED' }) },
+  ]));
+  expect(answers).toHaveLength(5);
   expect(await cli.stop()).toBe(0);
 });

@@ -6,6 +6,7 @@
  */
 import type { FakeIot, PublishOptions } from '../start-fake-iot';
 import type { ChaosOptions } from '../chaos/types';
+import type { CancelExecutionOptions, CancelJobOptions, CreateJobSpec, DeleteExecutionOptions } from '../services/jobs-control';
 import { FAULTS } from '../chaos/types';
 import { FakeIotError } from '../errors';
 import { nextTurn } from '../clock/clock';
@@ -61,13 +62,15 @@ async function entriesText(iot: FakeIot, entries: readonly TraceEntry[], as: 'js
   return parts.length ? `${parts.join('\n')}\n` : '';
 }
 
-/** An error answer with its status and stable code (the body is `{ code, message, field? }`). */
+/** An error answer with its status and stable code (the body is `{ code, message, field?, awsError? }`). */
 export class HttpError extends Error {
   constructor(
     readonly status: number,
     readonly code: string,
     message: string,
     readonly field?: string,
+    /** JOB_REJECTED: the exception AWS's control plane names (ResourceNotFoundException, ...). */
+    readonly awsError?: string,
   ) {
     super(message);
   }
@@ -163,8 +166,72 @@ function shadowOf(request: ControlRequest): [string, { shadowName?: string }] {
   return [request.params.thingName!, name === null ? {} : { shadowName: name }];
 }
 
-/** Which of the two names the shadow service refused: the thing's (AWS: 1-128 of a-zA-Z0-9:_-) or else the shadow's. */
-const shadowNameField = (thingName: string) => (/^[a-zA-Z0-9:_-]{1,128}$/.test(thingName) ? 'name' : 'thingName');
+/** AWS's thing names: 1-128 of a-zA-Z0-9:_-. */
+const THING_NAME = /^[a-zA-Z0-9:_-]{1,128}$/;
+
+/** Which of the two names the shadow service refused: the thing's or else the shadow's. */
+const shadowNameField = (thingName: string) => (THING_NAME.test(thingName) ? 'name' : 'thingName');
+
+/** A path's `{thingName}` for the Jobs routes, refused 400 unless AWS would take it as a thing name. */
+function thingNameOf(request: ControlRequest): string {
+  const thingName = request.params.thingName!;
+  if (!THING_NAME.test(thingName)) throw new BadRequest('thingName', `thingName must be 1 to 128 of a-z A-Z 0-9 : _ - (got ${JSON.stringify(thingName.slice(0, 140))})`);
+  return thingName;
+}
+
+/** A job id (AWS: a-zA-Z0-9_-, at most the profile's jobsMaxJobIdChars), from the path or the body. */
+function jobIdOf(iot: FakeIot, value: unknown, field = 'jobId'): string {
+  const max = iot.profile.limits.jobsMaxJobIdChars;
+  if (typeof value !== 'string' || !/^[a-zA-Z0-9_-]+$/.test(value) || value.length > max) {
+    throw new BadRequest(field, `${field} must be 1 to ${max} characters of a-z A-Z 0-9 _ - (got ${JSON.stringify(typeof value === 'string' ? value.slice(0, 80) : value)?.slice(0, 100)})`);
+  }
+  return value;
+}
+
+/**
+ * The status AWS's control plane answers each exception of `iot.jobs` with (AWS IoT API reference: CreateJob,
+ * CancelJob, CancelJobExecution, DeleteJobExecution).
+ */
+const JOB_REJECTION_STATUS: Readonly<Record<string, number>> = {
+  ResourceNotFoundException: 404,
+  ResourceAlreadyExistsException: 409,
+  InvalidStateTransitionException: 409,
+  VersionConflictException: 409,
+};
+
+/** The request field to change after AWS refused a jobs request, when there is one (`notFound`: the route's id). */
+function rejectedField(awsError: string, message: string, notFound: string | undefined): string | undefined {
+  if (awsError === 'ResourceNotFoundException') return notFound;
+  if (awsError === 'ResourceAlreadyExistsException') return 'jobId';
+  if (awsError === 'VersionConflictException') return 'expectedVersion';
+  // An execution that has not ended may be canceled or deleted with force; a terminal one never.
+  if (awsError === 'InvalidStateTransitionException' && message.includes('needs force')) return 'force';
+  return undefined;
+}
+
+/**
+ * An `iot.jobs` call for a route: a refusal of its arguments is a 400 naming `field`; what AWS refuses
+ * (JOB_REJECTED) is answered with AWS's status for the exception, named in `awsError`, and the request field
+ * to change (`notFound` for ResourceNotFoundException).
+ */
+function jobCall<T>(field: string | ((message: string) => string), notFound: string | undefined, fn: () => T): T {
+  try {
+    return naming(field, fn);
+  } catch (error) {
+    if (!(error instanceof FakeIotError) || error.code !== 'JOB_REJECTED') throw error;
+    const awsError = (error as FakeIotError & { awsError?: string }).awsError ?? 'InvalidRequestException';
+    const message = bare(error);
+    throw new HttpError(JOB_REJECTION_STATUS[awsError] ?? 400, 'JOB_REJECTED', message, rejectedField(awsError, message, notFound), awsError);
+  }
+}
+
+/** Which field of a job iot.jobs.create() refused, from what its message is about. */
+const createJobField = (message: string) => /\): (jobId|targets|document|description|timeoutConfig(?:\.inProgressTimeoutInMinutes)?)\b/.exec(message)?.[1] ?? 'body';
+
+function optionalWhole(value: unknown, field: string): number | undefined {
+  if (value === undefined || (typeof value === 'number' && Number.isSafeInteger(value) && value >= 0)) return value;
+  throw new BadRequest(field, `${field} must be a whole number >= 0 (got ${JSON.stringify(value)?.slice(0, 100)})`);
+}
 
 /** Chaos options in JSON: scope `clients` may hold `{ "$regex" }` for a RegExp. */
 function chaosFromJson(body: unknown): ChaosOptions {
@@ -416,6 +483,81 @@ export const ROUTES: readonly Route[] = [
     handle(iot, request) {
       const [thingName, options] = shadowOf(request);
       return { json: naming(() => shadowNameField(thingName), () => iot.shadows.delete(thingName, options)) };
+    },
+  },
+  {
+    method: 'POST',
+    path: '/jobs',
+    handle(iot, request) {
+      const body = bodyOf(request, ['jobId', 'targets', 'document', 'description', 'timeoutConfig']);
+      const job = { ...body, jobId: jobIdOf(iot, body.jobId) } as CreateJobSpec;
+      return { json: jobCall(createJobField, undefined, () => iot.jobs.create(job)) };
+    },
+  },
+  {
+    method: 'GET',
+    path: '/jobs/{jobId}',
+    handle(iot, request) {
+      const jobId = jobIdOf(iot, request.params.jobId);
+      const job = iot.jobs.describe(jobId);
+      if (!job) throw new HttpError(404, 'NOT_FOUND', `no job ${JSON.stringify(jobId)}`, 'jobId');
+      return { json: job };
+    },
+  },
+  {
+    method: 'POST',
+    path: '/jobs/{jobId}/cancel',
+    handle(iot, request) {
+      const jobId = jobIdOf(iot, request.params.jobId);
+      const body = bodyOf(request, ['force', 'comment']);
+      const options: CancelJobOptions = { force: optionalBoolean(body.force, 'force') ?? false };
+      if (body.comment !== undefined) {
+        if (typeof body.comment !== 'string') throw new BadRequest('comment', `comment must be a string (got ${JSON.stringify(body.comment)?.slice(0, 100)})`);
+        options.comment = body.comment;
+      }
+      return { json: jobCall('body', 'jobId', () => iot.jobs.cancel(jobId, options)) };
+    },
+  },
+  {
+    method: 'GET',
+    path: '/things/{thingName}/jobs',
+    handle: (iot, request) => ({ json: { executions: iot.jobs.executions(thingNameOf(request)) } }),
+  },
+  {
+    method: 'GET',
+    path: '/things/{thingName}/jobs/{jobId}',
+    handle(iot, request) {
+      const thingName = thingNameOf(request);
+      const jobId = jobIdOf(iot, request.params.jobId);
+      const execution = iot.jobs.execution(thingName, jobId);
+      if (!execution) throw new HttpError(404, 'NOT_FOUND', `no execution of job ${JSON.stringify(jobId)} on thing ${JSON.stringify(thingName)}`);
+      return { json: execution };
+    },
+  },
+  {
+    method: 'POST',
+    path: '/things/{thingName}/jobs/{jobId}/cancel',
+    handle(iot, request) {
+      const thingName = thingNameOf(request);
+      const jobId = jobIdOf(iot, request.params.jobId);
+      const body = bodyOf(request, ['force', 'expectedVersion']);
+      const options: CancelExecutionOptions = { force: optionalBoolean(body.force, 'force') ?? false };
+      const expectedVersion = optionalWhole(body.expectedVersion, 'expectedVersion');
+      if (expectedVersion !== undefined) options.expectedVersion = expectedVersion;
+      return { json: jobCall('body', undefined, () => iot.jobs.cancelExecution(jobId, thingName, options)) };
+    },
+  },
+  {
+    method: 'DELETE',
+    path: '/things/{thingName}/jobs/{jobId}',
+    handle(iot, request) {
+      const thingName = thingNameOf(request);
+      const jobId = jobIdOf(iot, request.params.jobId);
+      const options: DeleteExecutionOptions = { force: queryBoolean(request, 'force') };
+      const executionNumber = wholeQuery(request, 'executionNumber');
+      if (executionNumber !== undefined) options.executionNumber = executionNumber;
+      jobCall('body', undefined, () => iot.jobs.deleteExecution(jobId, thingName, options));
+      return { json: {} };
     },
   },
   {

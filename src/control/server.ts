@@ -1,7 +1,7 @@
 /**
  * The control API: a small HTTP + JSON server (node:http) on loopback, so that tests in any language can
  * drive a running endpoint — publish as the cloud, disconnect clients, read and wait on the trace, set
- * chaos, move the virtual clock, read and seed shadows. It is a client of the endpoint's public handle like
+ * chaos, move the virtual clock, read and seed shadows, create and cancel jobs. It is a client of the endpoint's public handle like
  * any Jest test; the routes are in routes.ts and documented in openapi.json (served at `/openapi.json`).
  *
  * It never holds MQTT up: every route answers at once except the long polls (`/trace/wait`, `/settled`),
@@ -17,6 +17,7 @@ import type { FakeIot } from '../start-fake-iot';
 import { DATA_PLANE_ERRORS } from '../transport/http';
 import { listenOn } from '../transport/tcp';
 import { BadRequest } from './json';
+import { setMaxListeners } from 'node:events';
 import { type Answer, type ControlRequest, HttpError, MAX_BODY_BYTES, MAX_OPEN_POLLS, ROUTES, type Route } from './routes';
 
 export interface ControlServer {
@@ -94,6 +95,9 @@ export async function startControlServer(iot: FakeIot, options: { port?: number;
   }
   const routes = ROUTES.map(compile);
   const closing = new AbortController();
+  // Every open long poll listens on this one signal: up to MAX_OPEN_POLLS (and the settled() waits) at once,
+  // more than Node's default of 10 before it warns of a leak into the host's stderr.
+  setMaxListeners(MAX_OPEN_POLLS + 16, closing.signal);
   /** Requests received and not answered yet. */
   const unanswered = new Set<ServerResponse>();
   const sockets = new Set<Socket>();
@@ -107,7 +111,7 @@ export async function startControlServer(iot: FakeIot, options: { port?: number;
     res.end(body);
   };
   const sendError = (res: ServerResponse, error: HttpError, aws = false) => {
-    const body = JSON.stringify({ code: error.code, message: error.message, ...(error.field !== undefined ? { field: error.field } : {}) });
+    const body = JSON.stringify({ code: error.code, message: error.message, ...(error.field !== undefined ? { field: error.field } : {}), ...(error.awsError !== undefined ? { awsError: error.awsError } : {}) });
     send(res, error.status, `${body}\n`, 'application/json', aws ? { 'x-amzn-ErrorType': DATA_PLANE_ERRORS[error.status] ?? 'InvalidRequestException' } : {});
   };
   const sendAnswer = (res: ServerResponse, answer: Answer) => {

@@ -5,7 +5,7 @@ import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { cpuMicros, findMosquitto, startCli, startMosquitto } from './processes.mjs';
 import { connect, id, relay, shadowDevice } from './workloads.mjs';
-import { benchLimits, deviceTls, systems, tlsSystems } from './systems.mjs';
+import { benchLimits, benchPolicy, deviceTls, systems, tlsSystems } from './systems.mjs';
 
 const quick = process.argv.includes('--quick');
 /** `--only=a,b`: run only these sections (cycle, relay, fanout, latency, memory, subs, external). */
@@ -252,15 +252,20 @@ if (runs('external')) {
     // limits lifted as above. BENCH_CLI_TRACE=off runs it with the trace off instead (mosquitto records nothing).
     const cliOptions = { limits: benchLimits, ...(process.env.BENCH_CLI_TRACE === 'off' ? { trace: false } : {}) };
     const nodeArgs = cliProfileDir ? ['--cpu-prof', `--cpu-prof-dir=${cliProfileDir}`] : [];
-    const procs = { project: await startCli({ options: cliOptions, nodeArgs }), mosquitto: await startMosquitto(mosquitto) };
+    const procs = {
+      project: await startCli({ options: cliOptions, nodeArgs }),
+      mosquitto: await startMosquitto(mosquitto),
+      // The CLI with IoT policies on (--policy, the 10-statement policy of the in-process rows): its cost per message.
+      'project+policies': await startCli({ options: cliOptions, policies: { bench: benchPolicy } }),
+    };
     // Runs of ~1 s each (the broker's CPU time is read in 10 ms ticks), 7 repetitions: the two processes' CPU
     // per message varies more from run to run than in-process figures do.
     const m0 = quick ? 20000 : 90000;
     const m1 = quick ? 10000 : 45000;
     const reps = quick ? REPS : 7;
     const cases = [
-      { label: '1→1 QoS 0', qos: 0, fanout: 1, count: m0 },
-      { label: '1→1 QoS 1', qos: 1, fanout: 1, count: m1 },
+      { label: '1→1 QoS 0', qos: 0, fanout: 1, count: m0, policies: true },
+      { label: '1→1 QoS 1', qos: 1, fanout: 1, count: m1, policies: true },
       { label: '1→5 QoS 0', qos: 0, fanout: 5, count: m0 / 5 },
       { label: '1→5 QoS 1', qos: 1, fanout: 5, count: m1 / 5 },
       { label: '1→50 QoS 0', qos: 0, fanout: 50, count: m0 / 50 },
@@ -269,11 +274,12 @@ if (runs('external')) {
     ];
     try {
       for (const c of cases) {
+        const names = c.policies ? ['project', 'mosquitto', 'project+policies'] : ['project', 'mosquitto'];
         // Warm-up: the CLI's JIT compiles this workload's paths before the measured runs.
-        for (const n of ['project', 'mosquitto']) await relay(procs[n].url, { ...c, pid: procs[n].pid });
-        const results = { project: [], mosquitto: [] };
+        for (const n of names) await relay(procs[n].url, { ...c, pid: procs[n].pid });
+        const results = Object.fromEntries(names.map((n) => [n, []]));
         for (let r = 0; r < reps; r++) {
-          for (const n of ['project', 'mosquitto']) {
+          for (const n of names) {
             await new Promise((resolve) => setTimeout(resolve, 20));
             globalThis.gc?.();
             results[n].push(await relay(procs[n].url, { ...c, pid: procs[n].pid }));
@@ -283,10 +289,14 @@ if (runs('external')) {
         const med = (n, k) => median(results[n].map((x) => x[k]));
         const cpu = { project: med('project', 'cpu'), mosquitto: med('mosquitto', 'cpu') };
         const rate = { project: med('project', 'rate'), mosquitto: med('mosquitto', 'rate') };
+        if (c.policies) {
+          cpu['project+policies'] = med('project+policies', 'cpu');
+          rate['project+policies'] = med('project+policies', 'rate');
+        }
         external.push({ case: c.label, cpu, rate });
         const took = (performance.now() - lastRow) / 1000;
         lastRow = performance.now();
-        console.log(`CLI vs mosquitto ${c.label.padEnd(13)} CPU µs/msg  project ${cpu.project.toFixed(2).padStart(6)}  mosquitto ${cpu.mosquitto.toFixed(2).padStart(6)}  ratio ${(cpu.project / cpu.mosquitto).toFixed(2)} (lower is better)   msg/s project ${rate.project.toFixed(0).padStart(6)}  mosquitto ${rate.mosquitto.toFixed(0).padStart(6)}  ratio ${(rate.project / rate.mosquitto).toFixed(2)} [${took.toFixed(1)} s]`);
+        console.log(`CLI vs mosquitto ${c.label.padEnd(13)} CPU µs/msg  project ${cpu.project.toFixed(2).padStart(6)}  mosquitto ${cpu.mosquitto.toFixed(2).padStart(6)}  ratio ${(cpu.project / cpu.mosquitto).toFixed(2)} (lower is better)   msg/s project ${rate.project.toFixed(0).padStart(6)}  mosquitto ${rate.mosquitto.toFixed(0).padStart(6)}  ratio ${(rate.project / rate.mosquitto).toFixed(2)}${c.policies ? `  with --policy (10 statements) ${cpu['project+policies'].toFixed(2)} µs/msg` : ''} [${took.toFixed(1)} s]`);
       }
     } finally {
       await Promise.all(Object.values(procs).map((p) => p.close()));

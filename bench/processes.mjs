@@ -80,13 +80,20 @@ function stopChild(child) {
 
 /**
  * The project's CLI in its own process: `node dist/cli.js --port <free> --no-throttles --config <file>`, the
- * config lifting the per-connection limits as the in-process bench does. `nodeArgs`: e.g. --cpu-prof.
+ * config lifting the per-connection limits as the in-process bench does. `nodeArgs`: e.g. --cpu-prof;
+ * `policies`: IoT policy documents by name, each attached to every connection with --policy.
  */
-export async function startCli({ options = {}, nodeArgs = [] } = {}) {
+export async function startCli({ options = {}, nodeArgs = [], policies = {} } = {}) {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'fake-aws-iot-bench-'));
   const config = path.join(dir, 'options.json');
   writeFileSync(config, JSON.stringify(options));
-  const child = spawn(process.execPath, [...nodeArgs, cliPath, '--port', '0', '--no-throttles', '--config', config], { cwd: dir, stdio: ['ignore', 'pipe', 'inherit'] });
+  // `policies`: documents by name, each given with --policy (attached to every connection).
+  const policyArgs = Object.entries(policies).flatMap(([name, document]) => {
+    const file = path.join(dir, `${name}.json`);
+    writeFileSync(file, JSON.stringify(document));
+    return ['--policy', file];
+  });
+  const child = spawn(process.execPath, [...nodeArgs, cliPath, '--port', '0', '--no-throttles', '--config', config, ...policyArgs], { cwd: dir, stdio: ['ignore', 'pipe', 'inherit'] });
   const port = await new Promise((resolve, reject) => {
     let out = '';
     const timer = setTimeout(() => reject(new Error(`the CLI printed no banner in 10 s: ${out}`)), 10_000);

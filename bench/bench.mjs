@@ -5,10 +5,11 @@ import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { cpuMicros, findMosquitto, startCli, startMosquitto } from './processes.mjs';
 import { connect, id, relay, shadowDevice } from './workloads.mjs';
+import { measureTraceHtml } from './trace-html.mjs';
 import { benchLimits, benchPolicy, deviceTls, systems, tlsSystems } from './systems.mjs';
 
 const quick = process.argv.includes('--quick');
-/** `--only=a,b`: run only these sections (cycle, relay, fanout, latency, memory, subs, external). */
+/** `--only=a,b`: run only these sections (cycle, relay, fanout, latency, memory, subs, external, html). */
 const only = process.argv.find((a) => a.startsWith('--only='))?.slice('--only='.length).split(',');
 const runs = (section) => !only || only.includes(section);
 /** `--cli-cpu-prof=DIR`: the CLI process of the external section runs with --cpu-prof, its profile in DIR. */
@@ -304,6 +305,15 @@ if (runs('external')) {
   }
 }
 
+// ---- the HTML trace viewer with a 10,000-entry trace --------------------------------------------------
+
+let traceHtml;
+if (runs('html')) {
+  traceHtml = await measureTraceHtml(quick ? 3 : 5);
+  if (traceHtml.note) notes.push(traceHtml.note);
+  else console.log(`HTML trace, ${traceHtml.entries} entries (${(traceHtml.bytes / 1e6).toFixed(1)} MB): opens in ${traceHtml.openMs.toFixed(0)} ms, filters to one client in ${traceHtml.filterMs.toFixed(0)} ms (headless Chromium, median)`);
+}
+
 const seconds = (performance.now() - started) / 1000;
 console.log('');
 if (costs.vsAedes) {
@@ -319,5 +329,5 @@ if (costs.vsAedes) {
 if (subsRatio) console.log(`10k other subscriptions vs none: project ${subsRatio.project.toFixed(2)}, aedes ${subsRatio.aedes.toFixed(2)}`);
 for (const note of notes) console.log(note);
 console.log(`took ${seconds.toFixed(1)} s`);
-console.log(JSON.stringify({ bench: 'fake-aws-iot-vs-aedes-and-mosquitto', date: new Date().toISOString(), node: process.version, cpus: os.cpus().length, quick, reps: REPS, seconds: Number(seconds.toFixed(1)), rows, external, costs, notes }));
+console.log(JSON.stringify({ bench: 'fake-aws-iot-vs-aedes-and-mosquitto', date: new Date().toISOString(), node: process.version, cpus: os.cpus().length, quick, reps: REPS, seconds: Number(seconds.toFixed(1)), rows, external, costs, traceHtml, notes }));
 process.exit(0);

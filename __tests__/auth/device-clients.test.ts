@@ -10,33 +10,14 @@ import { join } from 'node:path';
 import { iot as awsIot, mqtt, mqtt5 } from 'aws-iot-device-sdk-v2';
 import type { FakeIot, PolicyDocument, ThingCredentials } from '../../src';
 import { run } from '../clients/cli';
+import { mqtt5Clients, until, v2Connections } from '../sdk/crt';
 import { endpoint } from '../helpers';
 
 const DEVICE_POLICY = JSON.parse(readFileSync(join(__dirname, '../../fixtures/device-policy.json'), 'utf8')) as PolicyDocument;
 const ARN = 'arn:aws:iot:us-east-1:123456789012';
 
-const mqtt5Clients = new Set<mqtt5.Mqtt5Client>();
-const connections = new Set<mqtt.MqttClientConnection>();
-afterEach(async () => {
-  for (const c of [...mqtt5Clients]) {
-    mqtt5Clients.delete(c);
-    const stopped = new Promise((resolve) => c.once('stopped', resolve));
-    c.stop();
-    await stopped;
-    c.close();
-  }
-  for (const c of [...connections]) {
-    connections.delete(c);
-    await c.disconnect().catch(() => {});
-  }
-});
-
-async function until(done: () => boolean, what: string): Promise<void> {
-  for (const deadline = Date.now() + 5000; !done(); ) {
-    if (Date.now() > deadline) throw new Error(`no ${what} within 5 s`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}
+const started = mqtt5Clients();
+const connections = v2Connections();
 
 async function deviceEndpoint(): Promise<{ iot: FakeIot; dev: ThingCredentials }> {
   const iot = await endpoint({ tls: true, seed: 3, policies: { device: DEVICE_POLICY } });
@@ -51,7 +32,7 @@ function startMqtt5(iot: FakeIot, dev: ThingCredentials, clientId: string) {
     .withMinReconnectDelayMs(60_000) // one attempt
     .build();
   const c = new mqtt5.Mqtt5Client(config);
-  mqtt5Clients.add(c);
+  started.add(c);
   c.on('error', () => {});
   const outcome = new Promise<mqtt5.ConnectionSuccessEvent | mqtt5.ConnectionFailureEvent>((resolve) => {
     c.once('connectionSuccess', resolve);
@@ -101,8 +82,7 @@ test('aws-iot-device-sdk-v2 MQTT 3.1.1: a subscription outside the policy drops 
     .with_reconnect_min_sec(1)
     .with_reconnect_max_sec(1)
     .build();
-  const connection = new mqtt.MqttClient().new_connection(config);
-  connections.add(connection);
+  const connection = connections.track(new mqtt.MqttClient().new_connection(config));
   const interruptions: unknown[] = [];
   connection.on('error', () => {});
   connection.on('interrupt', (error) => interruptions.push(error));

@@ -192,6 +192,34 @@ interface ShareGroup {
   drain?: TimerHandle;
 }
 
+/**
+ * A connection's facts for its lifecycle events. The session id and the plain-TCP principal (a SHA-256 each)
+ * are worked out when an event is first built: with nobody listening for lifecycle events, never.
+ */
+class LazyFacts implements SessionFacts {
+  readonly clientId: string;
+  private principal: string | undefined;
+
+  constructor(
+    private readonly session: Session,
+    readonly versionNumber: number,
+  ) {
+    this.clientId = session.clientId;
+  }
+
+  get sessionIdentifier(): string {
+    return this.session.sessionIdentifier;
+  }
+
+  get principalIdentifier(): string {
+    return (this.principal ??= principalFor(this.clientId));
+  }
+
+  set principalIdentifier(principal: string) {
+    this.principal = principal;
+  }
+}
+
 /** Client ids whose history is remembered by default; the least recently connected are forgotten first. */
 export const MAX_CLIENT_HISTORY = 65_536;
 
@@ -998,10 +1026,13 @@ export class Broker {
     const history = this.historyOf(clientId);
     history.sessions++;
     const { reactions } = this.profile;
+    const seed = this.seed;
+    const key = `session:${clientId}:${history.sessions}`;
     const session = new Session(
       clientId,
       persistent,
-      streamFor(this.seed, `session:${clientId}:${history.sessions}`).uuid(),
+      // Drawn when first wanted (a lifecycle event, clients()): the stream's SHA-256 is most of a CONNECT's cost otherwise.
+      () => streamFor(seed, key).uuid(),
       this.sessionLimits,
       this.budget,
       reactions.offlineQos0 === 'queue',
@@ -1058,17 +1089,14 @@ export class Broker {
     const now = this.clock.now();
     if (history.leftAt !== undefined && now - history.leftAt >= this.profile.limits.lifecycleVersionResetSeconds * 1000) history.version = -1;
     history.leftAt = undefined;
-    return {
-      clientId: session.clientId,
-      sessionIdentifier: session.sessionIdentifier,
-      principalIdentifier: principalFor(session.clientId),
-      versionNumber: ++history.version,
-    };
+    return new LazyFacts(session, ++history.version);
   }
 
   private lifecycle(facts: SessionFacts, topicOf: (clientId: string) => string, body: (facts: SessionFacts, now: number) => object): void {
     const { reactions } = this.profile;
     if (!reactions.lifecycleEvents || !hasLifecycleEvents(facts.clientId)) return;
+    // Nobody to see it (no trace, no filter under `$aws`, which `+` and `#` never match): not built at all.
+    if (!this.trace.active && !this.index.hasFirstLevel('$aws') && !this.sharedIndex.hasFirstLevel('$aws')) return;
     this.publishFromBroker('lifecycle', topicOf(facts.clientId), Buffer.from(JSON.stringify(body(facts, this.clock.now()))), reactions.lifecycleQos, facts.clientId);
   }
 

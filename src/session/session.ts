@@ -120,10 +120,16 @@ export class Session {
     return this.unacked ?? NONE_IN_FLIGHT;
   }
 
+  /** The session's id as lifecycle events and clients() report it: worked out when first asked for (a SHA-256 and a draw). */
+  get sessionIdentifier(): string {
+    if (typeof this.identifier !== 'string') this.identifier = this.identifier();
+    return this.identifier;
+  }
+
   constructor(
     readonly clientId: string,
     public persistent: boolean,
-    readonly sessionIdentifier: string,
+    private identifier: string | (() => string),
     private readonly limits: SessionLimits,
     /** The endpoint-wide bound on what sessions hold. */
     private readonly budget: ByteBudget,

@@ -79,6 +79,11 @@ export class TopicIndex<S> {
     }
   }
 
+  /** Whether some filter starts with `level` (a topic whose first level has no filter of its own matches nothing but `+`/`#` ones). */
+  hasFirstLevel(level: string): boolean {
+    return this.root.children?.has(level) === true;
+  }
+
   /** Every subscriber whose filter matches `topic`, each once, with the highest QoS it was granted. Read-only. */
   match(topic: string): ReadonlyMap<S, 0 | 1> {
     const cached = this.cache.get(topic);

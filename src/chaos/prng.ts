@@ -7,7 +7,7 @@
  * 128-bit starting state through SHA-256 of (seed, key); `jumped(n)` gives sub-streams that cannot
  * overlap (each 2^64 draws further on).
  */
-import { createHash, randomInt } from 'node:crypto';
+import { createHash, randomFillSync } from 'node:crypto';
 import { uniformFloat64 } from 'pure-rand/distribution/uniformFloat64';
 import { uniformInt } from 'pure-rand/distribution/uniformInt';
 import { xoroshiro128plusFromState } from 'pure-rand/generator/xoroshiro128plus';
@@ -19,9 +19,17 @@ export function isSeed(value: unknown): value is number {
   return typeof value === 'number' && Number.isInteger(value) && value >= 0 && value <= MAX_SEED;
 }
 
-/** A fresh seed for an endpoint started without one. */
+/** Fresh seeds drawn from the OS 64 at a time: one draw each costs more than the rest of resolving the options. */
+const seedPool = new Uint32Array(64);
+let seedsLeft = 0;
+
+/** A fresh seed for an endpoint started without one (any of 0 to MAX_SEED, each as likely). */
 export function randomSeed(): number {
-  return randomInt(0, MAX_SEED + 1);
+  if (seedsLeft === 0) {
+    randomFillSync(seedPool);
+    seedsLeft = seedPool.length;
+  }
+  return seedPool[--seedsLeft]!;
 }
 
 /** The generator's starting state for (seed, key): the first 128 bits of SHA-256 over both. */

@@ -25,19 +25,29 @@ export function invalidUtf8(what: string): TopicProblem {
 
 const BASIC_INGEST = /^\$aws\/rules\/[^/]+\//;
 
-/** `basicIngestPrefixExempt`: the profile's rule that `$aws/rules/<rule>/` does not count (AWS: it does not). */
-function checkLimits(topic: string, limits: Limits, basicIngestPrefixExempt: boolean, what: string): TopicProblem | undefined {
+/**
+ * `basicIngestPrefixExempt`: the profile's rule that `$aws/rules/<rule>/` does not count (AWS: it does not).
+ * `kind` and `shown` name the string in a problem's message (built only for a problem).
+ */
+function checkLimits(topic: string, limits: Limits, basicIngestPrefixExempt: boolean, kind: string, shown: string): TopicProblem | undefined {
   const counted = basicIngestPrefixExempt && topic.startsWith('$aws/rules/') ? topic.replace(BASIC_INGEST, '') : topic;
   const bytes = Buffer.byteLength(counted);
   if (bytes > limits.maxTopicBytes) {
+    const what = describe(kind, shown);
     return { rule: 'limits.maxTopicBytes', limit: 'maxTopicBytes', max: limits.maxTopicBytes, actual: bytes, message: `${what} is ${bytes} bytes long; AWS allows ${limits.maxTopicBytes}` };
   }
   let slashes = 0;
   for (let i = 0; i < counted.length; i++) if (counted.charCodeAt(i) === 47) slashes++;
   if (slashes > limits.maxTopicSlashes) {
+    const what = describe(kind, shown);
     return { rule: 'limits.maxTopicSlashes', limit: 'maxTopicSlashes', max: limits.maxTopicSlashes, actual: slashes, message: `${what} has ${slashes} slashes; AWS allows ${limits.maxTopicSlashes}` };
   }
   return undefined;
+}
+
+/** How a problem's message names the topic or filter: its kind and (the first 60 characters of) it, quoted. */
+function describe(kind: string, text: string): string {
+  return `${kind} ${JSON.stringify(text.length > 60 ? `${text.slice(0, 60)}…` : text)}`;
 }
 
 /** Problems with a topic name a client (or the API) publishes to; undefined when it is fine. */
@@ -48,7 +58,7 @@ export function checkTopicName(topic: string, limits: Limits, basicIngestPrefixE
   // [MQTT-4.7.3-2] no null character.
   if (topic.includes('\u0000')) return { rule: 'MQTT-4.7.3-2', message: 'the topic name contains U+0000' };
   if (hasInvalidUtf8(topic)) return invalidUtf8('topic name');
-  return checkLimits(topic, limits, basicIngestPrefixExempt, `topic name ${JSON.stringify(topic.length > 60 ? `${topic.slice(0, 60)}…` : topic)}`);
+  return checkLimits(topic, limits, basicIngestPrefixExempt, 'topic name', topic);
 }
 
 /** Problems with a topic filter a client subscribes to; undefined when it is fine. */
@@ -67,5 +77,5 @@ export function checkTopicFilter(filter: string, limits: Limits, basicIngestPref
       return { rule: 'MQTT-4.7.1-3', message: `topic filter ${JSON.stringify(filter)} uses "+" other than as a whole level` };
     }
   }
-  return checkLimits(filter, limits, basicIngestPrefixExempt, `topic filter ${JSON.stringify(filter.length > 60 ? `${filter.slice(0, 60)}…` : filter)}`);
+  return checkLimits(filter, limits, basicIngestPrefixExempt, 'topic filter', filter);
 }

@@ -3,6 +3,7 @@
  * the trace tapped at the codec on both sides, and the close. It knows nothing of MQTT's rules; what the
  * packets mean is the dispatcher's business.
  */
+import { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { ChaosTag } from '../chaos/types';
 import { guardedMicrotask, realClock, warnError } from '../clock/clock';
@@ -233,6 +234,10 @@ export class Connection {
     if (socket.destroyed) return;
     this.flushPending();
     socket.end(() => socket.destroy());
+    // A plain TCP socket with everything already in the kernel (the usual case): its end completes without the
+    // peer reading, so no timer is needed for a peer that does not. (TLS and WebSocket streams still have
+    // bytes of their own to send, or a handshake to wait for.)
+    if (socket.writableLength === 0 && socket instanceof Socket && (socket as { encrypted?: boolean }).encrypted !== true) return;
     const giveUp = realClock.setTimeout(() => socket.destroy(), FLUSH_ON_CLOSE_MS);
     socket.once('close', () => giveUp.cancel());
   }

@@ -265,6 +265,14 @@ function checkInteger(value: unknown, name: string, min: number, max: number, hi
 }
 
 /** Validates user options and merges them over the chosen profile. Throws FakeIotError('INVALID_OPTION'). */
+/** The names of a profile's limits, listed once per profile (its limits never change). */
+const limitNamesOf = new WeakMap<Limits, string[]>();
+function limitNames(limits: Limits): string[] {
+  let names = limitNamesOf.get(limits);
+  if (!names) limitNamesOf.set(limits, (names = Object.keys(limits)));
+  return names;
+}
+
 export function resolveOptions(options: FakeIotOptions | undefined): ResolvedOptions {
   if (options === undefined) options = {};
   checkPlainObject(options, 'options');
@@ -306,7 +314,7 @@ export function resolveOptions(options: FakeIotOptions | undefined): ResolvedOpt
   const limits: Limits = { ...base.limits };
   if (o.limits !== undefined) {
     checkPlainObject(o.limits, 'options.limits');
-    checkKnownKeys(o.limits, Object.keys(base.limits), 'options.limits.');
+    checkKnownKeys(o.limits, limitNames(base.limits), 'options.limits.');
     for (const [key, value] of Object.entries(o.limits)) {
       if (value === undefined) continue;
       // 0 retained messages (or bytes): every non-empty RETAIN publish is throttled.

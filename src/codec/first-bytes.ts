@@ -26,11 +26,17 @@ const SIGNATURES: Signature[] = [
   })),
 ];
 
+/** The bytes a signature can start with. */
+const FIRST_BYTES = new Set(SIGNATURES.map((signature) => signature.bytes[0]!));
+
 /**
  * What the first bytes of a connection are: another protocol, 'undecided' while they are a proper prefix
  * of some signature (more bytes will tell), or undefined when they match none (treat them as MQTT).
  */
 export function recogniseFirstBytes(head: Buffer): ForeignProtocol | 'undecided' | undefined {
+  if (head.length === 0) return 'undecided';
+  // Every MQTT connection (CONNECT, 0x10) leaves here: no signature starts with its first byte.
+  if (!FIRST_BYTES.has(head[0]!)) return undefined;
   let undecided = false;
   for (const signature of SIGNATURES) {
     const n = Math.min(head.length, signature.bytes.length);

@@ -89,6 +89,15 @@ const rows: [string, number[]][] = [
   ['PUBLISH cut short', [0x30, 10, 0, 1]],
   ['junk after a PUBACK', [0x40, 2, 0, 1, 0x00, 0x00]],
   ['CONNECT then PUBLISH and PUBACK', [...connect4, 0x30, 5, ...str('a'), 1, 2, 0x40, 2, 0, 3]],
+  ['PINGREQ', [0xc0, 0]],
+  ['PINGREQ of remaining length 1', [0xc0, 1, 0]],
+  ['PINGREQ with flags', [0xc1, 0]],
+  ['PINGREQ only its first byte', [0xc0]],
+  ['DISCONNECT', [0xe0, 0]],
+  ['DISCONNECT of remaining length 1', [0xe0, 1, 0]],
+  ['DISCONNECT with flags', [0xe2, 0]],
+  ['DISCONNECT, remaining length with a needless continuation (0x80 0x00)', [0xe0, 0x80, 0x00]],
+  ['CONNECT, PUBLISH, PINGREQ, DISCONNECT', [...connect4, 0x30, 5, ...str('a'), 1, 2, 0xc0, 0, 0xe0, 0]],
 ];
 
 const rows5: [string, number[]][] = [
@@ -101,6 +110,9 @@ const rows5: [string, number[]][] = [
   ['MQTT 5 PUBACK, reason code 0x10', [0x40, 3, 0, 7, 0x10]],
   ['MQTT 5 PUBACK, reason code and no properties', [0x40, 4, 0, 7, 0x97, 0]],
   ['MQTT 5 PUBACK, invalid reason code', [0x40, 3, 0, 7, 0x05]],
+  ['MQTT 5 PINGREQ', [0xc0, 0]],
+  ['MQTT 5 DISCONNECT, no reason code', [0xe0, 0]],
+  ['MQTT 5 DISCONNECT, reason code 0x04', [0xe0, 1, 0x04]],
 ];
 
 describe('codec: the fast decoder reads what mqtt-packet reads', () => {
@@ -125,6 +137,18 @@ describe('codec: the fast decoder reads what mqtt-packet reads', () => {
     read.mockRestore();
     expect(Object.keys(packets[0]!)).toEqual(['cmd', 'retain', 'qos', 'dup', 'length', 'topic', 'payload', 'messageId']);
     expect((packets[0] as { payload: Buffer }).payload.buffer).toBe(bytes.buffer);
+  });
+
+  it('takes the fast path for a PINGREQ and an MQTT 3.1.1 DISCONNECT: Packets with mqtt-packet\'s fields', () => {
+    const read = jest.spyOn(FastReader.prototype, 'read');
+    const { packets } = same([Buffer.from([0xc0, 0, 0xe0, 0])]);
+    expect(read).toHaveReturnedWith(packets[0]);
+    expect(read).toHaveReturnedWith(packets[1]);
+    read.mockRestore();
+    expect(packets.map((p) => Object.entries(p))).toEqual([
+      [['cmd', 'pingreq'], ['retain', false], ['qos', 0], ['dup', false], ['length', 0], ['topic', null], ['payload', null]],
+      [['cmd', 'disconnect'], ['retain', false], ['qos', 0], ['dup', false], ['length', 0], ['topic', null], ['payload', null]],
+    ]);
   });
 
   it('a packet over maxPacketBytes is refused as too large, as soon as its header is read', () => {
@@ -154,6 +178,7 @@ describe('codec: the fast decoder reads what mqtt-packet reads', () => {
       { weight: 4, arbitrary: publishArb.map((p) => ({ cmd: 'publish' as const, topic: p.topic, payload: p.payload, qos: p.qos, dup: p.dup, retain: p.retain, messageId: p.messageId, ...(p.contentType ? { properties: { contentType: p.contentType } } : {}) })) },
       { weight: 2, arbitrary: fc.record({ cmd: fc.constant('puback' as const), messageId: fc.integer({ min: 1, max: 65535 }), reasonCode: fc.constantFrom(0, 0x10, 0x97) }) },
       { weight: 1, arbitrary: fc.constant({ cmd: 'pingreq' as const }) },
+      { weight: 1, arbitrary: fc.constant({ cmd: 'disconnect' as const }) },
       { weight: 1, arbitrary: fc.record({ cmd: fc.constant('subscribe' as const), messageId: fc.integer({ min: 1, max: 65535 }), subscriptions: fc.constant([{ topic: 'a/+', qos: 1 as const }]) }) },
     );
     fc.assert(

@@ -1,6 +1,7 @@
 /**
  * Fast path of the decoder for the packets every message costs: a complete, well-formed PUBLISH (MQTT 3.1.1,
- * and MQTT 5 without properties) or PUBACK (MQTT 5: without a reason code) at a packet boundary. It builds
+ * and MQTT 5 without properties) or PUBACK (MQTT 5: without a reason code) at a packet boundary, and the
+ * bodiless PINGREQ and (MQTT 3.1.1) DISCONNECT every connection sends. It builds
  * the same packet object mqtt-packet's parser builds for those bytes — its Packet class, the same fields in
  * the same order, the payload a view of the bytes read — without the parser's buffer list and per-field
  * steps. Anything else, and anything the least unusual (flags, lengths, fields that do not fit, properties),
@@ -15,6 +16,9 @@ const MqttPacket = require('mqtt-packet/packet') as new () => Record<string, unk
 const NO_BYTES = Buffer.alloc(0);
 const PUBLISH = 3;
 const PUBACK = 4;
+/** The first bytes of the packets without a body the fast path reads: PINGREQ, and (MQTT 3.1.1) DISCONNECT. */
+const PINGREQ_BYTE = 0xc0;
+const DISCONNECT_BYTE = 0xe0;
 
 /** What a fast-path read found at a position, when not a packet. */
 export const Scan = {
@@ -39,7 +43,7 @@ export class FastReader {
   read(chunk: Buffer, pos: number, protocolVersion: 4 | 5, maxPacketBytes: number): Record<string, unknown> | Scan {
     const first = chunk[pos]!;
     const type = first >> 4;
-    if (type !== PUBLISH && type !== PUBACK) return Scan.Parser;
+    if (type !== PUBLISH && type !== PUBACK) return first === PINGREQ_BYTE || (first === DISCONNECT_BYTE && protocolVersion === 4) ? this.bodiless(chunk, pos, first) : Scan.Parser;
     // mqtt-packet refuses a bad first byte as soon as it reads it (PUBACK's flags are 0; PUBLISH's QoS is not 3),
     // before the rest of the packet arrives: such a byte is its to read.
     if (type === PUBACK ? first !== 0x40 : (first & 0x06) === 0x06) return Scan.Parser;
@@ -61,6 +65,20 @@ export class FastReader {
     const packet = type === PUBLISH ? this.publish(chunk, first, i, length, protocolVersion) : puback(chunk, i, length, protocolVersion);
     if (packet === undefined) return Scan.Parser;
     this.end = end;
+    return packet;
+  }
+
+  /** A PINGREQ, or an MQTT 3.1.1 DISCONNECT: the first byte and a remaining length of 0 (any other is mqtt-packet's to read). */
+  private bodiless(chunk: Buffer, pos: number, first: number): Record<string, unknown> | Scan {
+    if (pos + 1 >= chunk.length) return Scan.Incomplete;
+    if (chunk[pos + 1] !== 0) return Scan.Parser;
+    const packet = new MqttPacket();
+    packet.cmd = first === PINGREQ_BYTE ? 'pingreq' : 'disconnect';
+    packet.retain = false;
+    packet.qos = 0;
+    packet.dup = false;
+    packet.length = 0;
+    this.end = pos + 2;
     return packet;
   }
 

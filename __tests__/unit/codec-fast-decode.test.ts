@@ -97,6 +97,20 @@ const rows: [string, number[]][] = [
   ['DISCONNECT of remaining length 1', [0xe0, 1, 0]],
   ['DISCONNECT with flags', [0xe2, 0]],
   ['DISCONNECT, remaining length with a needless continuation (0x80 0x00)', [0xe0, 0x80, 0x00]],
+  ['SUBSCRIBE, one filter', packet(0x82, [0, 5, ...str('cycle/t'), 1])],
+  ['SUBSCRIBE, three filters at QoS 0, 1, 2', packet(0x82, [0xff, 0xfe, ...str('a/+'), 0, ...str('#'), 1, ...str('é/ü'), 2])],
+  ['SUBSCRIBE, empty filter', packet(0x82, [0, 1, 0, 0, 1])],
+  ['SUBSCRIBE, invalid UTF-8 filter', packet(0x82, [0, 1, 0, 2, 0xff, 0xfe, 0])],
+  ['SUBSCRIBE, QoS 3', packet(0x82, [0, 1, ...str('a'), 3])],
+  ['SUBSCRIBE, reserved option bits', packet(0x82, [0, 1, ...str('a'), 0x05])],
+  ['SUBSCRIBE, no options byte', packet(0x82, [0, 1, ...str('a')])],
+  ['SUBSCRIBE, filter running past the packet', packet(0x82, [0, 1, 0, 9, 0x61, 1])],
+  ['SUBSCRIBE, one byte left over', packet(0x82, [0, 1, ...str('a'), 1, 0])],
+  ['SUBSCRIBE, packet id only', packet(0x82, [0, 1])],
+  ['SUBSCRIBE, one byte', packet(0x82, [0])],
+  ['SUBSCRIBE, empty', [0x82, 0]],
+  ['SUBSCRIBE with other flags', packet(0x80, [0, 1, ...str('a'), 1])],
+  ['SUBSCRIBE, a second filter cut short', packet(0x82, [0, 1, ...str('a'), 1, 0])],
   ['CONNECT, PUBLISH, PINGREQ, DISCONNECT', [...connect4, 0x30, 5, ...str('a'), 1, 2, 0xc0, 0, 0xe0, 0]],
 ];
 
@@ -110,6 +124,7 @@ const rows5: [string, number[]][] = [
   ['MQTT 5 PUBACK, reason code 0x10', [0x40, 3, 0, 7, 0x10]],
   ['MQTT 5 PUBACK, reason code and no properties', [0x40, 4, 0, 7, 0x97, 0]],
   ['MQTT 5 PUBACK, invalid reason code', [0x40, 3, 0, 7, 0x05]],
+  ['MQTT 5 SUBSCRIBE, no properties', packet(0x82, [0, 5, 0, ...str('cycle/t'), 1])],
   ['MQTT 5 PINGREQ', [0xc0, 0]],
   ['MQTT 5 DISCONNECT, no reason code', [0xe0, 0]],
   ['MQTT 5 DISCONNECT, reason code 0x04', [0xe0, 1, 0x04]],
@@ -137,6 +152,17 @@ describe('codec: the fast decoder reads what mqtt-packet reads', () => {
     read.mockRestore();
     expect(Object.keys(packets[0]!)).toEqual(['cmd', 'retain', 'qos', 'dup', 'length', 'topic', 'payload', 'messageId']);
     expect((packets[0] as { payload: Buffer }).payload.buffer).toBe(bytes.buffer);
+  });
+
+  it('takes the fast path for an MQTT 3.1.1 SUBSCRIBE: mqtt-packet\'s Packet with its fields in mqtt-packet\'s order', () => {
+    const read = jest.spyOn(FastReader.prototype, 'read');
+    const { packets } = same([Buffer.from(packet(0x82, [0, 5, ...str('cycle/t'), 1, ...str('a/#'), 0]))]);
+    expect(read).toHaveReturnedWith(packets[0]);
+    read.mockRestore();
+    expect(Object.entries(packets[0]!)).toEqual([
+      ['cmd', 'subscribe'], ['retain', false], ['qos', 1], ['dup', false], ['length', 18], ['topic', null], ['payload', null],
+      ['subscriptions', [{ topic: 'cycle/t', qos: 1 }, { topic: 'a/#', qos: 0 }]], ['messageId', 5],
+    ]);
   });
 
   it('takes the fast path for a PINGREQ and an MQTT 3.1.1 DISCONNECT: Packets with mqtt-packet\'s fields', () => {
@@ -179,7 +205,14 @@ describe('codec: the fast decoder reads what mqtt-packet reads', () => {
       { weight: 2, arbitrary: fc.record({ cmd: fc.constant('puback' as const), messageId: fc.integer({ min: 1, max: 65535 }), reasonCode: fc.constantFrom(0, 0x10, 0x97) }) },
       { weight: 1, arbitrary: fc.constant({ cmd: 'pingreq' as const }) },
       { weight: 1, arbitrary: fc.constant({ cmd: 'disconnect' as const }) },
-      { weight: 1, arbitrary: fc.record({ cmd: fc.constant('subscribe' as const), messageId: fc.integer({ min: 1, max: 65535 }), subscriptions: fc.constant([{ topic: 'a/+', qos: 1 as const }]) }) },
+      {
+        weight: 2,
+        arbitrary: fc.record({
+          cmd: fc.constant('subscribe' as const),
+          messageId: fc.integer({ min: 1, max: 65535 }),
+          subscriptions: fc.array(fc.record({ topic: fc.oneof(fc.constantFrom('a/+', 'cycle/t', '#', ''), fc.string({ maxLength: 20 })), qos: fc.constantFrom(0, 1, 2) as fc.Arbitrary<0 | 1 | 2> }), { minLength: 1, maxLength: 4 }),
+        }),
+      },
     );
     fc.assert(
       fc.property(

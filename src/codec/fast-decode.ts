@@ -1,7 +1,7 @@
 /**
  * Fast path of the decoder for the packets every message costs: a complete, well-formed PUBLISH (MQTT 3.1.1,
  * and MQTT 5 without properties) or PUBACK (MQTT 5: without a reason code) at a packet boundary, and the
- * bodiless PINGREQ and (MQTT 3.1.1) DISCONNECT every connection sends. It builds
+ * bodiless PINGREQ, and the MQTT 3.1.1 SUBSCRIBE and DISCONNECT every test's connection sends. It builds
  * the same packet object mqtt-packet's parser builds for those bytes — its Packet class, the same fields in
  * the same order, the payload a view of the bytes read — without the parser's buffer list and per-field
  * steps. Anything else, and anything the least unusual (flags, lengths, fields that do not fit, properties),
@@ -18,6 +18,8 @@ const PUBLISH = 3;
 const PUBACK = 4;
 /** The first bytes of the packets without a body the fast path reads: PINGREQ, and (MQTT 3.1.1) DISCONNECT. */
 const PINGREQ_BYTE = 0xc0;
+/** An MQTT 3.1.1 SUBSCRIBE's first byte (its flags are fixed at 0b0010). */
+const SUBSCRIBE_BYTE = 0x82;
 const DISCONNECT_BYTE = 0xe0;
 
 /** What a fast-path read found at a position, when not a packet. */
@@ -43,7 +45,9 @@ export class FastReader {
   read(chunk: Buffer, pos: number, protocolVersion: 4 | 5, maxPacketBytes: number): Record<string, unknown> | Scan {
     const first = chunk[pos]!;
     const type = first >> 4;
-    if (type !== PUBLISH && type !== PUBACK) return first === PINGREQ_BYTE || (first === DISCONNECT_BYTE && protocolVersion === 4) ? this.bodiless(chunk, pos, first) : Scan.Parser;
+    if (type !== PUBLISH && type !== PUBACK && !(first === SUBSCRIBE_BYTE && protocolVersion === 4)) {
+      return first === PINGREQ_BYTE || (first === DISCONNECT_BYTE && protocolVersion === 4) ? this.bodiless(chunk, pos, first) : Scan.Parser;
+    }
     // mqtt-packet refuses a bad first byte as soon as it reads it (PUBACK's flags are 0; PUBLISH's QoS is not 3),
     // before the rest of the packet arrives: such a byte is its to read.
     if (type === PUBACK ? first !== 0x40 : (first & 0x06) === 0x06) return Scan.Parser;
@@ -62,7 +66,7 @@ export class FastReader {
     if (length > maxPacketBytes) return Scan.Parser; // the decoder refuses it (too-large)
     const end = i + length;
     if (end > chunk.length) return Scan.Incomplete;
-    const packet = type === PUBLISH ? this.publish(chunk, first, i, length, protocolVersion) : puback(chunk, i, length, protocolVersion);
+    const packet = type === PUBLISH ? this.publish(chunk, first, i, length, protocolVersion) : type === PUBACK ? puback(chunk, i, length, protocolVersion) : subscribe(chunk, i, length);
     if (packet === undefined) return Scan.Parser;
     this.end = end;
     return packet;
@@ -150,5 +154,35 @@ function puback(chunk: Buffer, start: number, length: number, protocolVersion: 4
   packet.length = 2;
   packet.messageId = (chunk[start]! << 8) | chunk[start + 1]!;
   if (protocolVersion === 5) packet.reasonCode = 0;
+  return packet;
+}
+
+/**
+ * An MQTT 3.1.1 SUBSCRIBE: its packet id, then one or more filters, each with an options byte that asks for
+ * QoS 0, 1 or 2 and nothing else. Anything short, left over or unusual is mqtt-packet's to read (or refuse).
+ */
+function subscribe(chunk: Buffer, start: number, length: number): Record<string, unknown> | undefined {
+  const end = start + length;
+  if (length < 2 + 3) return undefined; // the packet id and at least one filter (its length bytes and options)
+  const messageId = (chunk[start]! << 8) | chunk[start + 1]!;
+  const subscriptions: { topic: string; qos: number }[] = [];
+  let pos = start + 2;
+  while (pos < end) {
+    if (pos + 2 > end) return undefined;
+    const topicEnd = pos + 2 + ((chunk[pos]! << 8) | chunk[pos + 1]!);
+    if (topicEnd >= end) return undefined; // no room for the options byte
+    const options = chunk[topicEnd]!;
+    if (options > 2) return undefined; // reserved bits, or QoS 3
+    subscriptions.push({ topic: chunk.toString('utf8', pos + 2, topicEnd), qos: options });
+    pos = topicEnd + 1;
+  }
+  const packet = new MqttPacket();
+  packet.cmd = 'subscribe';
+  packet.retain = false;
+  packet.qos = 1;
+  packet.dup = false;
+  packet.length = length;
+  packet.subscriptions = subscriptions;
+  packet.messageId = messageId;
   return packet;
 }

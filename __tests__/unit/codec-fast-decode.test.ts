@@ -97,6 +97,23 @@ const rows: [string, number[]][] = [
   ['DISCONNECT of remaining length 1', [0xe0, 1, 0]],
   ['DISCONNECT with flags', [0xe2, 0]],
   ['DISCONNECT, remaining length with a needless continuation (0x80 0x00)', [0xe0, 0x80, 0x00]],
+  ['CONNECT', connect4],
+  ['CONNECT, not clean, keep-alive 65535, empty client id', packet(0x10, [...MQTT, 4, 0x00, 0xff, 0xff, 0, 0])],
+  ['CONNECT, UTF-8 client id', packet(0x10, [...MQTT, 4, 0x02, 0, 60, ...str('dév-ü')])],
+  ['CONNECT, invalid UTF-8 client id', packet(0x10, [...MQTT, 4, 0x02, 0, 60, 0, 2, 0xff, 0xfe])],
+  ['CONNECT, reserved flag bit', packet(0x10, [...MQTT, 4, 0x03, 0, 60, ...str('d')])],
+  ['CONNECT, will QoS without a will', packet(0x10, [...MQTT, 4, 0x0a, 0, 60, ...str('d')])],
+  ['CONNECT with a user name and password', packet(0x10, [...MQTT, 4, 0xc2, 0, 60, ...str('d'), ...str('u'), ...str('p')])],
+  ['CONNECT with a will', packet(0x10, [...MQTT, 4, 0x0e, 0, 60, ...str('d'), ...str('w/t'), ...str('bye')])],
+  ['CONNECT, client id running past the packet', packet(0x10, [...MQTT, 4, 0x02, 0, 60, 0, 9, 0x61])],
+  ['CONNECT, a byte after the client id', packet(0x10, [...MQTT, 4, 0x02, 0, 60, ...str('d'), 0])],
+  ['CONNECT, no client id', packet(0x10, [...MQTT, 4, 0x02, 0, 60])],
+  ['CONNECT, MQTT 3.1 (MQIsdp)', packet(0x10, [0, 6, ...Buffer.from('MQIsdp'), 3, 0x02, 0, 60, ...str('d')])],
+  ['CONNECT, level 6', packet(0x10, [...MQTT, 6, 0x02, 0, 60, ...str('d')])],
+  ['CONNECT, bridge mode level 0x84', packet(0x10, [...MQTT, 0x84, 0x02, 0, 60, ...str('d')])],
+  ['CONNECT, protocol name "MQTX"', packet(0x10, [0, 4, ...Buffer.from('MQTX'), 4, 0x02, 0, 60, ...str('d')])],
+  ['CONNECT with flags in its first byte', packet(0x12, [...MQTT, 4, 0x02, 0, 60, ...str('d')])],
+  ['CONNECT cut short', connect4.slice(0, 9)],
   ['SUBSCRIBE, one filter', packet(0x82, [0, 5, ...str('cycle/t'), 1])],
   ['SUBSCRIBE, three filters at QoS 0, 1, 2', packet(0x82, [0xff, 0xfe, ...str('a/+'), 0, ...str('#'), 1, ...str('é/ü'), 2])],
   ['SUBSCRIBE, empty filter', packet(0x82, [0, 1, 0, 0, 1])],
@@ -154,6 +171,17 @@ describe('codec: the fast decoder reads what mqtt-packet reads', () => {
     expect((packets[0] as { payload: Buffer }).payload.buffer).toBe(bytes.buffer);
   });
 
+  it('takes the fast path for a plain MQTT 3.1.1 CONNECT: mqtt-packet\'s Packet with its fields in mqtt-packet\'s order', () => {
+    const read = jest.spyOn(FastReader.prototype, 'read');
+    const { packets } = same([Buffer.from(connect4)]);
+    expect(read).toHaveReturnedWith(packets[0]);
+    read.mockRestore();
+    expect(Object.entries(packets[0]!)).toEqual([
+      ['cmd', 'connect'], ['retain', false], ['qos', 0], ['dup', false], ['length', 16], ['topic', null], ['payload', null],
+      ['protocolId', 'MQTT'], ['protocolVersion', 4], ['clean', true], ['keepalive', 60], ['clientId', 'dev1'],
+    ]);
+  });
+
   it('takes the fast path for an MQTT 3.1.1 SUBSCRIBE: mqtt-packet\'s Packet with its fields in mqtt-packet\'s order', () => {
     const read = jest.spyOn(FastReader.prototype, 'read');
     const { packets } = same([Buffer.from(packet(0x82, [0, 5, ...str('cycle/t'), 1, ...str('a/#'), 0]))]);
@@ -187,6 +215,21 @@ describe('codec: the fast decoder reads what mqtt-packet reads', () => {
     const big = generate({ cmd: 'publish', topic: 't/big', payload: Buffer.alloc(100_000, 5), qos: 1, messageId: 4, dup: false, retain: false });
     const pieces = cut(big, Array.from({ length: 60 }, (_, i) => 7 + i * 1700));
     expect(same(pieces).packets).toHaveLength(1);
+  });
+
+  it('CONNECTs with any bit flipped or any client id, split anywhere, read the same both ways', () => {
+    fc.assert(
+      fc.property(fc.string({ maxLength: 40 }), fc.nat(), fc.boolean(), fc.uniqueArray(fc.nat({ max: 80 }), { maxLength: 6 }).map((a) => a.sort((x, y) => x - y)), (clientId, flip, doFlip, at) => {
+        const stream = Buffer.from([...packet(0x10, [...MQTT, 4, 0x02, 0, 30, ...str(clientId)]), 0xc0, 0]);
+        if (doFlip) {
+          const bit = flip % (stream.length * 8);
+          stream[bit >> 3]! ^= 1 << (bit & 7);
+        }
+        same([stream]);
+        same(cut(stream, at));
+      }),
+      { seed: 1718, numRuns: 600 },
+    );
   });
 
   it('generated streams of packets, with junk or a flipped bit, split anywhere, read the same both ways', () => {

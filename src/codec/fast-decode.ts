@@ -1,7 +1,7 @@
 /**
  * Fast path of the decoder for the packets every message costs: a complete, well-formed PUBLISH (MQTT 3.1.1,
  * and MQTT 5 without properties) or PUBACK (MQTT 5: without a reason code) at a packet boundary, and the
- * bodiless PINGREQ, and the MQTT 3.1.1 SUBSCRIBE and DISCONNECT every test's connection sends. It builds
+ * bodiless PINGREQ, and the plain MQTT 3.1.1 CONNECT, SUBSCRIBE and DISCONNECT every test's connection sends. It builds
  * the same packet object mqtt-packet's parser builds for those bytes — its Packet class, the same fields in
  * the same order, the payload a view of the bytes read — without the parser's buffer list and per-field
  * steps. Anything else, and anything the least unusual (flags, lengths, fields that do not fit, properties),
@@ -18,6 +18,7 @@ const PUBLISH = 3;
 const PUBACK = 4;
 /** The first bytes of the packets without a body the fast path reads: PINGREQ, and (MQTT 3.1.1) DISCONNECT. */
 const PINGREQ_BYTE = 0xc0;
+const CONNECT_BYTE = 0x10;
 /** An MQTT 3.1.1 SUBSCRIBE's first byte (its flags are fixed at 0b0010). */
 const SUBSCRIBE_BYTE = 0x82;
 const DISCONNECT_BYTE = 0xe0;
@@ -45,7 +46,7 @@ export class FastReader {
   read(chunk: Buffer, pos: number, protocolVersion: 4 | 5, maxPacketBytes: number): Record<string, unknown> | Scan {
     const first = chunk[pos]!;
     const type = first >> 4;
-    if (type !== PUBLISH && type !== PUBACK && !(first === SUBSCRIBE_BYTE && protocolVersion === 4)) {
+    if (type !== PUBLISH && type !== PUBACK && first !== CONNECT_BYTE && !(first === SUBSCRIBE_BYTE && protocolVersion === 4)) {
       return first === PINGREQ_BYTE || (first === DISCONNECT_BYTE && protocolVersion === 4) ? this.bodiless(chunk, pos, first) : Scan.Parser;
     }
     // mqtt-packet refuses a bad first byte as soon as it reads it (PUBACK's flags are 0; PUBLISH's QoS is not 3),
@@ -66,7 +67,9 @@ export class FastReader {
     if (length > maxPacketBytes) return Scan.Parser; // the decoder refuses it (too-large)
     const end = i + length;
     if (end > chunk.length) return Scan.Incomplete;
-    const packet = type === PUBLISH ? this.publish(chunk, first, i, length, protocolVersion) : type === PUBACK ? puback(chunk, i, length, protocolVersion) : subscribe(chunk, i, length);
+    const packet = type === PUBLISH
+      ? this.publish(chunk, first, i, length, protocolVersion)
+      : type === PUBACK ? puback(chunk, i, length, protocolVersion) : first === CONNECT_BYTE ? connect(chunk, i, length) : subscribe(chunk, i, length);
     if (packet === undefined) return Scan.Parser;
     this.end = end;
     return packet;
@@ -184,5 +187,35 @@ function subscribe(chunk: Buffer, start: number, length: number): Record<string,
   packet.length = length;
   packet.subscriptions = subscriptions;
   packet.messageId = messageId;
+  return packet;
+}
+
+/** The start of an MQTT 3.1.1 CONNECT's variable header: the protocol name "MQTT" and level 4. */
+const MQTT_3_1_1_HEADER = [0, 4, 0x4d, 0x51, 0x54, 0x54, 4];
+
+/**
+ * The plainest MQTT 3.1.1 CONNECT, the one test clients send: protocol "MQTT" level 4, no will, user name or
+ * password (the flags ask for a clean session or not, nothing else), its keep-alive, and a client id ending
+ * where the packet ends. Any other CONNECT is mqtt-packet's to read.
+ */
+function connect(chunk: Buffer, start: number, length: number): Record<string, unknown> | undefined {
+  const end = start + length;
+  if (length < 12) return undefined; // the header's 10 bytes and the client id's length
+  for (let k = 0; k < 7; k++) if (chunk[start + k] !== MQTT_3_1_1_HEADER[k]) return undefined;
+  const flags = chunk[start + 7]!;
+  if (flags !== 0 && flags !== 0x02) return undefined;
+  const idStart = start + 12;
+  if (idStart + ((chunk[start + 10]! << 8) | chunk[start + 11]!) !== end) return undefined;
+  const packet = new MqttPacket();
+  packet.cmd = 'connect';
+  packet.retain = false;
+  packet.qos = 0;
+  packet.dup = false;
+  packet.length = length;
+  packet.protocolId = 'MQTT';
+  packet.protocolVersion = 4;
+  packet.clean = flags === 0x02;
+  packet.keepalive = (chunk[start + 8]! << 8) | chunk[start + 9]!;
+  packet.clientId = chunk.toString('utf8', idStart, end);
   return packet;
 }

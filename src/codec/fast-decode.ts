@@ -79,14 +79,8 @@ export class FastReader {
   private bodiless(chunk: Buffer, pos: number, first: number): Record<string, unknown> | Scan {
     if (pos + 1 >= chunk.length) return Scan.Incomplete;
     if (chunk[pos + 1] !== 0) return Scan.Parser;
-    const packet = new MqttPacket();
-    packet.cmd = first === PINGREQ_BYTE ? 'pingreq' : 'disconnect';
-    packet.retain = false;
-    packet.qos = 0;
-    packet.dup = false;
-    packet.length = 0;
     this.end = pos + 2;
-    return packet;
+    return fixedHeader(first === PINGREQ_BYTE ? 'pingreq' : 'disconnect', 0, 0);
   }
 
   private publish(chunk: Buffer, first: number, start: number, length: number, protocolVersion: 4 | 5): Record<string, unknown> | undefined {
@@ -143,18 +137,24 @@ export class FastReader {
   }
 }
 
+/** mqtt-packet's Packet for a packet whose first byte fixes its flags (no RETAIN, no DUP; `qos` what its flag bits read as). */
+function fixedHeader(cmd: string, qos: number, length: number): Record<string, unknown> {
+  const packet = new MqttPacket();
+  packet.cmd = cmd;
+  packet.retain = false;
+  packet.qos = qos;
+  packet.dup = false;
+  packet.length = length;
+  return packet;
+}
+
 /** Topics up to this many bytes are remembered for the next PUBLISH (AWS allows 256). */
 const MAX_REMEMBERED_TOPIC_BYTES = 256;
 
 /** A PUBACK with its two-byte packet id and nothing else (MQTT 5: reason code 0 left out, as senders do). */
 function puback(chunk: Buffer, start: number, length: number, protocolVersion: 4 | 5): Record<string, unknown> | undefined {
   if (length !== 2) return undefined; // mqtt-packet reads (or refuses) other lengths
-  const packet = new MqttPacket();
-  packet.cmd = 'puback';
-  packet.retain = false;
-  packet.qos = 0;
-  packet.dup = false;
-  packet.length = 2;
+  const packet = fixedHeader('puback', 0, 2);
   packet.messageId = (chunk[start]! << 8) | chunk[start + 1]!;
   if (protocolVersion === 5) packet.reasonCode = 0;
   return packet;
@@ -179,12 +179,7 @@ function subscribe(chunk: Buffer, start: number, length: number): Record<string,
     subscriptions.push({ topic: chunk.toString('utf8', pos + 2, topicEnd), qos: options });
     pos = topicEnd + 1;
   }
-  const packet = new MqttPacket();
-  packet.cmd = 'subscribe';
-  packet.retain = false;
-  packet.qos = 1;
-  packet.dup = false;
-  packet.length = length;
+  const packet = fixedHeader('subscribe', 1, length);
   packet.subscriptions = subscriptions;
   packet.messageId = messageId;
   return packet;
@@ -206,12 +201,7 @@ function connect(chunk: Buffer, start: number, length: number): Record<string, u
   if (flags !== 0 && flags !== 0x02) return undefined;
   const idStart = start + 12;
   if (idStart + ((chunk[start + 10]! << 8) | chunk[start + 11]!) !== end) return undefined;
-  const packet = new MqttPacket();
-  packet.cmd = 'connect';
-  packet.retain = false;
-  packet.qos = 0;
-  packet.dup = false;
-  packet.length = length;
+  const packet = fixedHeader('connect', 0, length);
   packet.protocolId = 'MQTT';
   packet.protocolVersion = 4;
   packet.clean = flags === 0x02;

@@ -46,8 +46,8 @@ export interface DecoderSettings {
   /** Protocol levels a CONNECT may ask for: 4 (MQTT 3.1.1), and 5 (MQTT 5) where the profile speaks it. Default [4]. */
   protocolVersions?: readonly number[];
   /**
-   * Whether complete PUBLISH and PUBACK packets are read by the fast path (./fast-decode) rather than by
-   * mqtt-packet. Default true; the codec tests turn it off to compare the two.
+   * Whether complete PUBLISH and PUBACK packets (and plain MQTT 3.1.1 CONNECT, SUBSCRIBE, DISCONNECT, and
+   * PINGREQ) are read by the fast path (./fast-decode) rather than by mqtt-packet. Default true; the codec tests turn it off to compare the two.
    */
   fastPath?: boolean;
 }
@@ -232,7 +232,7 @@ function parserIdle(internals: ParserInternals): boolean {
   return internals._list.length === 0 && internals._stateCounter === 0 && internals.packet.length === -1;
 }
 
-/** One connection's decoder: the fast path for PUBLISH and PUBACK, a borrowed mqtt-packet parser for the rest. */
+/** One connection's decoder: the fast path for PUBLISH, PUBACK and a plain connection's other packets (./fast-decode), a borrowed mqtt-packet parser for the rest. */
 class StreamDecoder extends FastReader implements Decoder {
   protocolVersion: 4 | 5 = MQTT_3_1_1;
   private failed = false;

@@ -129,16 +129,6 @@ export class Authorization {
     return this.policies.get(name);
   }
 
-  /** The names of the policies attached to a principal (not counting those attached to `'*'`). */
-  attachedTo(principal: string): string[] {
-    return [...(this.attachments.get(principal) ?? [])];
-  }
-
-  /** Parses documents a custom authorizer returned; a bad one throws PolicyError. */
-  parseReturned(principal: string, documents: readonly unknown[]): Policy[] {
-    return documents.map((document, i) => parsePolicy(`${principal}/policyDocuments[${i}]`, document));
-  }
-
   /** The policies that apply to a subject: those attached to its principal, to `'*'`, and any it brought. */
   private policiesOf(subject: AuthSubject): Policy[] {
     const names = [...(subject.principal !== undefined ? this.attachments.get(subject.principal) ?? [] : []), ...(this.attachments.get(EVERY_PRINCIPAL) ?? [])];

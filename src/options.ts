@@ -379,19 +379,19 @@ export function resolveOptions(options: FakeIotOptions | undefined): ResolvedOpt
   }
   const tls = resolveTls(o.tls, port);
   const http = resolveHttp(o.http);
-  const policies = resolvePolicies(o.policies);
+  const policies = resolvePolicies(o.policies, limits.policyMaxChars);
   const authorizers = resolveAuthorizers(o.authorizers, o.defaultAuthorizer);
 
   return { port, host, seed, trace, profile: { name: base.name, features: featuresOf(reactions, base.features.protocolVersions), limits, reactions, reserved: base.reserved }, chaos, clock: clock as ResolvedOptions['clock'], websockets, credentials, tls, http, accountId, region, shadows, policies, authorizers };
 }
 
-function resolvePolicies(value: unknown): ResolvedOptions['policies'] {
+function resolvePolicies(value: unknown, maxChars: number): ResolvedOptions['policies'] {
   if (value === undefined) return [];
   checkPlainObject(value, 'options.policies');
   return Object.entries(value).map(([name, document]) => {
     if (!/^[\w+=,.@-]{1,128}$/.test(name)) fail(`options.policies: ${JSON.stringify(name)} is not a policy name AWS accepts (1-128 characters of letters, digits and _+=,.@-).`);
     try {
-      parsePolicy(name, document);
+      parsePolicy(name, document, maxChars);
     } catch (error) {
       if (error instanceof PolicyError) fail(`options.policies[${JSON.stringify(name)}]: ${error.message}`);
       throw error;

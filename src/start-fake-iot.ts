@@ -303,7 +303,7 @@ export async function startFakeIot(options?: FakeIotOptions): Promise<FakeIot> {
   /** The endpoint's IoT policies, made with the first policy: until then nothing is checked. */
   const authorization = (): Authorization => {
     if (broker.authz) return broker.authz;
-    const authz = new Authorization(resolved.region, resolved.accountId);
+    const authz = new Authorization(resolved.region, resolved.accountId, resolved.profile.limits);
     authz.attachedThing = (certificateId, thingName) => registry?.attachedThing(certificateId, thingName);
     return (broker.authz = authz);
   };

@@ -215,3 +215,14 @@ test('policy documents and names are checked, with clear errors and stable codes
   for (let i = 0; i < 10; i++) iot.attachPolicy(`p${i}`, 'AKIDEXAMPLE');
   expect(() => iot.attachPolicy('p', 'AKIDEXAMPLE')).toThrow(expect.objectContaining({ code: 'LIMIT_EXCEEDED' }));
 });
+
+test('the policy limits are the profile\'s, and can be overridden (limits.policyMaxChars, limits.maxPoliciesPerPrincipal)', async () => {
+  const iot = await endpoint({ seed: 1, limits: { policyMaxChars: 100, maxPoliciesPerPrincipal: 1 } });
+  const big = policy(allow('iot:Publish', Array.from({ length: 3 }, (_, i) => `${ARN}:topic/telemetry/${i}`)));
+  expect(() => iot.setPolicy('big', big)).toThrow(expect.objectContaining({ code: 'INVALID_POLICY', message: expect.stringContaining('AWS allows 100 (limits.policyMaxChars)') }));
+  iot.setPolicy('a', policy(allow('iot:*', '*')));
+  iot.setPolicy('b', policy(allow('iot:*', '*')));
+  iot.attachPolicy('a', 'AKIDEXAMPLE');
+  expect(() => iot.attachPolicy('b', 'AKIDEXAMPLE')).toThrow(expect.objectContaining({ code: 'LIMIT_EXCEEDED', message: expect.stringContaining('limits.maxPoliciesPerPrincipal') }));
+  await expect(endpoint({ limits: { policyMaxChars: 100 }, policies: { big } })).rejects.toMatchObject({ code: 'INVALID_OPTION', message: expect.stringContaining('AWS allows 100') });
+});

@@ -3,14 +3,12 @@
  * decisions for one connection (aws-iot-behaviour.md §6.1). The broker holds one only once a policy was
  * configured: an endpoint without policies allows everything and pays nothing for it.
  */
+import type { Limits } from '../aws/profile';
 import { FakeIotError } from '../errors';
 import { type AuthContext, type Decision, type Policy, PolicyError, evaluate, parsePolicy, resourceArn } from './policy';
 
 /** Attach a policy to `'*'` and it applies to every connection, whatever its principal. */
 export const EVERY_PRINCIPAL = '*';
-
-/** AWS: at most 10 policies attached to one principal (§6.1). */
-export const MAX_POLICIES_PER_PRINCIPAL = 10;
 
 /** Decisions a connection remembers before it starts again (topics a device uses are few; a flood is not). */
 const MAX_CACHED_DECISIONS = 1024;
@@ -62,6 +60,8 @@ export class Authorization {
   constructor(
     readonly region: string,
     readonly accountId: string,
+    /** AWS's policy limits (§6.1): a document's size, and how many policies one principal may have. */
+    private readonly limits: Pick<Limits, 'policyMaxChars' | 'maxPoliciesPerPrincipal'>,
   ) {}
 
   /**
@@ -76,7 +76,7 @@ export class Authorization {
       throw new FakeIotError('INVALID_ARGUMENT', `[fake-aws-iot] ${where}: a policy name is 1-128 characters of letters, digits and _+=,.@- as AWS requires (got ${JSON.stringify(name)}).`);
     }
     try {
-      this.policies.set(name, parsePolicy(name, document));
+      this.policies.set(name, parsePolicy(name, document, this.limits.policyMaxChars));
     } catch (error) {
       if (error instanceof PolicyError) throw new FakeIotError('INVALID_POLICY', `[fake-aws-iot] ${where}: ${error.message}`);
       throw error;
@@ -107,8 +107,9 @@ export class Authorization {
     }
     const names = this.attachments.get(principal) ?? [];
     if (names.includes(name)) return;
-    if (principal !== EVERY_PRINCIPAL && names.length >= MAX_POLICIES_PER_PRINCIPAL) {
-      throw new FakeIotError('LIMIT_EXCEEDED', `[fake-aws-iot] ${where}: ${principal} has ${names.length} policies attached; AWS allows ${MAX_POLICIES_PER_PRINCIPAL} per principal.`);
+    const max = this.limits.maxPoliciesPerPrincipal;
+    if (principal !== EVERY_PRINCIPAL && names.length >= max) {
+      throw new FakeIotError('LIMIT_EXCEEDED', `[fake-aws-iot] ${where}: ${principal} has ${names.length} policies attached; AWS allows ${max} per principal (limits.maxPoliciesPerPrincipal).`);
     }
     this.attachments.set(principal, [...names, name]);
     this.generation++;

@@ -349,7 +349,7 @@ export class Authorizers {
     const policies: Policy[] = [];
     for (const [i, document] of r.policyDocuments.entries()) {
       try {
-        policies.push(parsePolicy(`${r.principalId}/policyDocuments[${i}]`, document));
+        policies.push(parsePolicy(`${r.principalId}/policyDocuments[${i}]`, document, this.limits.policyMaxChars));
       } catch (error) {
         if (error instanceof PolicyError) return invalid(error.message);
         throw error;

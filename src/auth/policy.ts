@@ -7,7 +7,7 @@
  * State-free: the endpoint's Authorization (authorization.ts) asks `evaluate()` for each operation.
  */
 
-/** The size AWS allows a policy document: 2048 characters, whitespace not counted (§6.1). */
+/** The size AWS allows a policy document: 2048 characters, whitespace not counted (§6.1; limits.policyMaxChars). */
 export const MAX_POLICY_CHARS = 2048;
 
 export type Effect = 'Allow' | 'Deny';
@@ -69,7 +69,7 @@ export class PolicyError extends Error {}
 const asList = (v: unknown): unknown[] => (Array.isArray(v) ? v : [v]);
 
 /** Checks a policy document (JSON text or an object) and returns its statements. Throws PolicyError, saying what is wrong. */
-export function parsePolicy(name: string, document: unknown): Policy {
+export function parsePolicy(name: string, document: unknown, maxChars = MAX_POLICY_CHARS): Policy {
   let doc = document;
   if (typeof doc === 'string') {
     try {
@@ -80,7 +80,7 @@ export function parsePolicy(name: string, document: unknown): Policy {
   }
   if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) throw new PolicyError(`policy ${JSON.stringify(name)} must be a JSON object with Version and Statement`);
   const size = JSON.stringify(doc).replace(/\s/g, '').length;
-  if (size > MAX_POLICY_CHARS) throw new PolicyError(`policy ${JSON.stringify(name)} is ${size} characters without whitespace; AWS allows ${MAX_POLICY_CHARS}`);
+  if (size > maxChars) throw new PolicyError(`policy ${JSON.stringify(name)} is ${size} characters without whitespace; AWS allows ${maxChars} (limits.policyMaxChars)`);
   const d = doc as Record<string, unknown>;
   if (d.Version !== '2012-10-17' && d.Version !== '2008-10-17') throw new PolicyError(`policy ${JSON.stringify(name)}: Version must be "2012-10-17" (got ${JSON.stringify(d.Version)})`);
   if (d.Statement === undefined) throw new PolicyError(`policy ${JSON.stringify(name)} has no Statement`);

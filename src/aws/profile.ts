@@ -122,6 +122,13 @@ export interface Limits {
   /** Custom authorizers: policy documents one response may return. AWS: 10 (§7); more makes the response invalid. */
   customAuthMaxPolicyDocuments: number;
   /**
+   * An IoT policy document's size, whitespace not counted. AWS: 2048 characters (aws-iot-behaviour.md §6.1, §7);
+   * a larger one is refused (the option, iot.setPolicy(), or a custom authorizer's response).
+   */
+  policyMaxChars: number;
+  /** IoT policies attached to one principal. AWS: 10 (§6.1); one more is refused (LIMIT_EXCEEDED). */
+  maxPoliciesPerPrincipal: number;
+  /**
    * Bytes the endpoint's shadows may hold together (documents and metadata). Not an AWS number: it keeps the
    * endpoint bounded in memory. An update that would go beyond it is refused with 429, as AWS answers a quota.
    */
@@ -434,6 +441,8 @@ const CLASSIC_LIMITS: Limits = Object.freeze({
   customAuthMinTtlSeconds: 300,
   customAuthMaxTtlSeconds: 86_400,
   customAuthMaxPolicyDocuments: 10,
+  policyMaxChars: 2048,
+  maxPoliciesPerPrincipal: 10,
   shadowMaxStoreBytes: 64 * 1024 * 1024,
   jobsMaxJobIdChars: 64,
   jobsMaxDocumentBytes: 32 * 1024,

@@ -11,7 +11,7 @@ import { createServer as createHttpsServer } from 'node:https';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { FakeIotError } from '../errors';
-import { listenOn } from './tcp';
+import { closeServer, listenOn } from './tcp';
 import type { TransportFailure } from '../trace/entry';
 import type { Refusal } from './websocket';
 import { SIGV4_DATA_PLANE_SERVICE, type SigV4Verifier } from './sigv4';
@@ -230,11 +230,9 @@ export async function listenHttp(options: HttpListenerOptions): Promise<HttpList
   return {
     port,
     transport,
-    close: () =>
-      new Promise<void>((done) => {
-        closed = true;
-        server.close(() => done());
-        for (const socket of [...sockets]) socket.destroy();
-      }),
+    close: () => {
+      closed = true;
+      return closeServer(server, sockets);
+    },
   };
 }

@@ -28,9 +28,16 @@ export function listenOn(server: Server, host: string, port: number, what: strin
   });
 }
 
+/** Stops listening and ends the sockets the listener still has open; resolves once the server has closed. */
+export function closeServer(server: Server, sockets: Iterable<{ destroy(): unknown }> = []): Promise<void> {
+  const closed = new Promise<void>((done) => server.close(() => done()));
+  for (const socket of [...sockets]) socket.destroy();
+  return closed;
+}
+
 export async function listenTcp(host: string, port: number, onSocket: (socket: Socket) => void): Promise<Listener> {
   // noDelay: Nagle's algorithm would add a ~40 ms stall to every request/ack exchange.
   const server: Server = createServer({ noDelay: true }, onSocket);
   const bound = await listenOn(server, host, port, '', 'options.port');
-  return { port: bound, close: () => new Promise<void>((done) => server.close(() => done())) };
+  return { port: bound, close: () => closeServer(server) };
 }

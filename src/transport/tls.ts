@@ -14,7 +14,7 @@ import { type TimerHandle, realClock, warnError } from '../clock/clock';
 import { recogniseFirstBytes } from '../codec/first-bytes';
 import { FakeIotError } from '../errors';
 import type { TransportErrorEvent, TransportFailure } from '../trace/entry';
-import { type Listener, listenOn } from './tcp';
+import { type Listener, closeServer, listenOn } from './tcp';
 
 export interface TlsConfig {
   host: string;
@@ -348,7 +348,7 @@ export async function listenTls(config: TlsConfig, events: TlsEvents): Promise<L
       }
       pending.clear();
       release();
-      return new Promise<void>((done) => server.close(() => done()));
+      return closeServer(server);
     },
   };
 }

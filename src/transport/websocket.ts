@@ -15,7 +15,7 @@ import type { CustomAuthTransport } from '../auth/authorizers';
 import { WebSocketServer, createWebSocketStream } from 'ws';
 import type { ByteStream } from '../broker/connection';
 import { FakeIotError } from '../errors';
-import { listenOn } from './tcp';
+import { closeServer, listenOn } from './tcp';
 import type { ConnectionIdentity, TransportErrorEvent, TransportFailure } from '../trace/entry';
 import { type SigV4Result, type SigV4Verifier, hasSigV4Query, sigv4PrincipalIdentifier } from './sigv4';
 
@@ -198,12 +198,10 @@ export async function listenWebSocket(options: WebSocketListenerOptions): Promis
   return {
     port,
     transport,
-    close: () =>
-      new Promise<void>((done) => {
-        closed = true;
-        wss.close();
-        server.close(() => done());
-        for (const socket of [...sockets]) socket.destroy();
-      }),
+    close: () => {
+      closed = true;
+      wss.close();
+      return closeServer(server, sockets);
+    },
   };
 }

@@ -2,13 +2,24 @@
  * The codec: the only importer of mqtt-packet. Turns a connection's bytes into MQTT 3.1.1 or MQTT 5 packets
  * (our own types, see ./packets) and packets into bytes, and reports bad input as a typed DecodeError.
  */
-import * as mqttPacket from 'mqtt-packet';
+import type * as MqttPacket from 'mqtt-packet';
 import { fastSize, writeFast } from './fast-encode';
 import { FastReader, Scan } from './fast-decode';
 import { recogniseFirstBytes } from './first-bytes';
 import type { Packet } from './packets';
 
 export * from './packets';
+
+/**
+ * mqtt-packet (with bl and readable-stream, ~15 ms) is loaded when a packet first needs it: a plain MQTT
+ * 3.1.1 connection's packets all take the fast paths, so most test files never load it (Jest loads a
+ * test file's modules anew for each file).
+ */
+let mqttPacketModule: typeof MqttPacket | undefined;
+function mqttPacket(): typeof MqttPacket {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return (mqttPacketModule ??= require('mqtt-packet') as typeof MqttPacket);
+}
 
 export type DecodeErrorKind =
   /** A CONNECT whose protocol level the profile does not speak (not 4, nor 5 where allowed): answer CONNACK 0x01 [MQTT-3.1.2-2]. */
@@ -95,7 +106,7 @@ interface ParserInternals {
 }
 
 /** mqtt-packet's view of a packet, as it emits and accepts them. */
-type RawPacket = mqttPacket.Packet & { bridgeMode?: boolean };
+type RawPacket = MqttPacket.Packet & { bridgeMode?: boolean };
 
 const MQTT_3_1_1 = 4;
 const MQTT_5 = 5;
@@ -198,7 +209,7 @@ const NOTHING_YET = Buffer.alloc(0);
 
 /** An mqtt-packet parser and the decoder it is reading for (none while it waits in the pool). */
 interface LentParser {
-  parser: mqttPacket.Parser;
+  parser: MqttPacket.Parser;
   internals: ParserInternals;
   reader: StreamDecoder | undefined;
 }
@@ -215,7 +226,7 @@ const MAX_IDLE_PARSERS = 16;
 function borrowParser(reader: StreamDecoder, protocolVersion: 4 | 5): LentParser {
   let lent = idleParsers.pop();
   if (!lent) {
-    const parser = mqttPacket.parser({ protocolVersion });
+    const parser = mqttPacket().parser({ protocolVersion });
     const made: LentParser = { parser, internals: parser as unknown as ParserInternals, reader: undefined };
     parser.on('packet', (packet: RawPacket) => made.reader?.parsed(packet, made.internals._pos));
     parser.on('error', (error: Error) => made.reader?.parserFailed(error, made.internals.packet));
@@ -415,5 +426,5 @@ const FIRST_OUTPUT_BYTES = 1024;
 
 /** mqtt-packet's own encoding of the packet (what the fast paths must match byte for byte). */
 export function generate(packet: Packet, protocolVersion: 4 | 5 = MQTT_3_1_1): Buffer {
-  return mqttPacket.generate(packet as mqttPacket.Packet, { protocolVersion });
+  return mqttPacket().generate(packet as MqttPacket.Packet, { protocolVersion });
 }

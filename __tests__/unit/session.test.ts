@@ -1,4 +1,4 @@
-import { ByteBudget, DROPPED, QUEUED, Session } from '../../src/session/session';
+import { ByteBudget, DROPPED, QUEUED, Session, ownPayload } from '../../src/session/session';
 
 const MB = 1024 * 1024;
 /** A session with the given bounds (bytes generous unless said). */
@@ -76,4 +76,30 @@ test('QoS 0 to a connected client is dropped once its socket holds more than max
   const q0 = { topic: 't', payload: Buffer.from('x'), qos: 0 as const };
   expect(s.offer(q0, true, 1024)).toBe(0);
   expect(s.offer(q0, true, 1025)).toBe(DROPPED);
+});
+
+test('a kept message owns its payload: a small view into a large socket read is copied, so the byte limits count what is held', () => {
+  // A decoded payload is a view into the read it came in: here 100 bytes of a 64 KB read.
+  const read = Buffer.alloc(65_536, 7);
+  const view = () => ({ topic: 't', payload: read.subarray(1000, 1100), qos: 1 as const });
+  const s = session(1, 10);
+  const inFlight = view();
+  expect(s.offer(inFlight, true)).toBe(1); // in flight until acknowledged
+  const queued = view();
+  expect(s.offer(queued, true)).toBe(QUEUED);
+  for (const kept of [s.inflight.get(1)!, queued]) {
+    expect(kept.payload.equals(read.subarray(1000, 1100))).toBe(true);
+    expect(kept.payload.buffer).not.toBe(read.buffer);
+    expect(kept.payload.buffer.byteLength).toBeLessThanOrEqual(Buffer.poolSize);
+  }
+  expect(s.bytes).toBe(2 * (100 + 1));
+  // A QoS 0 message sent at once is not kept: no copy.
+  const qos0 = { ...view(), qos: 0 as const };
+  expect(s.offer(qos0, true)).toBe(0);
+  expect(qos0.payload.buffer).toBe(read.buffer);
+  // Pool slices and payloads that are most of their buffer stay as they are.
+  const pooled = Buffer.from('small');
+  expect(ownPayload(pooled)).toBe(pooled);
+  const big = Buffer.alloc(40_000).subarray(0, 30_000);
+  expect(ownPayload(big)).toBe(big);
 });

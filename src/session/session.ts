@@ -80,6 +80,17 @@ export function messageBytes(message: Message): number {
   return message.payload.length + message.topic.length + (message.propertyBytes ?? 0);
 }
 
+/**
+ * A message's payload as a session keeps it. A decoded payload is a view into the socket read it came in
+ * (up to 64 KB); one that waits in a session (queued, or in flight until acknowledged) gets a copy of its own
+ * when it is a small part of a larger buffer, so that the byte limits, which count the payload, count what is
+ * held. Views into Node's 8 KB buffer pool, and payloads that are most of their buffer, are kept as they are.
+ */
+export function ownPayload(payload: Buffer): Buffer {
+  const held = payload.buffer.byteLength;
+  return held > Buffer.poolSize && held > 2 * payload.length ? Buffer.from(payload) : payload;
+}
+
 const NONE_IN_FLIGHT: ReadonlyMap<number, Message> = new Map();
 
 /** The last packet id MQTT can carry; ids wrap around to 1 after it. */
@@ -157,6 +168,7 @@ export class Session {
       return DROPPED;
     }
     if (this.pending.length + this.stored.length >= this.limits.maxQueued || this.budget.used + size > this.budget.max) return DROPPED;
+    message.payload = ownPayload(message.payload);
     this.pending.push(message);
     this.hold(size);
     return QUEUED;
@@ -250,7 +262,10 @@ export class Session {
   private assign(message: Message, newBytes: number): number {
     const id = this.freeId(); // never 0 here: maxInflightMessages is at most 65535 and lent ids give way
     (this.unacked ??= new Map()).set(id, message);
-    if (newBytes > 0) this.hold(newBytes);
+    if (newBytes > 0) {
+      message.payload = ownPayload(message.payload); // a new message: it is held until acknowledged
+      this.hold(newBytes);
+    }
     return id;
   }
 

@@ -3,7 +3,7 @@
 import { fork, spawnSync } from 'node:child_process';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { cpuMicros, findMosquitto, startCli, startMosquitto } from './processes.mjs';
+import { cpuMicros, findMosquitto, pin, startCli, startMosquitto } from './processes.mjs';
 import { connect, id, relay, shadowDevice } from './workloads.mjs';
 import { measureTraceHtml } from './trace-html.mjs';
 import { benchLimits, benchPolicy, deviceTls, systems, tlsSystems } from './systems.mjs';
@@ -12,6 +12,17 @@ const quick = process.argv.includes('--quick');
 /** `--only=a,b`: run only these sections (cycle, relay, fanout, latency, memory, subs, external, html). */
 const only = process.argv.find((a) => a.startsWith('--only='))?.slice('--only='.length).split(',');
 const runs = (section) => !only || only.includes(section);
+/**
+ * `--pin`: in the external section, this process (the clients) runs on CPU 0 and each broker on CPU 1;
+ * `--pin=shared`: all on CPU 0. Unpinned (the default), the scheduler decides, and the CPU per message of the
+ * 1→1 cases moves with its choice from run to run.
+ */
+const pinArg = process.argv.find((a) => a === '--pin' || a.startsWith('--pin='));
+const placement = pinArg === undefined ? undefined : pinArg === '--pin' ? 'separate' : pinArg.slice('--pin='.length);
+if (placement !== undefined && placement !== 'separate' && placement !== 'shared') {
+  console.error(`--pin takes no value (clients on CPU 0, brokers on CPU 1) or =shared (all on CPU 0); got ${pinArg}`);
+  process.exit(2);
+}
 /** `--cli-cpu-prof=DIR`: the CLI process of the external section runs with --cpu-prof, its profile in DIR. */
 const cliProfileDir = process.argv.find((a) => a.startsWith('--cli-cpu-prof='))?.slice('--cli-cpu-prof='.length);
 const REPS = quick ? 3 : 5;
@@ -259,6 +270,11 @@ if (runs('external')) {
       // The CLI with IoT policies on (--policy, the 10-statement policy of the in-process rows): its cost per message.
       'project+policies': await startCli({ options: cliOptions, policies: { bench: benchPolicy } }),
     };
+    if (placement !== undefined) {
+      const brokerCpus = placement === 'shared' || os.cpus().length < 2 ? '0' : '1';
+      const pinned = pin(process.pid, '0') && Object.values(procs).every((p) => pin(p.pid, brokerCpus));
+      notes.push(pinned ? `CLI vs mosquitto pinned: clients on CPU 0, brokers on CPU ${brokerCpus}.` : 'CLI vs mosquitto: --pin asked for, but taskset failed; the processes ran where the scheduler put them.');
+    }
     // Runs of ~1 s each (the broker's CPU time is read in 10 ms ticks), 7 repetitions: the two processes' CPU
     // per message varies more from run to run than in-process figures do.
     const m0 = quick ? 20000 : 90000;
@@ -301,6 +317,7 @@ if (runs('external')) {
       }
     } finally {
       await Promise.all(Object.values(procs).map((p) => p.close()));
+      if (placement !== undefined) pin(process.pid, `0-${os.cpus().length - 1}`); // the sections after run unpinned again
     }
   }
 }

@@ -1,7 +1,7 @@
 // Brokers in processes of their own: the project's CLI (dist/cli.js) and Debian's mosquitto, each started
 // on a free loopback port with a generated configuration, so the broker's CPU time can be read from
 // /proc/<pid>/stat apart from the clients'.
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -138,4 +138,14 @@ export async function startMosquitto(binary) {
     throw error;
   }
   return { url: `mqtt://127.0.0.1:${port}`, pid: child.pid, dir, close: async () => { await stopChild(child); rmSync(dir, { recursive: true, force: true }); } };
+}
+
+/**
+ * Pins a process, all its threads, to the given CPUs (`taskset -a -p -c`). Returns false where that cannot be
+ * done (no taskset, not Linux). Where the scheduler puts the broker and the clients decides how many messages
+ * each socket read brings, and so much of a broker's CPU per message: pinning makes runs comparable.
+ */
+export function pin(pid, cpus) {
+  const r = spawnSync('taskset', ['-a', '-p', '-c', cpus, String(pid)], { stdio: 'ignore' });
+  return r.status === 0;
 }

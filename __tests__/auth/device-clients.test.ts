@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { iot as awsIot, mqtt, mqtt5 } from 'aws-iot-device-sdk-v2';
 import type { FakeIot, PolicyDocument, ThingCredentials } from '../../src';
 import { run } from '../clients/cli';
-import { mqtt5Clients, until, v2Connections } from '../sdk/crt';
+import { mqtt5Clients, mtlsBuilder, until, v2Connections } from '../sdk/crt';
 import { endpoint } from '../helpers';
 
 const DEVICE_POLICY = JSON.parse(readFileSync(join(__dirname, '../../fixtures/device-policy.json'), 'utf8')) as PolicyDocument;
@@ -72,12 +72,7 @@ describe('aws-iot-device-sdk-v2 Mqtt5Client under the device policy', () => {
 
 test('aws-iot-device-sdk-v2 MQTT 3.1.1: a subscription outside the policy drops the connection (AWS_ERROR_MQTT_UNEXPECTED_HANGUP)', async () => {
   const { iot, dev } = await deviceEndpoint();
-  const config = awsIot.AwsIotMqttConnectionConfigBuilder.new_mtls_builder_from_path(dev.certPath, dev.keyPath)
-    .with_certificate_authority_from_path(undefined, dev.caPath)
-    .with_endpoint('localhost')
-    .with_port(iot.tls!.port)
-    .with_client_id('dev-1')
-    .with_clean_session(true)
+  const config = mtlsBuilder(iot, dev, 'dev-1')
     // aws-crt's disconnect() completes only once it is connected again: let it come back after a second.
     .with_reconnect_min_sec(1)
     .with_reconnect_max_sec(1)

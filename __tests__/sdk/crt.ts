@@ -3,8 +3,8 @@
  * stopping and closing every Mqtt5Client a test started (its native resources are released then), and
  * disconnecting every MQTT 3.1.1 connection (or Jest waits for its threads).
  */
-import { io, mqtt, mqtt5 } from 'aws-iot-device-sdk-v2';
-import type { FakeIot } from '../../src';
+import { io, iot as awsIot, mqtt, mqtt5 } from 'aws-iot-device-sdk-v2';
+import type { FakeIot, ThingCredentials } from '../../src';
 
 /**
  * Waits (up to 5 s) for what an aws-crt client reports on its own threads: its events come after the endpoint's
@@ -57,4 +57,14 @@ export function v2Connections(): {
       return connection;
     },
   };
+}
+
+/** The builder as device code uses it against AWS: mTLS from files, trusting `caPath` instead of Amazon Root CA 1. */
+export function mtlsBuilder(iot: FakeIot, dev: ThingCredentials, clientId: string): awsIot.AwsIotMqttConnectionConfigBuilder {
+  return awsIot.AwsIotMqttConnectionConfigBuilder.new_mtls_builder_from_path(dev.certPath, dev.keyPath)
+    .with_certificate_authority_from_path(undefined, dev.caPath)
+    .with_endpoint('localhost')
+    .with_port(iot.tls!.port)
+    .with_client_id(clientId)
+    .with_clean_session(true);
 }

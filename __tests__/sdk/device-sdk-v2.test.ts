@@ -10,7 +10,8 @@ import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import { run } from '../clients/cli';
 import { endpoint } from '../helpers';
-import type { FakeIot, ThingCredentials } from '../../src';
+import type { FakeIot } from '../../src';
+import { mtlsBuilder } from './crt';
 
 const CREDENTIALS = { accessKeyId: 'AKIAV2EXAMPLE', secretAccessKey: 'v2-secret/EXAMPLEKEY' };
 /** The CA that signed the server certificate wss:// serves by default. */
@@ -60,16 +61,6 @@ async function cell(iot: FakeIot, clientId: string, config: mqtt.MqttConnectionC
   await iot.trace.waitFor({ event: 'disconnect', clientId });
   expect(errors).toEqual([]);
   return { connect: await iot.trace.waitFor({ event: 'connect', clientId }), ms };
-}
-
-/** The builder as device code uses it against AWS: mTLS from files, trusting `caPath` instead of Amazon Root CA 1. */
-function mtlsBuilder(iot: FakeIot, dev: ThingCredentials, clientId: string) {
-  return awsIot.AwsIotMqttConnectionConfigBuilder.new_mtls_builder_from_path(dev.certPath, dev.keyPath)
-    .with_certificate_authority_from_path(undefined, dev.caPath)
-    .with_endpoint('localhost')
-    .with_port(iot.tls!.port)
-    .with_client_id(clientId)
-    .with_clean_session(true);
 }
 
 describe('aws-iot-device-sdk-v2 (aws-crt) MQTT 3.1.1 connection', () => {

@@ -7,12 +7,12 @@
  */
 import { UpdateThingShadowCommand } from '@aws-sdk/client-iot-data-plane';
 import * as awsIotV1 from 'aws-iot-device-sdk';
-import { iot as awsIot, iotshadow, mqtt } from 'aws-iot-device-sdk-v2';
+import { iotshadow, mqtt } from 'aws-iot-device-sdk-v2';
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import { run } from '../clients/cli';
 import { endpoint } from '../helpers';
-import { v2Connections } from './crt';
+import { mtlsBuilder, v2Connections } from './crt';
 import { body, sdk } from '../services/http-helpers';
 
 const crt = v2Connections();
@@ -65,13 +65,7 @@ describe('aws-iot-device-sdk-v2 iotshadow.IotShadowClient', () => {
   test('a named shadow over mTLS with a certificate from iot.createThing()', async () => {
     const iot = await endpoint({ tls: true });
     const dev = iot.createThing('v2-meter');
-    const config = awsIot.AwsIotMqttConnectionConfigBuilder.new_mtls_builder_from_path(dev.certPath, dev.keyPath)
-      .with_certificate_authority_from_path(undefined, dev.caPath)
-      .with_endpoint('localhost')
-      .with_port(iot.tls!.port)
-      .with_client_id('v2-meter')
-      .with_clean_session(true)
-      .build();
+    const config = mtlsBuilder(iot, dev, 'v2-meter').build();
     const connection = crt.track(new mqtt.MqttClient().new_connection(config));
     await connection.connect();
     const shadow = new iotshadow.IotShadowClient(connection);

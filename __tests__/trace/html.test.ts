@@ -114,7 +114,7 @@ test('nothing was fetched but the file itself, and the page logged no errors', (
   expect(problems).toEqual([]);
 });
 
-test('a 10,000-entry trace of 40 clients renders every row and filters (timings kept in test-artifacts, not asserted)', async () => {
+test('a 10,000-entry trace of 40 clients renders every row and filters (how fast: `npm run bench -- --only=html`)', async () => {
   // The known run's entries again and again, as 40 clients' connections, renumbered.
   const big: TraceEntry[] = [];
   for (let i = 0; big.length < 10_000; i++) {
@@ -127,20 +127,10 @@ test('a 10,000-entry trace of 40 clients renders every row and filters (timings 
   const file = path.join(dir, 'ten-thousand.html');
   writeFileSync(file, traceToHtml(big));
   const tab = await browser.context.newPage();
-  const started = Date.now();
   await tab.goto(`file://${file}`, { waitUntil: 'load' });
-  const openMs = Date.now() - started;
   expect(await tab.locator('.row').count()).toBe(10_000);
   expect(await tab.locator('.lane-head').count()).toBe(1 + 3 * 40);
-  const filterMs = (await tab.evaluate(`new Promise((resolve) => {
-    const t = performance.now();
-    const s = document.getElementById('f-client');
-    s.value = 'app-7';
-    s.dispatchEvent(new Event('change'));
-    document.body.offsetHeight;
-    requestAnimationFrame(() => resolve(performance.now() - t));
-  })`)) as number;
+  await tab.locator('#f-client').selectOption('app-7');
   expect(await tab.locator('#shown').textContent()).toBe(`showing ${big.filter((e) => e.clientId === 'app-7').length} of 10000`);
-  writeFileSync(path.join(dir, 'ten-thousand-timing.json'), `${JSON.stringify({ entries: big.length, openMs, filterMs: Math.round(filterMs) })}\n`);
   await tab.close();
 }, 60_000);

@@ -21,7 +21,7 @@ import type { ChaosEngine, ConnectionChaos, Decided } from '../chaos/engine';
 import { type RandomStream, streamFor } from '../chaos/prng';
 import type { ChaosTag } from '../chaos/types';
 import type { Clock, TimerHandle } from '../clock/clock';
-import { ByteBudget, DROPPED, type Message, Session, type SessionLimits, messageBytes } from '../session/session';
+import { ByteBudget, DROPPED, type Message, Session, type SessionLimits, messageBytes, ownPayload } from '../session/session';
 import { TopicIndex, topicMatcher } from '../topics/topic-index';
 import { isShared } from '../topics/shared';
 import { type RetainOutcome, RetainedStore } from './retained';
@@ -682,7 +682,9 @@ export class Broker {
     if (group.queue.length >= this.profile.limits.maxSharedQueuedMessages || this.budget.used + size > this.budget.max) {
       return this.droppedShared(group, message, 'queue-full'); // AWS: overflow drops the new messages
     }
-    group.queue.push({ message, at: this.clock.now() });
+    // Kept until a member takes it: its own bytes, not a view pinning the socket read it came in (as sessions keep theirs).
+    const payload = ownPayload(message.payload);
+    group.queue.push({ message: payload === message.payload ? message : { ...message, payload }, at: this.clock.now() });
     group.bytes += size;
     this.budget.used += size;
     this.drainShared(group);

@@ -264,7 +264,6 @@ function checkInteger(value: unknown, name: string, min: number, max: number, hi
   return value;
 }
 
-/** Validates user options and merges them over the chosen profile. Throws FakeIotError('INVALID_OPTION'). */
 /** The names of a profile's limits, listed once per profile (its limits never change). */
 const limitNamesOf = new WeakMap<Limits, string[]>();
 function limitNames(limits: Limits): string[] {
@@ -273,11 +272,46 @@ function limitNames(limits: Limits): string[] {
   return names;
 }
 
+/** The range a limit may be set to, worked out once per limit name. */
+const boundsOf = new Map<string, readonly [number, number]>();
+function limitBounds(key: string): readonly [number, number] {
+  let bounds = boundsOf.get(key);
+  if (bounds) return bounds;
+  // 0 retained messages (or bytes): every non-empty RETAIN publish is throttled.
+  const min = key === 'sessionExpirySeconds' || key === 'maxRetainedMessages' || key === 'maxRetainedBytes' || key === 'maxTopicAliases' || key === 'maxSessionExpiryIntervalSeconds' ? 0 : 1;
+  // A limit in seconds becomes a timer: Node's timers take at most 2^31 - 1 ms (longer ones fire at once).
+  const max = key.endsWith('Seconds') ? Math.floor((2 ** 31 - 1) / 1000) : key.endsWith('Minutes') ? Math.floor((2 ** 31 - 1) / 60_000) : 2 ** 31 - 1;
+  boundsOf.set(key, (bounds = [min, max]));
+  return bounds;
+}
+
+/**
+ * A profile's frozen limits or reactions, copied to be overridden. The copy is spread from an unfrozen twin
+ * made once per profile: V8 clones a frozen object of ~50 properties ten times slower than a plain one.
+ */
+const thawed = new WeakMap<object, object>();
+function copyOf<T extends object>(frozen: T): T {
+  let twin = thawed.get(frozen);
+  if (!twin) thawed.set(frozen, (twin = { ...frozen }));
+  return { ...(twin as T) };
+}
+
+/** Top-level option names, and those of them that set a reaction: looked up once per key given. */
+const KNOWN_TOP_LEVEL: ReadonlySet<string> = new Set(TOP_LEVEL_KEYS);
+const REACTION_KEYS: ReadonlySet<string> = new Set(Object.keys(REACTION_VALUES));
+
+/** Validates user options and merges them over the chosen profile. Throws FakeIotError('INVALID_OPTION'). */
 export function resolveOptions(options: FakeIotOptions | undefined): ResolvedOptions {
   if (options === undefined) options = {};
   checkPlainObject(options, 'options');
-  checkKnownKeys(options, TOP_LEVEL_KEYS, 'options.');
   const o = options as Record<string, unknown>;
+  // One look at each key given (every test starts an endpoint: this runs per test): an unknown one fails with
+  // checkKnownKeys()'s "did you mean" message; whether any reaction is overridden decides below.
+  let reactionKeys: (keyof Reactions)[] | undefined;
+  for (const key of Object.keys(o)) {
+    if (!KNOWN_TOP_LEVEL.has(key)) checkKnownKeys(o, TOP_LEVEL_KEYS, 'options.');
+    if (REACTION_KEYS.has(key) && o[key] !== undefined) (reactionKeys ??= []).push(key as keyof Reactions);
+  }
 
   const port = o.port === undefined ? 0 : checkInteger(o.port, 'options.port', 0, 65535, ' Use 0 (the default) for a free port.');
 
@@ -311,16 +345,17 @@ export function resolveOptions(options: FakeIotOptions | undefined): ResolvedOpt
     }
   }
 
-  const limits: Limits = { ...base.limits };
+  // Without overrides the profile's own (frozen) limits, reactions and features serve as they are.
+  let limits: Limits = base.limits;
   if (o.limits !== undefined) {
+    limits = copyOf(base.limits);
     checkPlainObject(o.limits, 'options.limits');
-    checkKnownKeys(o.limits, limitNames(base.limits), 'options.limits.');
-    for (const [key, value] of Object.entries(o.limits)) {
+    const given = o.limits;
+    for (const key of Object.keys(given)) {
+      if (!Object.hasOwn(base.limits, key)) checkKnownKeys(given, limitNames(base.limits), 'options.limits.');
+      const value = given[key];
       if (value === undefined) continue;
-      // 0 retained messages (or bytes): every non-empty RETAIN publish is throttled.
-      const min = key === 'sessionExpirySeconds' || key === 'maxRetainedMessages' || key === 'maxRetainedBytes' || key === 'maxTopicAliases' || key === 'maxSessionExpiryIntervalSeconds' ? 0 : 1;
-      // A limit in seconds becomes a timer: Node's timers take at most 2^31 - 1 ms (longer ones fire at once).
-      const max = key.endsWith('Seconds') ? Math.floor((2 ** 31 - 1) / 1000) : key.endsWith('Minutes') ? Math.floor((2 ** 31 - 1) / 60_000) : 2 ** 31 - 1;
+      const [min, max] = limitBounds(key);
       limits[key as keyof Limits] = checkInteger(value, `options.limits.${key}`, min, max);
     }
     if (limits.minKeepAliveSeconds > limits.maxKeepAliveSeconds) {
@@ -346,15 +381,21 @@ export function resolveOptions(options: FakeIotOptions | undefined): ResolvedOpt
     }
   }
 
-  const reactions: Reactions = { ...base.reactions };
-  for (const key of Object.keys(REACTION_VALUES) as (keyof Reactions)[]) {
-    const value = o[key];
-    if (value === undefined) continue;
-    const allowed = REACTION_VALUES[key] as readonly unknown[];
-    if (!allowed.includes(value)) {
-      fail(`options.${key} must be one of ${allowed.map(show).join(', ')} (got ${show(value)}).`);
+  let reactions: Reactions = base.reactions;
+  let features = base.features;
+  if (reactionKeys) {
+    reactions = copyOf(base.reactions);
+    for (const key of reactionKeys) {
+      const value = o[key];
+      const allowed = REACTION_VALUES[key] as readonly unknown[];
+      if (!allowed.includes(value)) {
+        fail(`options.${key} must be one of ${allowed.map(show).join(', ')} (got ${show(value)}).`);
+      }
+      (reactions as unknown as Record<string, unknown>)[key] = value;
     }
-    (reactions as unknown as Record<string, unknown>)[key] = value;
+    if (reactions.retain !== base.reactions.retain || reactions.sharedSubscriptions !== base.reactions.sharedSubscriptions) {
+      features = featuresOf(reactions, base.features.protocolVersions);
+    }
   }
 
   const chaos = o.chaos === undefined ? undefined : resolveChaos(o.chaos, 'options.chaos');
@@ -382,7 +423,7 @@ export function resolveOptions(options: FakeIotOptions | undefined): ResolvedOpt
   const policies = resolvePolicies(o.policies, limits.policyMaxChars);
   const authorizers = resolveAuthorizers(o.authorizers, o.defaultAuthorizer);
 
-  return { port, host, seed, trace, profile: { name: base.name, features: featuresOf(reactions, base.features.protocolVersions), limits, reactions, reserved: base.reserved }, chaos, clock: clock as ResolvedOptions['clock'], websockets, credentials, tls, http, accountId, region, shadows, policies, authorizers };
+  return { port, host, seed, trace, profile: { name: base.name, features, limits, reactions, reserved: base.reserved }, chaos, clock: clock as ResolvedOptions['clock'], websockets, credentials, tls, http, accountId, region, shadows, policies, authorizers };
 }
 
 function resolvePolicies(value: unknown, maxChars: number): ResolvedOptions['policies'] {

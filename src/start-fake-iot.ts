@@ -419,10 +419,10 @@ export async function startFakeIot(options?: FakeIotOptions): Promise<FakeIot> {
     tlsEndpoint = Object.freeze({ port: tlsListener.port, url: `mqtts://localhost:${tlsListener.port}`, caCertificate, caPath: fixturePath('ca.pem') });
   }
 
-  // The data plane's request ids come from the seed, like every other id the endpoint makes.
-  const requestIds = streamFor(resolved.seed, 'http-request-ids');
   let httpListener: HttpListener | undefined;
   if (resolved.http) {
+    // The data plane's request ids come from the seed, like every other id the endpoint makes.
+    const requestIds = streamFor(resolved.seed, 'http-request-ids');
     try {
       httpListener = await lazy.http().listenHttp({
         host,

@@ -13,6 +13,8 @@ describe('startFakeIot() options are validated up front', () => {
     [{ trace: { maxEntries: 0 } }, /options\.trace\.maxEntries must be an integer from 1/],
     [{ trace: { maxEntry: 5 } }, /unknown option options\.trace\.maxEntry\. Did you mean "maxEntries"\?/],
     [{ limits: { maxPayloadByte: 10 } }, /unknown option options\.limits\.maxPayloadByte\. Did you mean "maxPayloadBytes"\?/],
+    [{ limits: { maxPayloadByte: undefined } }, /unknown option options\.limits\.maxPayloadByte\./],
+    [{ throttle: undefined }, /unknown option options\.throttle\. Did you mean "throttles"\?/],
     [{ limits: { maxPayloadBytes: 0 } }, /options\.limits\.maxPayloadBytes must be an integer from 1/],
     [{ limits: { minKeepAliveSeconds: 100, maxKeepAliveSeconds: 50 } }, /minKeepAliveSeconds \(100\) must not exceed options\.limits\.maxKeepAliveSeconds \(50\)/],
     [{ qos2: 'drop' }, /options\.qos2 must be one of "ignore", "disconnect" \(got "drop"\)/],
@@ -81,6 +83,14 @@ describe('startFakeIot() options are validated up front', () => {
     expect(iot.seed).toBe(42);
     expect(iot.profile.limits).toMatchObject({ maxPayloadBytes: 10, maxTopicBytes: 256 });
     expect(iot.profile.reactions.qos2).toBe('disconnect');
+    // The profile itself is untouched: the next endpoint without overrides has AWS's values.
+    await using plain = await startFakeIot();
+    expect(plain.profile.limits.maxPayloadBytes).toBe(131072);
+    expect(plain.profile.reactions.qos2).toBe('ignore');
+    // An override given as undefined is no override.
+    await using same = await startFakeIot({ qos2: undefined, limits: { maxPayloadBytes: undefined } });
+    expect(same.profile.reactions.qos2).toBe('ignore');
+    expect(same.profile.limits.maxPayloadBytes).toBe(131072);
   });
 });
 

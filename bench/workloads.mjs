@@ -79,6 +79,56 @@ export async function relay(url, { qos, fanout = 1, others = 0, count, protocolV
 }
 
 /**
+ * Open-loop relay at a fixed rate on a running broker: one publisher sends `perMs` messages per millisecond of
+ * wall time (caught up at each timer tick, whatever its subscriber has received), `count` in all, to one
+ * subscriber. Every broker then sees the same offered load. In relay() each broker runs as fast as the clients
+ * let it, and a faster broker finds fewer messages waiting at each socket read, so it pays the read, write and
+ * wake-up of each batch over fewer messages. With `pid`, the broker process's CPU time over the run is read as
+ * in relay(). Returns { rate: published msg/s, cpu: the broker's µs per delivered message }.
+ */
+export async function paced(url, { qos, perMs, count, pid }) {
+  const sub = await connect(url, { clientId: id('paced-sub') });
+  const pub = await connect(url, { clientId: id('paced-pub') });
+  await sub.subscribeAsync(TOPIC, { qos });
+  let received = 0;
+  let stalled;
+  const done = new Promise((resolve, reject) => {
+    sub.on('message', () => {
+      if (++received === count) resolve();
+    });
+    stalled = reject;
+  });
+  let progress = -1;
+  const watch = setInterval(() => {
+    if (received === progress) stalled(new Error(`paced relay stalled at ${received}/${count} deliveries (${url})`));
+    progress = received;
+  }, 10_000);
+  const cpu0 = pid ? cpuMicros(pid) : undefined;
+  const t0 = performance.now();
+  let sent = 0;
+  let timer;
+  const tick = () => {
+    const due = Math.min(count, Math.floor((performance.now() - t0) * perMs));
+    while (sent < due) {
+      pub.publish(TOPIC, PAYLOAD, { qos });
+      sent++;
+    }
+    if (sent < count) timer = setTimeout(tick, 1);
+  };
+  tick();
+  try {
+    await done;
+  } finally {
+    clearInterval(watch);
+    clearTimeout(timer);
+  }
+  const seconds = (performance.now() - t0) / 1000;
+  const cpu1 = pid ? cpuMicros(pid) : undefined;
+  await Promise.all([sub, pub].map((c) => c.endAsync(true)));
+  return { rate: count / seconds, cpu: cpu0 !== undefined && cpu1 !== undefined ? (cpu1 - cpu0) / count : undefined };
+}
+
+/**
  * A device using the Device Shadow service beside the relay: subscribed to its shadow's topics, one update
  * answered (accepted, documents) before the relay starts, the document kept by the service.
  */

@@ -290,7 +290,7 @@ function limitBounds(key: string): readonly [number, number] {
  * made once per profile: V8 clones a frozen object of ~50 properties ten times slower than a plain one.
  */
 const thawed = new WeakMap<object, object>();
-function copyOf<T extends object>(frozen: T): T {
+function thawedCopy<T extends object>(frozen: T): T {
   let twin = thawed.get(frozen);
   if (!twin) thawed.set(frozen, (twin = { ...frozen }));
   return { ...(twin as T) };
@@ -348,7 +348,7 @@ export function resolveOptions(options: FakeIotOptions | undefined): ResolvedOpt
   // Without overrides the profile's own (frozen) limits, reactions and features serve as they are.
   let limits: Limits = base.limits;
   if (o.limits !== undefined) {
-    limits = copyOf(base.limits);
+    limits = thawedCopy(base.limits);
     checkPlainObject(o.limits, 'options.limits');
     const given = o.limits;
     for (const key of Object.keys(given)) {
@@ -384,7 +384,7 @@ export function resolveOptions(options: FakeIotOptions | undefined): ResolvedOpt
   let reactions: Reactions = base.reactions;
   let features = base.features;
   if (reactionKeys) {
-    reactions = copyOf(base.reactions);
+    reactions = thawedCopy(base.reactions);
     for (const key of reactionKeys) {
       const value = o[key];
       const allowed = REACTION_VALUES[key] as readonly unknown[];

@@ -13,6 +13,29 @@ const PAYLOAD = Buffer.alloc(100, 7);
 const WINDOW = { 0: 500, 1: 200 };
 
 /**
+ * Counts the messages `subs` receive: `done` resolves at the `total`-th, `onMessage(received)` runs for each one
+ * before it, and `done` rejects after 10 s without a new one (a lost message would otherwise hang the bench).
+ * `stop()` ends the watch.
+ */
+function deliveries(subs, total, what, onMessage) {
+  let received = 0;
+  let watch;
+  const done = new Promise((resolve, reject) => {
+    const each = () => {
+      if (++received === total) resolve();
+      else onMessage?.(received);
+    };
+    for (const s of subs) s.on('message', each);
+    let progress = -1;
+    watch = setInterval(() => {
+      if (received === progress) reject(new Error(`${what} stalled at ${received}/${total} deliveries`));
+      progress = received;
+    }, 10_000);
+  });
+  return { done, stop: () => clearInterval(watch) };
+}
+
+/**
  * Windowed steady-state relay on a running broker: one publisher keeps at most WINDOW[qos] messages ahead
  * of what its `fanout` subscribers received (on average), `count` messages in all; `others` unrelated
  * subscriptions are present; clients speak MQTT `protocolVersion` (4: 3.1.1, 5: MQTT 5). With `pid`, the
@@ -35,36 +58,22 @@ export async function relay(url, { qos, fanout = 1, others = 0, count, protocolV
   const total = count * fanout;
   const window = WINDOW[qos] * fanout;
   let sent = 0;
-  let received = 0;
-  const pump = () => {
+  const pump = (received) => {
     while (sent < count && sent * fanout - received < window) {
       pub.publish(TOPIC, PAYLOAD, { qos });
       sent++;
     }
   };
-  let stalled;
-  const done = new Promise((resolve, reject) => {
-    const onMessage = () => {
-      if (++received === total) resolve();
-      else pump();
-    };
-    for (const s of subs) s.on('message', onMessage);
-    stalled = reject;
-  });
-  // A lost message would stall the window for good: give up after 10 s without progress.
-  let progress = -1;
-  const watch = setInterval(() => {
-    if (received === progress) stalled(new Error(`relay stalled at ${received}/${total} deliveries (${url})`));
-    progress = received;
-  }, 10_000);
+  // A lost message would stall the window for good.
+  const arrived = deliveries(subs, total, `relay (${url})`, pump);
   const cpu0 = pid ? cpuMicros(pid) : undefined;
   const own0 = process.cpuUsage();
   const t0 = performance.now();
-  pump();
+  pump(0);
   try {
-    await done;
+    await arrived.done;
   } finally {
-    clearInterval(watch);
+    arrived.stop();
   }
   const seconds = (performance.now() - t0) / 1000;
   const cpu1 = pid ? cpuMicros(pid) : undefined;
@@ -90,19 +99,7 @@ export async function paced(url, { qos, perMs, count, pid }) {
   const sub = await connect(url, { clientId: id('paced-sub') });
   const pub = await connect(url, { clientId: id('paced-pub') });
   await sub.subscribeAsync(TOPIC, { qos });
-  let received = 0;
-  let stalled;
-  const done = new Promise((resolve, reject) => {
-    sub.on('message', () => {
-      if (++received === count) resolve();
-    });
-    stalled = reject;
-  });
-  let progress = -1;
-  const watch = setInterval(() => {
-    if (received === progress) stalled(new Error(`paced relay stalled at ${received}/${count} deliveries (${url})`));
-    progress = received;
-  }, 10_000);
+  const arrived = deliveries([sub], count, `paced relay (${url})`);
   const cpu0 = pid ? cpuMicros(pid) : undefined;
   const t0 = performance.now();
   let sent = 0;
@@ -117,9 +114,9 @@ export async function paced(url, { qos, perMs, count, pid }) {
   };
   tick();
   try {
-    await done;
+    await arrived.done;
   } finally {
-    clearInterval(watch);
+    arrived.stop();
     clearTimeout(timer);
   }
   const seconds = (performance.now() - t0) / 1000;

@@ -69,8 +69,8 @@ const pick = (results, key) => Object.fromEntries(Object.entries(results).map(([
  * ms per test cycle: start, connect, subscribe, QoS 1 to itself, receive, close (`start` and `extra` pick the system
  * and the connection). One untimed cycle comes first: right after compare()'s pause and forced garbage collection
  * every system's first cycle runs 2–4× slower (+1 ms for aedes and the project alike, every phase slower, most of it
- * in the client's connect). That cost is the bench's own pause and collection, not either broker's, and counted
- * in it pulled the ratio toward 1 by ~0.015.
+ * in the client's connect). That cost is the bench's own pause and collection, not either broker's; counted in, it
+ * pulled the ratio toward 1 by 0.014 in a loop of this pattern.
  */
 async function cycleWith(start, extra, tag) {
   const k = quick ? 6 : 20;

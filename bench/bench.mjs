@@ -324,10 +324,18 @@ if (runs('external')) {
           cpu['project+policies'] = med('project+policies', 'cpu');
           rate['project+policies'] = med('project+policies', 'rate');
         }
-        external.push({ case: c.label, cpu, rate });
+        // What decides the CPU per message here: how many messages each broker handles per read and per sleep.
+        const ioMedian = (n) => (results[n].every((x) => x.io) ? Object.fromEntries(['reads', 'writes', 'sleeps'].map((k) => [k, median(results[n].map((x) => x.io[k]))])) : undefined);
+        const io = { project: ioMedian('project'), mosquitto: ioMedian('mosquitto') };
+        external.push({ case: c.label, cpu, rate, ...(io.project && io.mosquitto ? { io } : {}) });
         const took = (performance.now() - lastRow) / 1000;
         lastRow = performance.now();
         console.log(`CLI vs mosquitto ${c.label.padEnd(18)} CPU µs/msg  project ${cpu.project.toFixed(2).padStart(6)}  mosquitto ${cpu.mosquitto.toFixed(2).padStart(6)}  ratio ${(cpu.project / cpu.mosquitto).toFixed(2)} (lower is better)   msg/s project ${rate.project.toFixed(0).padStart(6)}  mosquitto ${rate.mosquitto.toFixed(0).padStart(6)}  ratio ${(rate.project / rate.mosquitto).toFixed(2)}${c.policies ? `  with --policy (10 statements) ${cpu['project+policies'].toFixed(2)} µs/msg` : ''} [${took.toFixed(1)} s]`);
+        if (io.project && io.mosquitto) {
+          const perK = (x) => (x * 1000 < 10 ? (x * 1000).toFixed(1) : (x * 1000).toFixed(0));
+          const pair = (k) => `${k} ${perK(io.project[k])} / ${perK(io.mosquitto[k])}`;
+          console.log(`${''.padEnd(35)}per 1,000 delivered messages, project / mosquitto: ${pair('reads')}  ${pair('writes')}  ${pair('sleeps')}`);
+        }
       }
     } finally {
       await Promise.all(Object.values(procs).map((p) => p.close()));

@@ -1,6 +1,6 @@
 // The bench's client-side workloads, shared by bench.mjs and profile.mjs: MQTT.js clients in this process.
 import mqtt from 'mqtt';
-import { cpuMicros } from './processes.mjs';
+import { cpuMicros, ioCounts } from './processes.mjs';
 
 export const connect = (url, opts = {}) => mqtt.connectAsync(url, { protocolVersion: 4, reconnectPeriod: 0, keepalive: 600, ...opts });
 let idCounter = 0;
@@ -35,13 +35,19 @@ function deliveries(subs, total, what, onMessage) {
   return { done, stop: () => clearInterval(watch) };
 }
 
+/** Per delivered message: the broker process's reads, writes and sleeps between two ioCounts() readings. */
+function perMessage(before, after, delivered) {
+  if (before === undefined || after === undefined) return undefined;
+  return { reads: (after.reads - before.reads) / delivered, writes: (after.writes - before.writes) / delivered, sleeps: (after.sleeps - before.sleeps) / delivered };
+}
+
 /**
  * Windowed steady-state relay on a running broker: one publisher keeps at most WINDOW[qos] messages ahead
  * of what its `fanout` subscribers received (on average), `count` messages in all; `others` unrelated
  * subscriptions are present; clients speak MQTT `protocolVersion` (4: 3.1.1, 5: MQTT 5). With `pid`, the
  * broker process's CPU time over the run is read from /proc/<pid>/stat. `setup(url)` runs before the clock
  * starts (e.g. a shadow device). Returns { rate: published msg/s, cpu: the broker process's µs per delivered
- * message, processCpu: this process's }.
+ * message, io: its reads, writes and sleeps per delivered message (see ioCounts()), processCpu: this process's }.
  */
 export async function relay(url, { qos, fanout = 1, others = 0, count, protocolVersion = 4, pid, setup }) {
   const subs = await Promise.all(Array.from({ length: fanout }, () => connect(url, { clientId: id('sub'), protocolVersion })));
@@ -67,6 +73,7 @@ export async function relay(url, { qos, fanout = 1, others = 0, count, protocolV
   // A lost message would stall the window for good.
   const arrived = deliveries(subs, total, `relay (${url})`, pump);
   const cpu0 = pid ? cpuMicros(pid) : undefined;
+  const io0 = pid ? ioCounts(pid) : undefined;
   const own0 = process.cpuUsage();
   const t0 = performance.now();
   pump(0);
@@ -77,11 +84,13 @@ export async function relay(url, { qos, fanout = 1, others = 0, count, protocolV
   }
   const seconds = (performance.now() - t0) / 1000;
   const cpu1 = pid ? cpuMicros(pid) : undefined;
+  const io1 = pid ? ioCounts(pid) : undefined;
   const own = process.cpuUsage(own0);
   await Promise.all([...subs, pub, ...extra].map((c) => c.endAsync(true)));
   return {
     rate: count / seconds,
     cpu: cpu0 !== undefined && cpu1 !== undefined ? (cpu1 - cpu0) / total : undefined,
+    io: perMessage(io0, io1, total),
     // This process's CPU per delivery: the clients', and an in-process broker's.
     processCpu: (own.user + own.system) / total,
   };
@@ -93,7 +102,7 @@ export async function relay(url, { qos, fanout = 1, others = 0, count, protocolV
  * subscriber. Every broker then sees the same offered load. In relay() each broker runs as fast as the clients
  * let it, and a faster broker finds fewer messages waiting at each socket read, so it pays the read, write and
  * wake-up of each batch over fewer messages. With `pid`, the broker process's CPU time over the run is read as
- * in relay(). Returns { rate: published msg/s, cpu: the broker's µs per delivered message }.
+ * in relay(). Returns { rate: published msg/s, cpu: the broker's µs per delivered message, io: as in relay() }.
  */
 export async function paced(url, { qos, perMs, count, pid }) {
   const sub = await connect(url, { clientId: id('paced-sub') });
@@ -101,6 +110,7 @@ export async function paced(url, { qos, perMs, count, pid }) {
   await sub.subscribeAsync(TOPIC, { qos });
   const arrived = deliveries([sub], count, `paced relay (${url})`);
   const cpu0 = pid ? cpuMicros(pid) : undefined;
+  const io0 = pid ? ioCounts(pid) : undefined;
   const t0 = performance.now();
   let sent = 0;
   let timer;
@@ -121,8 +131,9 @@ export async function paced(url, { qos, perMs, count, pid }) {
   }
   const seconds = (performance.now() - t0) / 1000;
   const cpu1 = pid ? cpuMicros(pid) : undefined;
+  const io1 = pid ? ioCounts(pid) : undefined;
   await Promise.all([sub, pub].map((c) => c.endAsync(true)));
-  return { rate: count / seconds, cpu: cpu0 !== undefined && cpu1 !== undefined ? (cpu1 - cpu0) / count : undefined };
+  return { rate: count / seconds, cpu: cpu0 !== undefined && cpu1 !== undefined ? (cpu1 - cpu0) / count : undefined, io: perMessage(io0, io1, count) };
 }
 
 /**

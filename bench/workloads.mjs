@@ -90,7 +90,7 @@ export async function relay(url, { qos, fanout = 1, others = 0, count, protocolV
   return {
     rate: count / seconds,
     cpu: cpu0 !== undefined && cpu1 !== undefined ? (cpu1 - cpu0) / total : undefined,
-    io: perMessage(io0, io1, total),
+    ...(pid ? { io: perMessage(io0, io1, total) } : {}),
     // This process's CPU per delivery: the clients', and an in-process broker's.
     processCpu: (own.user + own.system) / total,
   };

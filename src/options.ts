@@ -393,9 +393,7 @@ export function resolveOptions(options: FakeIotOptions | undefined): ResolvedOpt
       }
       (reactions as unknown as Record<string, unknown>)[key] = value;
     }
-    if (reactions.retain !== base.reactions.retain || reactions.sharedSubscriptions !== base.reactions.sharedSubscriptions) {
-      features = featuresOf(reactions, base.features.protocolVersions);
-    }
+    features = featuresOf(reactions, base.features.protocolVersions);
   }
 
   const chaos = o.chaos === undefined ? undefined : resolveChaos(o.chaos, 'options.chaos');

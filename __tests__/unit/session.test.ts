@@ -103,3 +103,17 @@ test('a kept message owns its payload: a small view into a large socket read is 
   const big = Buffer.alloc(40_000).subarray(0, 30_000);
   expect(ownPayload(big)).toBe(big);
 });
+
+test('the copies of one fanned-out message share one copy of its payload', () => {
+  const read = Buffer.alloc(65_536, 7);
+  const payload = read.subarray(2000, 2100);
+  // The broker gives each subscriber its own message object around the same payload view.
+  const a = { topic: 't', payload, qos: 1 as const };
+  const b = { topic: 't', payload, qos: 1 as const };
+  expect(session(1, 10).offer(a, false)).toBe(QUEUED);
+  expect(session(1, 10).offer(b, false)).toBe(QUEUED);
+  expect(a.payload.buffer).not.toBe(read.buffer);
+  expect(b.payload).toBe(a.payload);
+  // Another message from the same read is copied on its own.
+  expect(ownPayload(read.subarray(3000, 3100))).not.toBe(a.payload);
+});

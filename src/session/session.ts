@@ -80,15 +80,22 @@ export function messageBytes(message: Message): number {
   return message.payload.length + message.topic.length + (message.propertyBytes ?? 0);
 }
 
+/** The copy made of each payload view, so that every subscriber keeping a fanned-out message shares one. */
+const ownedCopies = new WeakMap<Buffer, Buffer>();
+
 /**
  * A message's payload as a session keeps it. A decoded payload is a view into the socket read it came in
  * (up to 64 KB); one that waits in a session (queued, or in flight until acknowledged) gets a copy of its own
  * when it is a small part of a larger buffer, so that the byte limits, which count the payload, count what is
  * held. Views into Node's 8 KB buffer pool, and payloads that are most of their buffer, are kept as they are.
+ * The copies of one message share the view, and so the copy: 50 offline subscribers hold one, not 50.
  */
 export function ownPayload(payload: Buffer): Buffer {
   const held = payload.buffer.byteLength;
-  return held > Buffer.poolSize && held > 2 * payload.length ? Buffer.from(payload) : payload;
+  if (held <= Buffer.poolSize || held <= 2 * payload.length) return payload;
+  let copy = ownedCopies.get(payload);
+  if (copy === undefined) ownedCopies.set(payload, (copy = Buffer.from(payload)));
+  return copy;
 }
 
 const NONE_IN_FLIGHT: ReadonlyMap<number, Message> = new Map();

@@ -80,8 +80,13 @@ export function messageBytes(message: Message): number {
   return message.payload.length + message.topic.length + (message.propertyBytes ?? 0);
 }
 
-/** The copy made of each payload view, so that every subscriber keeping a fanned-out message shares one. */
-const ownedCopies = new WeakMap<Buffer, Buffer>();
+/**
+ * The last view copied, and its copy: the broker hands a fanned-out message to its subscribers' sessions one
+ * after another, so they share one copy. (One view and one copy stay referenced until the next copy: a bound of
+ * one socket read and one payload.)
+ */
+let lastView: Buffer | undefined;
+let lastCopy: Buffer | undefined;
 
 /**
  * A message's payload as a session keeps it. A decoded payload is a view into the socket read it came in
@@ -93,9 +98,11 @@ const ownedCopies = new WeakMap<Buffer, Buffer>();
 export function ownPayload(payload: Buffer): Buffer {
   const held = payload.buffer.byteLength;
   if (held <= Buffer.poolSize || held <= 2 * payload.length) return payload;
-  let copy = ownedCopies.get(payload);
-  if (copy === undefined) ownedCopies.set(payload, (copy = Buffer.from(payload)));
-  return copy;
+  if (payload !== lastView) {
+    lastView = payload;
+    lastCopy = Buffer.from(payload);
+  }
+  return lastCopy!;
 }
 
 const NONE_IN_FLIGHT: ReadonlyMap<number, Message> = new Map();
